@@ -1,0 +1,247 @@
+//! The command line: `tokmon [run] [SCENARIO]`, `tokmon check FILE...`, `tokmon list`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::model::Model;
+use crate::report::{Format, render_text};
+use crate::runner::{RunConfig, run_headless};
+use crate::sampler::DEFAULT_INTERVAL;
+use crate::scenario::{self, catalog};
+
+/// Where `tokmon list` and name lookups find scenario files.
+pub const SCENARIOS_DIR: &str = "scenarios";
+/// How often a headless run prints its one-line status.
+const STATUS_EVERY_NS: u64 = 1_000_000_000;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokmon",
+    version,
+    about = "htop for the Tokio runtime: run a scenario on a real runtime and watch what blocks it",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario (the default command).
+    Run(RunArgs),
+    /// Validate scenario files without running them; exits 1 if any is bad.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the built-in scenarios and those in ./scenarios, with their titles.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A scenario file, or the name of a built-in or ./scenarios scenario (default: the
+    /// built-in `default`).
+    pub scenario: Option<String>,
+    /// Print a report instead of the live dashboard (the only mode until the dashboard lands).
+    #[arg(long)]
+    pub headless: bool,
+    /// Stop after this long (e.g. `10s`, `1m`); without it, run until Ctrl-C.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Time between two samples of the runtime.
+    #[arg(long, value_parser = parse_duration, default_value = "100ms")]
+    pub interval: Duration,
+    /// A poll still running after this long is a stall (overrides the scenario).
+    #[arg(long, value_parser = parse_duration)]
+    pub stall_threshold: Option<Duration>,
+    /// A finished poll at least this long is a long poll (overrides the scenario).
+    #[arg(long, value_parser = parse_duration)]
+    pub long_poll_threshold: Option<Duration>,
+    /// Do not print the one-line status every second.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d =
+        humantime::parse_duration(text).map_err(|e| format!("{e} (write e.g. 100ms, 10s, 1m)"))?;
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+/// Runs the command line; the binary's whole `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Check { files }) => Ok(check(&files)),
+        Some(Command::List) => list(),
+        None => run(cli.run),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("tokmon: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let scenario = catalog::resolve(args.scenario.as_deref(), Path::new(SCENARIOS_DIR))?;
+    let mut detector = scenario.detector;
+    if let Some(d) = args.stall_threshold {
+        detector.stall_threshold = d;
+    }
+    if let Some(d) = args.long_poll_threshold {
+        detector.long_poll_threshold = d;
+    }
+    if detector.long_poll_threshold >= detector.stall_threshold {
+        anyhow::bail!(
+            "the long-poll threshold ({:?}) must be below the stall threshold ({:?})",
+            detector.long_poll_threshold,
+            detector.stall_threshold
+        );
+    }
+    let config = RunConfig {
+        scenario,
+        detector,
+        duration: args.duration,
+        interval: if args.interval.is_zero() {
+            DEFAULT_INTERVAL
+        } else {
+            args.interval
+        },
+    };
+    let stop = install_ctrl_c()?;
+    if !args.quiet {
+        eprintln!(
+            "tokmon: running `{}` ({}){}",
+            config.scenario.name,
+            config.scenario.title,
+            match config.duration {
+                Some(d) => format!(" for {}", humantime::format_duration(d)),
+                None => " until Ctrl-C".to_string(),
+            }
+        );
+    }
+    let mut next_status = STATUS_EVERY_NS;
+    let quiet = args.quiet;
+    let report = run_headless(&config, &stop, |model| {
+        if !quiet && model.now_ns() >= next_status {
+            next_status = model.now_ns() / STATUS_EVERY_NS * STATUS_EVERY_NS + STATUS_EVERY_NS;
+            eprintln!("{}", status_line(model));
+        }
+    })?;
+    let text = match args.format {
+        Format::Json => report.to_json(),
+        Format::Text => render_text(&report),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first Ctrl-C (or SIGTERM) ends the run and still prints the report; a second one exits
+/// at once.
+fn install_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let presses = AtomicU32::new(0);
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if presses.fetch_add(1, Ordering::SeqCst) > 0 {
+            std::process::exit(130);
+        }
+        flag.store(true, Ordering::Release);
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(stop)
+}
+
+/// One line of what the run is doing now, for headless runs.
+pub fn status_line(model: &Model) -> String {
+    let mut line = format!("{:>6.1}s  busy", model.now_ns() as f64 / 1e9);
+    for worker in &model.workers {
+        let busy = worker.busy_ratio.recent_mean(10).unwrap_or(0.0);
+        line.push_str(&format!(" {:>3.0}%", busy * 100.0));
+    }
+    for w in &model.workloads {
+        let rate = w.ops_per_sec.recent_mean(10).unwrap_or(0.0);
+        line.push_str(&format!("  | {} {:.0}/s", w.id, rate));
+        if let Some(p99) = w.p99_ms.iter().rev().take(10).reduce(f64::max) {
+            line.push_str(&format!(" p99 {}", crate::report::fmt_ms(p99)));
+        }
+    }
+    if model.samples_dropped > 0 {
+        line.push_str(&format!("  | dropped {}", model.samples_dropped));
+    }
+    line
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    let mut bad = 0;
+    for file in files {
+        match scenario::load_file(file) {
+            Ok(s) => println!("ok   {}  ({})", file.display(), s.title),
+            Err(errors) => {
+                bad += 1;
+                eprintln!("{errors}\n");
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!("{bad} of {} scenario files are bad", files.len());
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn list() -> anyhow::Result<ExitCode> {
+    let entries = catalog::list(Path::new(SCENARIOS_DIR));
+    let width = entries.iter().map(|e| e.name.len()).max().unwrap_or(0);
+    for entry in entries {
+        match &entry.error {
+            None => println!(
+                "{:<width$}  {:<28}  {}",
+                entry.name,
+                entry.source.to_string(),
+                entry.title
+            ),
+            Some(error) => println!(
+                "{:<width$}  {:<28}  INVALID: {}",
+                entry.name,
+                entry.source.to_string(),
+                error
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

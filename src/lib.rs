@@ -1,0 +1,32 @@
+//! tokmon: htop for the Tokio runtime.
+//!
+//! Data flows one way, and each module owns one step:
+//!
+//! - [`scenario`]: pure. TOML text -> a validated [`scenario::Scenario`].
+//! - [`workload`]: builds the measured runtime from a scenario and runs its workloads on it;
+//!   the only thing that ever runs on the measured runtime.
+//! - [`probe`]: what tokmon installs on the measured runtime (thread registry, later poll hooks).
+//! - [`sampler`]: a plain std thread that reads the runtime and the workloads' counters every
+//!   interval into a [`sample::Sample`] of cumulative counters.
+//! - [`sample`]: the plain serde data that crosses from the sampler to the consumer.
+//! - [`model`]: pure. A stream of samples -> rates, series, totals and histograms.
+//! - [`report`]: headless output (text and JSON) from the model.
+//! - [`runner`]: the only place that starts threads, runtimes and channels, and wires the rest.
+//! - [`cli`]: the command line.
+
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "tokmon needs `--cfg tokio_unstable`. Inside this repository `.cargo/config.toml` sets it; \
+     elsewhere build with RUSTFLAGS=\"--cfg tokio_unstable\" (a RUSTFLAGS variable replaces the \
+     repository's config, so include the cfg in it)."
+);
+
+pub mod cli;
+pub mod model;
+pub mod probe;
+pub mod report;
+pub mod runner;
+pub mod sample;
+pub mod sampler;
+pub mod scenario;
+pub mod workload;

@@ -1,0 +1,247 @@
+//! Pure: what a stream of samples adds up to. Per-worker series, runtime gauges, and each
+//! workload's totals, rates and latency histogram. Reads no clock and starts no thread.
+
+mod series;
+
+use hdrhistogram::Histogram;
+
+pub use series::Series;
+
+use crate::sample::{Sample, WorkerCounters};
+use crate::workload::new_histogram;
+
+/// How many intervals the series keep: a minute at the default 100 ms.
+pub const SERIES_LEN: usize = 600;
+
+/// The difference between two readings of a cumulative counter; a counter that went backwards
+/// was reset, so everything it holds now is new.
+pub fn delta(previous: u64, current: u64) -> u64 {
+    if current >= previous {
+        current - previous
+    } else {
+        current
+    }
+}
+
+/// One worker, as the samples show it.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerModel {
+    pub busy_ns: u64,
+    pub polls: u64,
+    pub parks: u64,
+    pub steals: u64,
+    pub max_local_queue_depth: u64,
+    /// Busy share of each interval, 0..=1.
+    pub busy_ratio: Series,
+    pub polls_per_sec: Series,
+}
+
+/// Runtime-wide gauges and their extremes.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeModel {
+    pub alive_tasks: u64,
+    pub max_alive_tasks: u64,
+    pub global_queue_depth: u64,
+    pub max_global_queue_depth: u64,
+    pub blocking_threads: u64,
+    pub max_blocking_threads: u64,
+    pub idle_blocking_threads: u64,
+    pub blocking_queue_depth: u64,
+    pub max_blocking_queue_depth: u64,
+    pub spawned_tasks: u64,
+    /// CPU time of the runtime's threads over the run; `None` where unknown.
+    pub threads_cpu_ns: Option<u64>,
+}
+
+/// One workload, as the samples show it.
+#[derive(Debug, Clone)]
+pub struct WorkloadModel {
+    pub id: String,
+    pub setting: String,
+    pub ops: u64,
+    pub errors: u64,
+    pub timeouts: u64,
+    pub bytes: u64,
+    /// Every latency recorded over the run, microseconds.
+    pub latency: Histogram<u64>,
+    pub ops_per_sec: Series,
+    /// p99 latency of each interval that had operations, milliseconds.
+    pub p99_ms: Series,
+    pub sched_count: u64,
+    pub sched_total_ns: u64,
+    pub sched_long: u64,
+    /// The highest mean scheduling delay of one interval, nanoseconds.
+    pub sched_worst_interval_mean_ns: u64,
+}
+
+impl WorkloadModel {
+    /// A workload no sample has mentioned yet.
+    pub fn empty(id: &str) -> Self {
+        WorkloadModel {
+            id: id.to_string(),
+            setting: String::new(),
+            ops: 0,
+            errors: 0,
+            timeouts: 0,
+            bytes: 0,
+            latency: new_histogram(),
+            ops_per_sec: Series::default(),
+            p99_ms: Series::default(),
+            sched_count: 0,
+            sched_total_ns: 0,
+            sched_long: 0,
+            sched_worst_interval_mean_ns: 0,
+        }
+    }
+
+    /// Mean scheduling delay over the run, nanoseconds.
+    pub fn sched_mean_ns(&self) -> u64 {
+        self.sched_total_ns
+            .checked_div(self.sched_count)
+            .unwrap_or(0)
+    }
+}
+
+/// What the samples add up to. The first sample is the baseline; totals count from it.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    last: Option<Sample>,
+    /// Nanoseconds covered by the samples since the baseline.
+    pub elapsed_ns: u64,
+    pub samples_seen: u64,
+    /// Samples the sampler reported dropped.
+    pub samples_dropped: u64,
+    pub workers: Vec<WorkerModel>,
+    pub runtime: RuntimeModel,
+    pub workloads: Vec<WorkloadModel>,
+}
+
+impl Model {
+    pub fn new() -> Self {
+        Model::default()
+    }
+
+    /// Nanoseconds since the run started, as of the latest sample.
+    pub fn now_ns(&self) -> u64 {
+        self.last.as_ref().map_or(0, |s| s.elapsed_ns)
+    }
+
+    /// Folds one sample in. Samples must arrive in order; gaps (dropped samples) are fine.
+    pub fn ingest(&mut self, sample: Sample) {
+        self.samples_seen += 1;
+        self.samples_dropped = self.samples_dropped.max(sample.dropped_before);
+        self.observe_gauges(&sample);
+        let Some(previous) = self.last.take() else {
+            // The baseline: remember it, count nothing yet except latencies already recorded.
+            self.ensure_shapes(&sample);
+            for (model, counters) in self.workloads.iter_mut().zip(&sample.workloads) {
+                record_buckets(&mut model.latency, &counters.latency);
+                model.setting = counters.setting.clone();
+            }
+            self.last = Some(sample);
+            return;
+        };
+        self.ensure_shapes(&sample);
+        let interval_ns = delta(previous.elapsed_ns, sample.elapsed_ns);
+        self.elapsed_ns += interval_ns;
+        let seconds = interval_ns as f64 / 1e9;
+        let zero = WorkerCounters::default();
+        for (i, worker) in self.workers.iter_mut().enumerate() {
+            let now = sample.workers.get(i).unwrap_or(&zero);
+            let before = previous.workers.get(i).unwrap_or(&zero);
+            let busy = delta(before.busy_ns, now.busy_ns);
+            let polls = delta(before.polls, now.polls);
+            worker.busy_ns += busy;
+            worker.polls += polls;
+            worker.parks += delta(before.parks, now.parks);
+            worker.steals += delta(before.steals, now.steals);
+            if interval_ns > 0 {
+                worker
+                    .busy_ratio
+                    .push((busy as f64 / interval_ns as f64).clamp(0.0, 1.0));
+                worker.polls_per_sec.push(polls as f64 / seconds);
+            }
+        }
+        if let (Some(before), Some(now)) = (
+            previous.runtime.threads_cpu_ns,
+            sample.runtime.threads_cpu_ns,
+        ) {
+            let total = self.runtime.threads_cpu_ns.unwrap_or(0);
+            self.runtime.threads_cpu_ns = Some(total + delta(before, now));
+        }
+        self.runtime.spawned_tasks +=
+            delta(previous.runtime.spawned_tasks, sample.runtime.spawned_tasks);
+        for (model, now) in self.workloads.iter_mut().zip(&sample.workloads) {
+            let Some(before) = previous.workloads.iter().find(|w| w.id == now.id) else {
+                continue;
+            };
+            let ops = delta(before.ops, now.ops);
+            model.ops += ops;
+            model.errors += delta(before.errors, now.errors);
+            model.timeouts += delta(before.timeouts, now.timeouts);
+            model.bytes += delta(before.bytes, now.bytes);
+            model.setting = now.setting.clone();
+            record_buckets(&mut model.latency, &now.latency);
+            if interval_ns > 0 {
+                model.ops_per_sec.push(ops as f64 / seconds);
+            }
+            if !now.latency.is_empty() {
+                let mut interval = new_histogram();
+                record_buckets(&mut interval, &now.latency);
+                model
+                    .p99_ms
+                    .push(interval.value_at_quantile(0.99) as f64 / 1000.0);
+            }
+            let sched_count = delta(before.sched.count, now.sched.count);
+            let sched_ns = delta(before.sched.total_ns, now.sched.total_ns);
+            model.sched_count += sched_count;
+            model.sched_total_ns += sched_ns;
+            model.sched_long += delta(before.sched.long_count, now.sched.long_count);
+            if let Some(mean) = sched_ns.checked_div(sched_count) {
+                model.sched_worst_interval_mean_ns = model.sched_worst_interval_mean_ns.max(mean);
+            }
+        }
+        self.last = Some(sample);
+    }
+
+    fn ensure_shapes(&mut self, sample: &Sample) {
+        if self.workers.len() < sample.workers.len() {
+            self.workers
+                .resize_with(sample.workers.len(), WorkerModel::default);
+        }
+        for counters in &sample.workloads {
+            if !self.workloads.iter().any(|w| w.id == counters.id) {
+                self.workloads.push(WorkloadModel::empty(&counters.id));
+            }
+        }
+    }
+
+    fn observe_gauges(&mut self, sample: &Sample) {
+        let r = &mut self.runtime;
+        let now = &sample.runtime;
+        r.alive_tasks = now.alive_tasks;
+        r.max_alive_tasks = r.max_alive_tasks.max(now.alive_tasks);
+        r.global_queue_depth = now.global_queue_depth;
+        r.max_global_queue_depth = r.max_global_queue_depth.max(now.global_queue_depth);
+        r.blocking_threads = now.blocking_threads;
+        r.max_blocking_threads = r.max_blocking_threads.max(now.blocking_threads);
+        r.idle_blocking_threads = now.idle_blocking_threads;
+        r.blocking_queue_depth = now.blocking_queue_depth;
+        r.max_blocking_queue_depth = r.max_blocking_queue_depth.max(now.blocking_queue_depth);
+        for (i, w) in sample.workers.iter().enumerate() {
+            if let Some(model) = self.workers.get_mut(i) {
+                model.max_local_queue_depth = model.max_local_queue_depth.max(w.local_queue_depth);
+            }
+        }
+    }
+}
+
+fn record_buckets(histogram: &mut Histogram<u64>, buckets: &crate::sample::LatencyBuckets) {
+    for &(value, count) in &buckets.micros {
+        // Values come from a histogram with the same bounds; saturate rather than fail.
+        histogram.saturating_record_n(value, count);
+    }
+}
+
+#[cfg(test)]
+mod tests;

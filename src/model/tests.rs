@@ -1,0 +1,124 @@
+use super::*;
+use crate::sample::{
+    LatencyBuckets, RuntimeCounters, SAMPLE_FORMAT_VERSION, SchedCounters, WorkloadCounters,
+};
+
+fn sample(
+    seq: u64,
+    ms: u64,
+    busy_ms: u64,
+    polls: u64,
+    ops: u64,
+    latency: Vec<(u64, u64)>,
+) -> Sample {
+    Sample {
+        format_version: SAMPLE_FORMAT_VERSION,
+        seq,
+        elapsed_ns: ms * 1_000_000,
+        workers: vec![
+            WorkerCounters {
+                busy_ns: busy_ms * 1_000_000,
+                polls,
+                ..Default::default()
+            },
+            WorkerCounters::default(),
+        ],
+        runtime: RuntimeCounters {
+            blocking_threads: seq,
+            threads_cpu_ns: Some(ms * 500_000),
+            ..Default::default()
+        },
+        workloads: vec![WorkloadCounters {
+            id: "api".into(),
+            ops,
+            errors: 0,
+            timeouts: 0,
+            bytes: ops * 64,
+            latency: LatencyBuckets { micros: latency },
+            sched: SchedCounters {
+                count: ops,
+                total_ns: ops * 1000,
+                long_count: 0,
+            },
+            setting: "rate=10/s".into(),
+        }],
+        dropped_before: 0,
+    }
+}
+
+#[test]
+fn totals_count_from_the_baseline() {
+    let mut model = Model::new();
+    // The runtime had already done work before the first sample: none of it counts.
+    model.ingest(sample(0, 0, 500, 1000, 7, vec![]));
+    model.ingest(sample(1, 100, 550, 1100, 17, vec![(1000, 10)]));
+    model.ingest(sample(2, 200, 650, 1300, 27, vec![(2000, 10)]));
+    assert_eq!(model.elapsed_ns, 200_000_000);
+    assert_eq!(model.workers[0].busy_ns, 150_000_000);
+    assert_eq!(model.workers[0].polls, 300);
+    assert_eq!(model.workloads[0].ops, 20);
+    assert_eq!(model.workloads[0].bytes, 1280);
+    assert_eq!(model.workloads[0].latency.len(), 20);
+    let ratios: Vec<f64> = model.workers[0].busy_ratio.iter().collect();
+    assert_eq!(ratios, vec![0.5, 1.0]);
+    assert_eq!(model.workers[0].polls_per_sec.last(), Some(2000.0));
+    assert_eq!(model.workers[1].busy_ratio.last(), Some(0.0));
+    assert_eq!(model.runtime.max_blocking_threads, 2);
+    assert_eq!(model.runtime.threads_cpu_ns, Some(100_000_000));
+}
+
+#[test]
+fn a_gap_from_dropped_samples_keeps_totals() {
+    let mut a = Model::new();
+    let mut b = Model::new();
+    let s0 = sample(0, 0, 0, 0, 0, vec![]);
+    let s1 = sample(1, 100, 40, 10, 5, vec![(500, 5)]);
+    let mut s2 = sample(2, 200, 90, 30, 12, vec![(700, 7)]);
+    for s in [s0.clone(), s1.clone(), s2.clone()] {
+        a.ingest(s);
+    }
+    // b never saw s1; the sampler merged its latencies into s2.
+    s2.latency_merge_for_test(&s1);
+    s2.dropped_before = 1;
+    b.ingest(s0);
+    b.ingest(s2);
+    assert_eq!(a.workers[0].busy_ns, b.workers[0].busy_ns);
+    assert_eq!(a.workloads[0].ops, b.workloads[0].ops);
+    assert_eq!(a.workloads[0].latency.len(), b.workloads[0].latency.len());
+    assert_eq!(b.samples_dropped, 1);
+}
+
+#[test]
+fn a_counter_reset_counts_the_new_value_not_a_wrap() {
+    let mut model = Model::new();
+    model.ingest(sample(0, 0, 0, 1000, 100, vec![]));
+    model.ingest(sample(1, 100, 0, 50, 3, vec![]));
+    assert_eq!(model.workers[0].polls, 50);
+    assert_eq!(model.workloads[0].ops, 3);
+}
+
+#[test]
+fn interval_p99_and_sched_worst_interval() {
+    let mut model = Model::new();
+    model.ingest(sample(0, 0, 0, 0, 0, vec![]));
+    let mut s = sample(1, 100, 0, 0, 100, vec![(1000, 99), (200_000, 1)]);
+    s.workloads[0].sched = SchedCounters {
+        count: 4,
+        total_ns: 40_000_000,
+        long_count: 1,
+    };
+    model.ingest(s);
+    let w = &model.workloads[0];
+    assert!(w.p99_ms.last().expect("one interval") < 2.0);
+    assert_eq!(w.sched_worst_interval_mean_ns, 10_000_000);
+    assert_eq!(w.sched_mean_ns(), 10_000_000);
+    assert_eq!(w.sched_long, 1);
+}
+
+impl Sample {
+    fn latency_merge_for_test(&mut self, other: &Sample) {
+        for (w, o) in self.workloads.iter_mut().zip(&other.workloads) {
+            w.latency.merge(&o.latency);
+        }
+    }
+}

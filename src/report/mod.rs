@@ -1,0 +1,273 @@
+//! Headless output: the run's [`Report`] built from the model, printed as text or JSON.
+
+mod text;
+
+use serde::Serialize;
+
+use crate::model::{Model, WorkloadModel};
+use crate::scenario::{DetectorSpec, Scenario, WorkloadKind};
+
+pub use text::{fmt_ms, render_text};
+
+/// Bumped when a field of the JSON report changes meaning.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// The output format of a headless run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tokmon_version: &'static str,
+    pub scenario: ScenarioInfo,
+    pub duration_ms: u64,
+    pub interval_ms: u64,
+    pub runtime: RuntimeInfo,
+    pub thresholds: Thresholds,
+    pub workers: Vec<WorkerReport>,
+    pub blocking_pool: BlockingPoolReport,
+    pub workloads: Vec<WorkloadReport>,
+    pub findings: Vec<serde_json::Value>,
+    pub samples_dropped: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub title: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeInfo {
+    pub workers: usize,
+    pub max_blocking_threads: usize,
+    /// Tasks alive when the run ended, and the most seen at once.
+    pub alive_tasks: u64,
+    pub max_alive_tasks: u64,
+    pub max_global_queue_depth: u64,
+    pub spawned_tasks: u64,
+    /// CPU cores the runtime's threads (workers and blocking pool) used on average; absent
+    /// where per-thread CPU time cannot be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_cores_used: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Thresholds {
+    pub stall_ms: f64,
+    pub long_poll_ms: f64,
+    pub lag_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerReport {
+    pub index: usize,
+    /// Share of the run the worker spent polling tasks, as tokio publishes it.
+    pub busy_ratio: f64,
+    pub polls: u64,
+    pub parks: u64,
+    pub steals: u64,
+    pub max_local_queue_depth: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockingPoolReport {
+    /// Most blocking-pool threads seen at once (workers not counted).
+    pub max_threads: u64,
+    pub max_queue_depth: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadReport {
+    pub id: String,
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<&'static str>,
+    /// The live setting at the end of the run, e.g. `placement=worker`.
+    pub setting: String,
+    pub ops: u64,
+    pub ops_per_sec: f64,
+    pub errors: u64,
+    pub timeouts: u64,
+    pub bytes: u64,
+    /// What one op's latency means for this kind.
+    pub latency_of: &'static str,
+    pub latency_ms: Option<LatencySummary>,
+    pub sched_delay_ms: SchedDelay,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// The workload's tasks' scheduling delay (woken to polled), from tokio-metrics. tokio-metrics
+/// keeps totals, not each delay, so the worst figure is the highest one-interval mean.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SchedDelay {
+    pub mean: f64,
+    pub worst_interval_mean: f64,
+    /// Delays of at least `long_threshold_ms`.
+    pub long: u64,
+    pub long_threshold_ms: f64,
+    pub count: u64,
+}
+
+fn ms(ns: u64) -> f64 {
+    round3(ns as f64 / 1e6)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl Report {
+    /// Builds the report of a run from what the model holds.
+    pub fn build(
+        scenario: &Scenario,
+        detector: &DetectorSpec,
+        model: &Model,
+        interval_ms: u64,
+    ) -> Report {
+        let elapsed = model.elapsed_ns;
+        let seconds = elapsed as f64 / 1e9;
+        let workers = model
+            .workers
+            .iter()
+            .enumerate()
+            .map(|(index, w)| WorkerReport {
+                index,
+                busy_ratio: if elapsed > 0 {
+                    round3(w.busy_ns as f64 / elapsed as f64)
+                } else {
+                    0.0
+                },
+                polls: w.polls,
+                parks: w.parks,
+                steals: w.steals,
+                max_local_queue_depth: w.max_local_queue_depth,
+            })
+            .collect();
+        let workloads = scenario
+            .workloads
+            .iter()
+            .map(|spec| {
+                let fallback;
+                let model_w = match model.workloads.iter().find(|w| w.id == spec.id) {
+                    Some(w) => w,
+                    None => {
+                        fallback = WorkloadModel::empty(&spec.id);
+                        &fallback
+                    }
+                };
+                workload_report(&spec.kind, model_w, seconds)
+            })
+            .collect();
+        Report {
+            schema_version: REPORT_SCHEMA_VERSION,
+            tokmon_version: env!("CARGO_PKG_VERSION"),
+            scenario: ScenarioInfo {
+                name: scenario.name.clone(),
+                title: scenario.title.clone(),
+                source: scenario.source.to_string(),
+            },
+            duration_ms: elapsed / 1_000_000,
+            interval_ms,
+            runtime: RuntimeInfo {
+                workers: scenario.runtime.workers,
+                max_blocking_threads: scenario.runtime.max_blocking_threads,
+                alive_tasks: model.runtime.alive_tasks,
+                max_alive_tasks: model.runtime.max_alive_tasks,
+                max_global_queue_depth: model.runtime.max_global_queue_depth,
+                spawned_tasks: model.runtime.spawned_tasks,
+                cpu_cores_used: model
+                    .runtime
+                    .threads_cpu_ns
+                    .filter(|_| elapsed > 0)
+                    .map(|ns| round3(ns as f64 / elapsed as f64)),
+            },
+            thresholds: Thresholds {
+                stall_ms: detector.stall_threshold.as_secs_f64() * 1e3,
+                long_poll_ms: detector.long_poll_threshold.as_secs_f64() * 1e3,
+                lag_ms: detector.lag_threshold.as_secs_f64() * 1e3,
+            },
+            workers,
+            blocking_pool: BlockingPoolReport {
+                max_threads: model.runtime.max_blocking_threads,
+                max_queue_depth: model.runtime.max_blocking_queue_depth,
+            },
+            workloads,
+            findings: Vec::new(),
+            samples_dropped: model.samples_dropped,
+        }
+    }
+
+    /// Pretty JSON, one trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self)
+            .expect("a report is plain data and always serializes");
+        text.push('\n');
+        text
+    }
+}
+
+fn workload_report(kind: &WorkloadKind, w: &WorkloadModel, seconds: f64) -> WorkloadReport {
+    let (placement, lock, mode, latency_of) = match kind {
+        WorkloadKind::Echo(_) => (
+            None,
+            None,
+            None,
+            "round trip, from the time the request was due",
+        ),
+        WorkloadKind::Hash(s) => (Some(s.placement.name()), None, None, "one hash job"),
+        WorkloadKind::Mutex(s) => (None, Some(s.lock.name()), None, "wait for the lock"),
+        WorkloadKind::Sleep(s) => (None, None, Some(s.mode.name()), "one sleep"),
+        WorkloadKind::Spawn(_) => (None, None, None, "spawn to finish"),
+    };
+    let latency_ms = (!w.latency.is_empty()).then(|| LatencySummary {
+        count: w.latency.len(),
+        p50: round3(w.latency.value_at_quantile(0.50) as f64 / 1e3),
+        p90: round3(w.latency.value_at_quantile(0.90) as f64 / 1e3),
+        p99: round3(w.latency.value_at_quantile(0.99) as f64 / 1e3),
+        max: round3(w.latency.max() as f64 / 1e3),
+    });
+    WorkloadReport {
+        id: w.id.clone(),
+        kind: kind.name(),
+        placement,
+        lock,
+        mode,
+        setting: w.setting.clone(),
+        ops: w.ops,
+        ops_per_sec: if seconds > 0.0 {
+            round3(w.ops as f64 / seconds)
+        } else {
+            0.0
+        },
+        errors: w.errors,
+        timeouts: w.timeouts,
+        bytes: w.bytes,
+        latency_of,
+        latency_ms,
+        sched_delay_ms: SchedDelay {
+            mean: ms(w.sched_mean_ns()),
+            worst_interval_mean: ms(w.sched_worst_interval_mean_ns),
+            long: w.sched_long,
+            long_threshold_ms: crate::workload::LONG_SCHED_DELAY.as_secs_f64() * 1e3,
+            count: w.sched_count,
+        },
+    }
+}

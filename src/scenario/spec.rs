@@ -1,0 +1,251 @@
+//! The validated scenario: plain data the engine runs, produced only by `scenario::parse`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Default stall threshold: a poll still running after this long is a stall.
+pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
+/// Default long-poll threshold: a finished poll at least this long is a long poll.
+pub const DEFAULT_LONG_POLL_THRESHOLD: Duration = Duration::from_millis(10);
+/// Default lag threshold: a canary timer firing this late means the runtime is starved.
+pub const DEFAULT_LAG_THRESHOLD: Duration = Duration::from_millis(50);
+/// Default blocking-pool cap, tokio's own.
+pub const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
+/// Fewest workers a scenario gets by default: a single worker cannot show one blocking another.
+pub const MIN_DEFAULT_WORKERS: usize = 2;
+
+/// Where a scenario came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ScenarioSource {
+    /// A file on disk.
+    File(PathBuf),
+    /// Embedded in the binary under this name.
+    BuiltIn(String),
+}
+
+impl std::fmt::Display for ScenarioSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScenarioSource::File(path) => write!(f, "{}", path.display()),
+            ScenarioSource::BuiltIn(name) => write!(f, "built-in:{name}"),
+        }
+    }
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Short name; defaults to the file stem.
+    pub name: String,
+    /// One line for a person.
+    pub title: String,
+    /// A paragraph for a newcomer: what runs and what it teaches.
+    pub description: String,
+    pub source: ScenarioSource,
+    pub runtime: RuntimeSpec,
+    pub detector: DetectorSpec,
+    pub workloads: Vec<WorkloadSpec>,
+}
+
+/// The measured runtime's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeSpec {
+    /// Worker threads; default: number of CPUs, at least [`MIN_DEFAULT_WORKERS`].
+    pub workers: usize,
+    /// Blocking-pool cap; default [`DEFAULT_MAX_BLOCKING_THREADS`].
+    pub max_blocking_threads: usize,
+}
+
+/// Detector thresholds a scenario may set; command-line flags override them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetectorSpec {
+    pub stall_threshold: Duration,
+    pub long_poll_threshold: Duration,
+    pub lag_threshold: Duration,
+}
+
+impl Default for DetectorSpec {
+    fn default() -> Self {
+        DetectorSpec {
+            stall_threshold: DEFAULT_STALL_THRESHOLD,
+            long_poll_threshold: DEFAULT_LONG_POLL_THRESHOLD,
+            lag_threshold: DEFAULT_LAG_THRESHOLD,
+        }
+    }
+}
+
+/// One workload: a unique id and what it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadSpec {
+    /// Unique within the scenario; names the workload in reports and findings.
+    pub id: String,
+    pub kind: WorkloadKind,
+}
+
+/// What a workload does, with its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkloadKind {
+    Echo(EchoSpec),
+    Hash(HashSpec),
+    Mutex(MutexSpec),
+    Sleep(SleepSpec),
+    Spawn(SpawnSpec),
+}
+
+impl WorkloadKind {
+    /// The `kind` key's value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WorkloadKind::Echo(_) => "echo",
+            WorkloadKind::Hash(_) => "hash",
+            WorkloadKind::Mutex(_) => "mutex",
+            WorkloadKind::Sleep(_) => "sleep",
+            WorkloadKind::Spawn(_) => "spawn",
+        }
+    }
+}
+
+/// A TCP echo server on the measured runtime, loaded from outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EchoSpec {
+    /// Client connections kept open.
+    pub connections: u32,
+    /// Requests per second in total, open loop.
+    pub rate: u32,
+    /// Bytes per request (and per echoed response).
+    pub payload: u32,
+    /// A response later than this counts as a timeout.
+    pub timeout: Duration,
+}
+
+/// Where a hash job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// Inline in the async task: the mistake.
+    Worker,
+    /// On the blocking pool.
+    SpawnBlocking,
+    /// `block_in_place` on the worker thread, which hands its run queue away first.
+    BlockInPlace,
+    /// Inline, in chunks, with `yield_now` between them.
+    Yield,
+}
+
+impl Placement {
+    pub const ALL: [Placement; 4] = [
+        Placement::Worker,
+        Placement::SpawnBlocking,
+        Placement::BlockInPlace,
+        Placement::Yield,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Worker => "worker",
+            Placement::SpawnBlocking => "spawn_blocking",
+            Placement::BlockInPlace => "block_in_place",
+            Placement::Yield => "yield",
+        }
+    }
+}
+
+/// sha2-256 over `size` bytes per job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashSpec {
+    pub placement: Placement,
+    /// Concurrent hashing loops.
+    pub tasks: u32,
+    /// Bytes hashed per job.
+    pub size: u64,
+    /// Pause between jobs in one loop.
+    pub every: Duration,
+    /// Bytes hashed between `yield_now` calls when `placement = "yield"`.
+    pub chunk: u64,
+}
+
+/// Which lock the mutex workload contends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    Std,
+    Tokio,
+}
+
+impl LockKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LockKind::Std => "std",
+            LockKind::Tokio => "tokio",
+        }
+    }
+}
+
+/// How a lock holder spends its `hold` time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldBy {
+    /// `std::thread::sleep` under a std lock, `tokio::time::sleep` under a tokio lock.
+    Sleep,
+    /// A busy loop on the CPU.
+    Spin,
+}
+
+impl HoldBy {
+    pub fn name(self) -> &'static str {
+        match self {
+            HoldBy::Sleep => "sleep",
+            HoldBy::Spin => "spin",
+        }
+    }
+}
+
+/// `tasks` contenders on one lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MutexSpec {
+    pub tasks: u32,
+    pub lock: LockKind,
+    pub hold: Duration,
+    pub hold_by: HoldBy,
+    pub every: Duration,
+}
+
+/// How the sleep workload sleeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SleepMode {
+    /// `std::thread::sleep`: the classic mistake.
+    Blocking,
+    /// `tokio::time::sleep`.
+    Async,
+}
+
+impl SleepMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            SleepMode::Blocking => "blocking",
+            SleepMode::Async => "async",
+        }
+    }
+}
+
+/// `tasks` loops that sleep `duration`, pausing `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SleepSpec {
+    pub tasks: u32,
+    pub duration: Duration,
+    pub mode: SleepMode,
+    pub every: Duration,
+}
+
+/// Spawns short tasks at `rate` per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpawnSpec {
+    /// Tasks spawned per second.
+    pub rate: u32,
+    /// CPU work each spawned task does before it ends.
+    pub work: Duration,
+}
