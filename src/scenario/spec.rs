@@ -16,6 +16,51 @@ pub const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
 /// Fewest workers a scenario gets by default: a single worker cannot show one blocking another.
 pub const MIN_DEFAULT_WORKERS: usize = 2;
 
+/// Default echo client connections kept open.
+pub const DEFAULT_ECHO_CONNECTIONS: u32 = 16;
+/// Default echo request rate, requests per second in total.
+pub const DEFAULT_ECHO_RATE: u32 = 1000;
+/// Default echo request (and response) size in bytes.
+pub const DEFAULT_ECHO_PAYLOAD: u32 = 64;
+/// Default echo timeout: a response later than this counts as a timeout.
+pub const DEFAULT_ECHO_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Default hash placement: inline on the worker, the mistake the scenario shows.
+pub const DEFAULT_HASH_PLACEMENT: Placement = Placement::Worker;
+/// Default number of concurrent hashing loops.
+pub const DEFAULT_HASH_TASKS: u32 = 2;
+/// Default bytes hashed per job: 64 MiB.
+pub const DEFAULT_HASH_SIZE: u64 = 64 * 1024 * 1024;
+/// Default pause between hash jobs in one loop.
+pub const DEFAULT_HASH_EVERY: Duration = Duration::from_millis(100);
+/// Default bytes hashed between `yield_now` calls with `placement = "yield"`: 1 MiB.
+pub const DEFAULT_HASH_CHUNK: u64 = 1024 * 1024;
+
+/// Default number of tasks contending on the lock.
+pub const DEFAULT_MUTEX_TASKS: u32 = 8;
+/// Default lock the mutex workload contends on.
+pub const DEFAULT_MUTEX_LOCK: LockKind = LockKind::Std;
+/// Default time a holder keeps the lock.
+pub const DEFAULT_MUTEX_HOLD: Duration = Duration::from_millis(20);
+/// Default way a holder spends its hold time.
+pub const DEFAULT_MUTEX_HOLD_BY: HoldBy = HoldBy::Sleep;
+/// Default pause between lock acquisitions in one task.
+pub const DEFAULT_MUTEX_EVERY: Duration = Duration::from_millis(10);
+
+/// Default number of sleeping loops.
+pub const DEFAULT_SLEEP_TASKS: u32 = 2;
+/// Default length of one sleep.
+pub const DEFAULT_SLEEP_DURATION: Duration = Duration::from_millis(200);
+/// Default sleep mode: blocking, the classic mistake.
+pub const DEFAULT_SLEEP_MODE: SleepMode = SleepMode::Blocking;
+/// Default pause between sleeps in one loop.
+pub const DEFAULT_SLEEP_EVERY: Duration = Duration::from_millis(100);
+
+/// Default spawn rate, tasks per second.
+pub const DEFAULT_SPAWN_RATE: u32 = 1000;
+/// Default CPU work each spawned task does before it ends.
+pub const DEFAULT_SPAWN_WORK: Duration = Duration::from_micros(10);
+
 /// Where a scenario came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
