@@ -146,7 +146,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mut next_status = STATUS_EVERY_NS;
     let quiet = args.quiet;
-    let report = run_headless(&config, &stop, |model| {
+    let report = run_headless(&config, &stop, |model, _detector| {
         if !quiet && model.now_ns() >= next_status {
             next_status = model.now_ns() / STATUS_EVERY_NS * STATUS_EVERY_NS + STATUS_EVERY_NS;
             eprintln!("{}", status_line(model));

@@ -5,11 +5,13 @@
 //! - [`scenario`]: pure. TOML text -> a validated [`scenario::Scenario`].
 //! - [`workload`]: builds the measured runtime from a scenario and runs its workloads on it;
 //!   the only thing that ever runs on the measured runtime.
-//! - [`probe`]: what tokmon installs on the measured runtime (thread registry, later poll hooks).
+//! - [`probe`]: what tokmon installs on the measured runtime: thread registry, poll hooks,
+//!   task labels and the lag canary. The hot path: atomics only.
 //! - [`sampler`]: a plain std thread that reads the runtime and the workloads' counters every
 //!   interval into a [`sample::Sample`] of cumulative counters.
 //! - [`sample`]: the plain serde data that crosses from the sampler to the consumer.
 //! - [`model`]: pure. A stream of samples -> rates, series, totals and histograms.
+//! - [`detect`]: pure. Samples + thresholds -> findings (stalls, long polls, lag, queues).
 //! - [`report`]: headless output (text and JSON) from the model.
 //! - [`runner`]: the only place that starts threads, runtimes and channels, and wires the rest.
 //! - [`cli`]: the command line.
@@ -22,6 +24,7 @@ compile_error!(
 );
 
 pub mod cli;
+pub mod detect;
 pub mod model;
 pub mod probe;
 pub mod report;

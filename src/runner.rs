@@ -1,7 +1,8 @@
 //! Wires a run together: the only place that starts threads, runtimes and channels.
 //!
-//! measured runtime (workloads) -> sampler thread -> bounded channel -> this thread (model)
-//! -> report. Controls go the other way through [`crate::workload::Engine::apply`].
+//! measured runtime (workloads + probe) -> monitor thread (watchdog + sampler) -> bounded
+//! channel -> this thread (model, detector) -> report. Controls go the other way through
+//! [`crate::workload::Engine::apply`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::detect::Detector;
 use crate::model::Model;
+use crate::probe::Probe;
 use crate::report::Report;
 use crate::sampler::{LiveSource, Sampler};
 use crate::scenario::{DetectorSpec, Scenario};
@@ -35,56 +38,66 @@ pub struct RunConfig {
 }
 
 /// Runs the scenario headless until its duration passes or `stop` is set, calling `on_sample`
-/// with the model after each sample, and returns the report.
+/// with the model and the detector after each sample, and returns the report.
 pub fn run_headless(
     config: &RunConfig,
     stop: &AtomicBool,
-    mut on_sample: impl FnMut(&Model),
+    mut on_sample: impl FnMut(&Model, &Detector),
 ) -> anyhow::Result<Report> {
-    let engine = Engine::start(&config.scenario)?;
+    let probe = Probe::new(config.detector.long_poll_threshold);
+    let engine = Engine::start(&config.scenario, probe.clone())?;
     let handle = engine.handle().context("the measured runtime is running")?;
-    let source = LiveSource::new(handle, engine.stats(), engine.threads());
+    let stall_ns = u64::try_from(config.detector.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
+    let source = LiveSource::new(handle, engine.stats(), probe.clone(), stall_ns);
     let (tx, rx) = sync_channel(SAMPLE_CHANNEL_CAPACITY);
     let sampler_stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
+    // Samples, polls and findings all count time on the probe's clock.
+    let started = probe.clock.base();
     let sampler = {
         let stop = sampler_stop.clone();
         let interval = config.interval;
         std::thread::Builder::new()
-            .name("tokmon-sampler".into())
+            .name("tokmon-monitor".into())
             .spawn(move || Sampler::new(source).run(started, interval, &tx, &stop))
-            .context("starting the sampler thread")?
+            .context("starting the monitor thread")?
     };
 
     let mut model = Model::new();
-    let deadline = config.duration.map(|d| started + d);
+    let mut detector = Detector::new(
+        config.detector,
+        config.scenario.runtime.max_blocking_threads,
+    );
+    let deadline = config.duration.map(|d| Instant::now() + d);
     loop {
         if stop.load(Ordering::Acquire) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         match rx.recv_timeout(CONSUMER_TICK) {
             Ok(sample) => {
+                detector.observe(&sample);
                 model.ingest(sample);
-                on_sample(&model);
+                on_sample(&model, &detector);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    // The sampler takes one last sample when it sees the stop, so the totals cover the run.
+    // The monitor takes one last sample when it sees the stop, so the totals cover the run.
     sampler_stop.store(true, Ordering::Release);
     for sample in rx.iter() {
+        detector.observe(&sample);
         model.ingest(sample);
     }
     if sampler.join().is_err() {
-        anyhow::bail!("the sampler thread panicked");
+        anyhow::bail!("the monitor thread panicked");
     }
     engine.shutdown(SHUTDOWN_TIMEOUT);
     let interval_ms = u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX);
     Ok(Report::build(
         &config.scenario,
-        &config.detector,
         &model,
+        detector.findings(),
+        config.detector,
         interval_ms,
     ))
 }

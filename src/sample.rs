@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a field of [`Sample`] changes meaning, so recordings can be checked.
-pub const SAMPLE_FORMAT_VERSION: u32 = 1;
+pub const SAMPLE_FORMAT_VERSION: u32 = 2;
 
 /// One reading of the measured runtime and its workloads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,8 +17,84 @@ pub struct Sample {
     pub workers: Vec<WorkerCounters>,
     pub runtime: RuntimeCounters,
     pub workloads: Vec<WorkloadCounters>,
+    /// What tokmon's poll hooks saw; `None` when the probe is off (and in some tests).
+    pub probe: Option<ProbeSample>,
     /// Samples dropped so far because the consumer's channel was full.
     pub dropped_before: u64,
+}
+
+/// The poll hooks' view: live per-worker counters, the polls running now, and the long polls
+/// that finished since the previous delivered sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbeSample {
+    /// Cumulative; busy time includes the elapsed part of a poll still running.
+    pub workers: Vec<crate::probe::ProbeWorker>,
+    /// Polls running at least the long-poll threshold at sampling time.
+    pub in_flight: Vec<PollRecord>,
+    /// Polls that finished after at least the long-poll threshold since the previous
+    /// delivered sample.
+    pub long_polls: Vec<PollRecord>,
+    /// Long polls lost because the probe's queue was full (cumulative).
+    pub long_polls_dropped: u64,
+    /// The latest any canary timer fired in this interval, or is overdue now (nanoseconds).
+    pub lag_max_ns: u64,
+}
+
+/// Whether a thread spent a poll on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuUse {
+    On,
+    Off,
+    Unknown,
+}
+
+impl CpuUse {
+    /// On the CPU for at least half the window, else off.
+    pub fn from_ratio(ratio: Option<f64>) -> CpuUse {
+        match ratio {
+            Some(r) if r >= 0.5 => CpuUse::On,
+            Some(_) => CpuUse::Off,
+            None => CpuUse::Unknown,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuUse::On => "on",
+            CpuUse::Off => "off",
+            CpuUse::Unknown => "unknown",
+        }
+    }
+}
+
+/// One long poll, running or finished, with everything known about who and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollRecord {
+    pub worker: Option<usize>,
+    pub task_id: u64,
+    /// The workload that spawned the task, if tokmon spawned it.
+    pub workload: Option<String>,
+    /// `file:line:col` of the spawn.
+    pub spawned_at: Option<String>,
+    /// Kernel thread id of the polling thread; with `seq`, identifies the poll.
+    pub tid: Option<i32>,
+    pub seq: u64,
+    /// When the poll started, on the run's clock (ns since the run started).
+    pub started_ns: u64,
+    /// How long it ran (finished) or has run so far (running).
+    pub duration_ns: u64,
+    pub running: bool,
+    /// Share of the watched window the thread spent on a CPU.
+    pub cpu_ratio: Option<f64>,
+    pub cpu: CpuUse,
+    /// Kernel run state of the thread when last looked at (`R`, `S`, `D`, ...).
+    pub thread_state: Option<char>,
+    /// The syscall the thread was blocked in when last looked at.
+    pub syscall: Option<String>,
+    /// The worker's run queue moved to another thread (`block_in_place`): the runtime is not
+    /// blocked by this poll.
+    pub worker_moved: bool,
 }
 
 /// One worker's counters, cumulative since the runtime started (gauges say so).

@@ -7,7 +7,8 @@ use hdrhistogram::Histogram;
 
 pub use series::Series;
 
-use crate::sample::{Sample, WorkerCounters};
+use crate::probe::buckets::bucket_floor_ns;
+use crate::sample::{ProbeSample, Sample, WorkerCounters};
 use crate::workload::new_histogram;
 
 /// How many intervals the series keep: a minute at the default 100 ms.
@@ -26,8 +27,17 @@ pub fn delta(previous: u64, current: u64) -> u64 {
 /// One worker, as the samples show it.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerModel {
+    /// Busy time and polls as tokio publishes them (frozen while a poll runs).
     pub busy_ns: u64,
     pub polls: u64,
+    /// Busy time and polls from tokmon's poll hooks: live, including a poll still running.
+    pub probe_busy_ns: u64,
+    pub probe_polls: u64,
+    /// Live busy share of each interval, from the probe, 0..=1.
+    pub live_busy_ratio: Series,
+    /// Longest poll seen on this worker (running or finished) at or above the long-poll
+    /// threshold, else the floor of the highest histogram bucket reached.
+    pub max_poll_ns: u64,
     pub parks: u64,
     pub steals: u64,
     pub max_local_queue_depth: u64,
@@ -114,6 +124,11 @@ pub struct Model {
     pub workers: Vec<WorkerModel>,
     pub runtime: RuntimeModel,
     pub workloads: Vec<WorkloadModel>,
+    /// Poll-duration histogram over every worker since the baseline, per probe bucket
+    /// (empty without a probe).
+    pub poll_buckets: Vec<u64>,
+    /// Long polls the probe could not queue (cumulative).
+    pub long_polls_dropped: u64,
 }
 
 impl Model {
@@ -171,6 +186,9 @@ impl Model {
         }
         self.runtime.spawned_tasks +=
             delta(previous.runtime.spawned_tasks, sample.runtime.spawned_tasks);
+        if let (Some(before), Some(now)) = (&previous.probe, &sample.probe) {
+            self.fold_probe(before, now, interval_ns);
+        }
         for (model, now) in self.workloads.iter_mut().zip(&sample.workloads) {
             let Some(before) = previous.workloads.iter().find(|w| w.id == now.id) else {
                 continue;
@@ -202,6 +220,41 @@ impl Model {
             }
         }
         self.last = Some(sample);
+    }
+
+    fn fold_probe(&mut self, before: &ProbeSample, now: &ProbeSample, interval_ns: u64) {
+        self.long_polls_dropped = now.long_polls_dropped;
+        for (i, worker) in self.workers.iter_mut().enumerate() {
+            let (Some(b), Some(n)) = (before.workers.get(i), now.workers.get(i)) else {
+                continue;
+            };
+            let busy = delta(b.busy_ns, n.busy_ns);
+            worker.probe_busy_ns += busy;
+            worker.probe_polls += delta(b.polls, n.polls);
+            if interval_ns > 0 {
+                worker
+                    .live_busy_ratio
+                    .push((busy as f64 / interval_ns as f64).clamp(0.0, 1.0));
+            }
+            if self.poll_buckets.len() < n.buckets.len() {
+                self.poll_buckets.resize(n.buckets.len(), 0);
+            }
+            for (bucket, (nb, bb)) in n.buckets.iter().zip(&b.buckets).enumerate() {
+                let added = delta(*bb, *nb);
+                self.poll_buckets[bucket] += added;
+                if added > 0 {
+                    worker.max_poll_ns = worker.max_poll_ns.max(bucket_floor_ns(bucket));
+                }
+            }
+        }
+        for poll in now.in_flight.iter().chain(&now.long_polls) {
+            if poll.worker_moved {
+                continue;
+            }
+            if let Some(worker) = poll.worker.and_then(|w| self.workers.get_mut(w)) {
+                worker.max_poll_ns = worker.max_poll_ns.max(poll.duration_ns);
+            }
+        }
     }
 
     fn ensure_shapes(&mut self, sample: &Sample) {

@@ -42,6 +42,7 @@ fn sample(
             },
             setting: "rate=10/s".into(),
         }],
+        probe: None,
         dropped_before: 0,
     }
 }

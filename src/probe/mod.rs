@@ -1,6 +1,109 @@
-//! What tokmon installs on the measured runtime: the registry of its threads (and, with the
-//! detector, the poll hooks). Everything here is cheap enough to leave on.
+//! What tokmon installs on the measured runtime: the registry of its threads, the poll hooks
+//! that fill each thread's slot, task labels and the lag canary. Everything on the poll path
+//! is a few relaxed loads and stores on the polling thread's own slot: no lock, no allocation,
+//! no message, and no precise clock read except for one poll in [`clock::PRECISE_EVERY`].
 
+pub mod buckets;
+pub mod canary;
+pub mod clock;
+mod hooks;
+pub mod labels;
+pub mod locations;
+pub mod thread_state;
 pub mod threads;
 
-pub use threads::{RuntimeThread, ThreadRegistry};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_queue::ArrayQueue;
+use serde::{Deserialize, Serialize};
+
+pub use canary::Canary;
+pub use clock::CoarseClock;
+pub use labels::{LabelGuard, TaskLabels, task_id_u64};
+pub use threads::{SlotView, StackBounds, ThreadRegistry, ThreadSlot};
+
+/// Completed long polls the queue holds between two samples before it drops and counts.
+const LONG_POLL_QUEUE: usize = 4096;
+
+/// A poll that finished after at least the long-poll threshold, as its thread recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LongPoll {
+    pub worker: Option<usize>,
+    pub task_id: u64,
+    pub spawned_at: usize,
+    /// Kernel thread id of the thread that ran it.
+    pub tid: Option<i32>,
+    /// The slot's sequence number during the poll: with `tid`, names the poll.
+    pub seq: u64,
+    pub started_ns: u64,
+    pub duration_ns: u64,
+    /// The worker went on on another thread meanwhile (`block_in_place`).
+    pub worker_moved: bool,
+}
+
+/// Per-worker poll counters derived from the slots, cumulative.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeWorker {
+    pub polls: u64,
+    /// Completed polls' time plus the elapsed part of a poll still running.
+    pub busy_ns: u64,
+    /// Weighted poll counts per [`buckets`] bucket.
+    pub buckets: Vec<u64>,
+}
+
+/// Everything the hooks share: one per measured runtime.
+#[derive(Debug)]
+pub struct Probe {
+    pub clock: CoarseClock,
+    pub threads: ThreadRegistry,
+    pub labels: TaskLabels,
+    pub canary: Canary,
+    long_poll_threshold_ns: AtomicU64,
+    long_polls: ArrayQueue<LongPoll>,
+    long_polls_dropped: AtomicU64,
+}
+
+impl Probe {
+    pub fn new(long_poll_threshold: Duration) -> Arc<Probe> {
+        Arc::new(Probe {
+            clock: CoarseClock::new(),
+            threads: ThreadRegistry::default(),
+            labels: TaskLabels::default(),
+            canary: Canary::default(),
+            long_poll_threshold_ns: AtomicU64::new(nanos(long_poll_threshold)),
+            long_polls: ArrayQueue::new(LONG_POLL_QUEUE),
+            long_polls_dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Installs the thread and task hooks on a runtime builder.
+    pub fn install(self: &Arc<Self>, builder: &mut tokio::runtime::Builder) {
+        hooks::install(self, builder);
+    }
+
+    pub fn long_poll_threshold_ns(&self) -> u64 {
+        self.long_poll_threshold_ns.load(Ordering::Relaxed)
+    }
+
+    /// Takes the long polls recorded since the last call.
+    pub fn drain_long_polls(&self) -> Vec<LongPoll> {
+        std::iter::from_fn(|| self.long_polls.pop()).collect()
+    }
+
+    /// Long polls lost because the queue was full.
+    pub fn long_polls_dropped(&self) -> u64 {
+        self.long_polls_dropped.load(Ordering::Relaxed)
+    }
+
+    fn push_long_poll(&self, poll: LongPoll) {
+        if self.long_polls.push(poll).is_err() {
+            self.long_polls_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}

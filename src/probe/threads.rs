@@ -1,38 +1,131 @@
-//! The measured runtime's threads, registered as they start: who they are to the kernel.
+//! The measured runtime's threads, registered as they start, each with the slot its poll
+//! hooks write: which task it is polling, since when, and its completed polls.
+//!
+//! Every slot field is written by its own thread only (plain load + store, no read-modify-write
+//! on the poll path) and read by the monitor thread.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
+use super::buckets::BUCKETS;
+
+/// The address range of a thread's stack, from `/proc/self/maps` (Linux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackBounds {
+    pub low: usize,
+    pub high: usize,
+}
+
 /// One thread the measured runtime started (a worker or a blocking-pool thread).
 #[derive(Debug)]
-pub struct RuntimeThread {
+#[repr(align(128))]
+pub struct ThreadSlot {
     pub thread_id: ThreadId,
     /// Kernel thread id; `None` off Linux.
     pub tid: Option<i32>,
+    pub stack: Option<StackBounds>,
     /// Set when the thread stops; its last CPU reading then stays in the totals.
     pub stopped: AtomicBool,
-    /// The sampler's last reading of this thread's CPU time, in nanoseconds.
+    /// The monitor's last reading of this thread's CPU time, in nanoseconds.
     pub last_cpu_ns: AtomicU64,
+
+    /// Odd while a poll runs; each poll adds 2.
+    pub(crate) seq: AtomicU64,
+    pub(crate) task_id: AtomicU64,
+    /// [`super::locations::key_of`] the task's spawn location.
+    pub(crate) spawned_at: AtomicUsize,
+    /// Worker index + 1; 0 when not on a worker.
+    pub(crate) worker: AtomicUsize,
+    /// Coarse clock at poll start.
+    pub(crate) started_ns: AtomicU64,
+    /// Precise clock at poll start, for the one poll in `PRECISE_EVERY`; 0 otherwise.
+    pub(crate) precise_start_ns: AtomicU64,
+    /// Completed polls and their total time.
+    pub(crate) polls: AtomicU64,
+    pub(crate) busy_ns: AtomicU64,
+    /// Completed polls per duration bucket, weighted (see `hooks`).
+    pub(crate) buckets: [AtomicU64; BUCKETS],
+}
+
+/// What the monitor sees of a slot at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotView {
+    pub seq: u64,
+    pub task_id: u64,
+    pub spawned_at: usize,
+    pub worker: Option<usize>,
+    pub started_ns: u64,
+    pub polls: u64,
+    pub busy_ns: u64,
+}
+
+impl SlotView {
+    pub fn polling(&self) -> bool {
+        self.seq % 2 == 1
+    }
+}
+
+impl ThreadSlot {
+    fn for_current_thread() -> ThreadSlot {
+        ThreadSlot {
+            thread_id: std::thread::current().id(),
+            tid: current_tid(),
+            stack: current_stack_bounds(),
+            stopped: AtomicBool::new(false),
+            last_cpu_ns: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
+            task_id: AtomicU64::new(0),
+            spawned_at: AtomicUsize::new(0),
+            worker: AtomicUsize::new(0),
+            started_ns: AtomicU64::new(0),
+            precise_start_ns: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// A consistent view: the poll fields are re-read until the sequence number is the same
+    /// before and after, so they belong to one poll.
+    pub fn view(&self) -> SlotView {
+        loop {
+            let seq = self.seq.load(Ordering::Acquire);
+            let view = SlotView {
+                seq,
+                task_id: self.task_id.load(Ordering::Relaxed),
+                spawned_at: self.spawned_at.load(Ordering::Relaxed),
+                worker: self.worker.load(Ordering::Relaxed).checked_sub(1),
+                started_ns: self.started_ns.load(Ordering::Relaxed),
+                polls: self.polls.load(Ordering::Relaxed),
+                busy_ns: self.busy_ns.load(Ordering::Relaxed),
+            };
+            std::sync::atomic::fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == seq {
+                return view;
+            }
+        }
+    }
+
+    /// Completed polls per bucket (weighted counts).
+    pub fn buckets(&self) -> [u64; BUCKETS] {
+        std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed))
+    }
 }
 
 /// Every thread the measured runtime has started. Written once per thread start (a lock is
-/// fine there), read by the sampler.
+/// fine there), read by the monitor.
 #[derive(Debug, Default)]
 pub struct ThreadRegistry {
-    threads: Mutex<Vec<Arc<RuntimeThread>>>,
+    threads: Mutex<Vec<Arc<ThreadSlot>>>,
 }
 
 impl ThreadRegistry {
-    /// Called on the new thread itself, from the runtime's `on_thread_start`.
-    pub fn register_current(&self) {
-        let thread = Arc::new(RuntimeThread {
-            thread_id: std::thread::current().id(),
-            tid: current_tid(),
-            stopped: AtomicBool::new(false),
-            last_cpu_ns: AtomicU64::new(0),
-        });
-        self.lock().push(thread);
+    /// Registers the calling thread; called on the new thread itself from `on_thread_start`.
+    pub fn register_current(&self) -> Arc<ThreadSlot> {
+        let slot = Arc::new(ThreadSlot::for_current_thread());
+        self.lock().push(slot.clone());
+        slot
     }
 
     /// Called on the stopping thread, from the runtime's `on_thread_stop`.
@@ -43,7 +136,7 @@ impl ThreadRegistry {
         }
     }
 
-    pub fn snapshot(&self) -> Vec<Arc<RuntimeThread>> {
+    pub fn snapshot(&self) -> Vec<Arc<ThreadSlot>> {
         self.lock().clone()
     }
 
@@ -55,7 +148,7 @@ impl ThreadRegistry {
         for thread in &threads {
             if !thread.stopped.load(Ordering::Relaxed) {
                 let tid = thread.tid?;
-                if let Some(ns) = thread_cpu_ns(tid) {
+                if let Some(ns) = super::thread_state::cpu_ns(tid) {
                     thread.last_cpu_ns.store(ns, Ordering::Relaxed);
                 }
             }
@@ -64,7 +157,7 @@ impl ThreadRegistry {
         Some(total)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<RuntimeThread>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<ThreadSlot>>> {
         self.threads
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -81,32 +174,42 @@ fn current_tid() -> Option<i32> {
     None
 }
 
-/// Nanoseconds the thread has run on a CPU, from `/proc/self/task/<tid>/schedstat`.
+/// The mapping in `/proc/self/maps` that holds a local variable of this thread: its stack.
 #[cfg(target_os = "linux")]
-pub fn thread_cpu_ns(tid: i32) -> Option<u64> {
-    let me = procfs::process::Process::myself().ok()?;
-    let task = me.task_from_tid(tid).ok()?;
-    task.schedstat().ok().map(|s| s.sum_exec_runtime)
+fn current_stack_bounds() -> Option<StackBounds> {
+    let marker = 0u8;
+    let here = std::ptr::from_ref(&marker) as usize;
+    let maps = procfs::process::Process::myself().ok()?.maps().ok()?;
+    maps.iter().find_map(|map| {
+        let (low, high) = (
+            usize::try_from(map.address.0).ok()?,
+            usize::try_from(map.address.1).ok()?,
+        );
+        (low <= here && here < high).then_some(StackBounds { low, high })
+    })
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn thread_cpu_ns(_tid: i32) -> Option<u64> {
+fn current_stack_bounds() -> Option<StackBounds> {
     None
 }
-
-/// Shared handle the runtime builder's thread hooks capture.
-pub type SharedRegistry = Arc<ThreadRegistry>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn registers_threads_and_reads_their_cpu() {
+    fn registers_threads_with_their_stack_and_cpu() {
         let registry = Arc::new(ThreadRegistry::default());
         let r = registry.clone();
         std::thread::spawn(move || {
-            r.register_current();
+            let slot = r.register_current();
+            if cfg!(target_os = "linux") {
+                let stack = slot.stack.expect("a thread's stack is a mapping");
+                let local = 0u8;
+                let at = std::ptr::from_ref(&local) as usize;
+                assert!(stack.low <= at && at < stack.high);
+            }
             let start = std::time::Instant::now();
             while start.elapsed() < std::time::Duration::from_millis(30) {
                 std::hint::spin_loop();

@@ -2,9 +2,13 @@
 
 mod text;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
+use crate::detect::{Finding, FindingKind};
 use crate::model::{Model, WorkloadModel};
+use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns};
 use crate::scenario::{DetectorSpec, Scenario, WorkloadKind};
 
 pub use text::{fmt_ms, render_text};
@@ -31,8 +35,31 @@ pub struct Report {
     pub workers: Vec<WorkerReport>,
     pub blocking_pool: BlockingPoolReport,
     pub workloads: Vec<WorkloadReport>,
-    pub findings: Vec<serde_json::Value>,
+    pub findings: Vec<Finding>,
+    /// Findings per kind.
+    pub finding_counts: BTreeMap<FindingKind, u64>,
+    /// Poll durations over every worker, from tokmon's poll hooks.
+    pub poll_histogram: PollHistogram,
     pub samples_dropped: u64,
+    /// Long polls the probe could not queue (their findings are missing).
+    pub long_polls_dropped: u64,
+}
+
+/// Poll durations in power-of-two buckets of a microsecond. Counts of short polls are
+/// estimated from one poll in 64 timed precisely; polls of 2 ms or more are counted one by one.
+#[derive(Debug, Clone, Serialize)]
+pub struct PollHistogram {
+    pub buckets: Vec<PollBucket>,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PollBucket {
+    pub from_us: u64,
+    /// `None` for the last, open-ended bucket.
+    pub to_us: Option<u64>,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,9 +94,17 @@ pub struct Thresholds {
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkerReport {
     pub index: usize,
-    /// Share of the run the worker spent polling tasks, as tokio publishes it.
+    /// Share of the run the worker spent polling tasks, from tokmon's poll hooks.
     pub busy_ratio: f64,
+    /// The same as tokio's own counters publish it, as a cross-check.
+    pub tokio_busy_ratio: f64,
+    /// Task polls, from tokmon's poll hooks.
     pub polls: u64,
+    /// Scheduler polls as tokio counts them (a chain of LIFO-slot polls counts once).
+    pub tokio_polls: u64,
+    /// The longest poll seen on this worker (exact from the long-poll threshold up, else the
+    /// lower bound of its histogram bucket).
+    pub max_poll_ms: f64,
     pub parks: u64,
     pub steals: u64,
     pub max_local_queue_depth: u64,
@@ -135,27 +170,34 @@ fn round3(x: f64) -> f64 {
 }
 
 impl Report {
-    /// Builds the report of a run from what the model holds.
+    /// Builds the report of a run from what the model and the detector hold.
     pub fn build(
         scenario: &Scenario,
-        detector: &DetectorSpec,
         model: &Model,
+        findings: &[Finding],
+        detector: DetectorSpec,
         interval_ms: u64,
     ) -> Report {
         let elapsed = model.elapsed_ns;
         let seconds = elapsed as f64 / 1e9;
+        let ratio = |ns: u64| {
+            if elapsed > 0 {
+                round3(ns as f64 / elapsed as f64)
+            } else {
+                0.0
+            }
+        };
         let workers = model
             .workers
             .iter()
             .enumerate()
             .map(|(index, w)| WorkerReport {
                 index,
-                busy_ratio: if elapsed > 0 {
-                    round3(w.busy_ns as f64 / elapsed as f64)
-                } else {
-                    0.0
-                },
-                polls: w.polls,
+                busy_ratio: ratio(w.probe_busy_ns),
+                tokio_busy_ratio: ratio(w.busy_ns),
+                polls: w.probe_polls,
+                tokio_polls: w.polls,
+                max_poll_ms: ms(w.max_poll_ns),
                 parks: w.parks,
                 steals: w.steals,
                 max_local_queue_depth: w.max_local_queue_depth,
@@ -176,6 +218,10 @@ impl Report {
                 workload_report(&spec.kind, model_w, seconds)
             })
             .collect();
+        let mut finding_counts = BTreeMap::new();
+        for f in findings {
+            *finding_counts.entry(f.kind).or_insert(0) += 1;
+        }
         Report {
             schema_version: REPORT_SCHEMA_VERSION,
             tokmon_version: env!("CARGO_PKG_VERSION"),
@@ -210,8 +256,11 @@ impl Report {
                 max_queue_depth: model.runtime.max_blocking_queue_depth,
             },
             workloads,
-            findings: Vec::new(),
+            findings: findings.to_vec(),
+            finding_counts,
+            poll_histogram: poll_histogram(&model.poll_buckets),
             samples_dropped: model.samples_dropped,
+            long_polls_dropped: model.long_polls_dropped,
         }
     }
 
@@ -221,6 +270,39 @@ impl Report {
             .expect("a report is plain data and always serializes");
         text.push('\n');
         text
+    }
+}
+
+fn poll_histogram(counts: &[u64]) -> PollHistogram {
+    let buckets: Vec<PollBucket> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| PollBucket {
+            from_us: bucket_floor_ns(i) / 1000,
+            to_us: bucket_ceiling_ns(i).map(|ns| ns / 1000),
+            count,
+        })
+        .collect();
+    let total: u64 = counts.iter().sum();
+    // A quantile is reported as the upper bound of the bucket it falls in.
+    let quantile = |q: f64| {
+        if total == 0 {
+            return None;
+        }
+        let rank = (q * total as f64).ceil() as u64;
+        let mut seen = 0;
+        for (i, &count) in counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank.max(1) {
+                return Some(ms(bucket_ceiling_ns(i).unwrap_or(bucket_floor_ns(i))));
+            }
+        }
+        None
+    };
+    PollHistogram {
+        p50_ms: quantile(0.50),
+        p99_ms: quantile(0.99),
+        buckets,
     }
 }
 

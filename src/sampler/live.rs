@@ -1,12 +1,15 @@
-//! The real metrics source: the measured runtime's `RuntimeMetrics` and the workloads' stats.
+//! The real metrics source: the measured runtime's `RuntimeMetrics`, tokmon's probe on it, and
+//! the workloads' stats.
 
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
 use super::MetricsSource;
-use crate::probe::ThreadRegistry;
-use crate::sample::{RuntimeCounters, WorkerCounters, WorkloadCounters};
+use super::attribution::WorkerAttribution;
+use super::watch::PollWatch;
+use crate::probe::Probe;
+use crate::sample::{ProbeSample, RuntimeCounters, WorkerCounters, WorkloadCounters};
 use crate::workload::WorkloadStats;
 
 /// Reads a live runtime. Holds a `Handle`, which does not keep the runtime's threads alive.
@@ -14,19 +17,24 @@ use crate::workload::WorkloadStats;
 pub struct LiveSource {
     handle: Handle,
     workloads: Vec<Arc<WorkloadStats>>,
-    threads: Arc<ThreadRegistry>,
+    probe: Arc<Probe>,
+    watch: PollWatch,
+    attribution: WorkerAttribution,
 }
 
 impl LiveSource {
     pub fn new(
         handle: Handle,
         workloads: Vec<Arc<WorkloadStats>>,
-        threads: Arc<ThreadRegistry>,
+        probe: Arc<Probe>,
+        stall_threshold_ns: u64,
     ) -> Self {
         LiveSource {
             handle,
             workloads,
-            threads,
+            watch: PollWatch::new(probe.clone(), stall_threshold_ns),
+            probe,
+            attribution: WorkerAttribution::default(),
         }
     }
 }
@@ -36,6 +44,11 @@ fn nanos(d: std::time::Duration) -> u64 {
 }
 
 impl MetricsSource for LiveSource {
+    fn scan(&mut self) -> bool {
+        let now = self.probe.clock.tick();
+        self.watch.scan(now)
+    }
+
     fn workers(&mut self) -> Vec<WorkerCounters> {
         let metrics = self.handle.metrics();
         (0..metrics.num_workers())
@@ -58,7 +71,7 @@ impl MetricsSource for LiveSource {
             idle_blocking_threads: metrics.num_idle_blocking_threads() as u64,
             blocking_queue_depth: metrics.blocking_queue_depth() as u64,
             spawned_tasks: metrics.spawned_tasks_count(),
-            threads_cpu_ns: self.threads.total_cpu_ns(),
+            threads_cpu_ns: self.probe.threads.total_cpu_ns(),
         }
     }
 
@@ -77,5 +90,21 @@ impl MetricsSource for LiveSource {
                 setting: w.setting(),
             })
             .collect()
+    }
+
+    fn probe(&mut self) -> Option<ProbeSample> {
+        let now = self.probe.clock.precise_ns();
+        let metrics = self.handle.metrics();
+        let worker_threads: Vec<_> = (0..metrics.num_workers())
+            .map(|w| metrics.worker_thread_id(w))
+            .collect();
+        let slots = self.probe.threads.snapshot();
+        Some(ProbeSample {
+            workers: self.attribution.update(&slots, &worker_threads, now),
+            in_flight: self.watch.in_flight(now, &self.handle),
+            long_polls: self.watch.finished_long_polls(),
+            long_polls_dropped: self.probe.long_polls_dropped(),
+            lag_max_ns: self.probe.canary.take_max_late_ns(now),
+        })
     }
 }

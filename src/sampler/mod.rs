@@ -3,7 +3,9 @@
 //!
 //! Runs on a plain std thread (started by the runner), never on the measured runtime.
 
+mod attribution;
 mod live;
+mod watch;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -11,9 +13,10 @@ use std::time::{Duration, Instant};
 
 pub use live::LiveSource;
 
+use crate::probe::clock::COARSE_TICK;
 use crate::sample::{
-    LatencyBuckets, RuntimeCounters, SAMPLE_FORMAT_VERSION, Sample, WorkerCounters,
-    WorkloadCounters,
+    LatencyBuckets, PollRecord, ProbeSample, RuntimeCounters, SAMPLE_FORMAT_VERSION, Sample,
+    WorkerCounters, WorkloadCounters,
 };
 
 /// Default time between two samples.
@@ -25,6 +28,14 @@ pub trait MetricsSource {
     fn runtime(&mut self) -> RuntimeCounters;
     /// Each workload's counters; the latency part holds what was recorded since the last call.
     fn workloads(&mut self) -> Vec<WorkloadCounters>;
+    /// The poll hooks' view, if a probe is installed; long polls since the last call.
+    fn probe(&mut self) -> Option<ProbeSample> {
+        None
+    }
+    /// A watchdog pass between samples (every tick); true asks for a sample now.
+    fn scan(&mut self) -> bool {
+        false
+    }
 }
 
 /// What happened to a sample offered to the consumer.
@@ -46,6 +57,9 @@ pub struct Sampler<S> {
     /// Latencies of samples that could not be delivered, merged into the next one so that no
     /// recorded latency is lost with a dropped sample.
     undelivered: Vec<LatencyBuckets>,
+    /// The same for finished long polls and the worst canary lateness.
+    undelivered_polls: Vec<PollRecord>,
+    undelivered_lag_ns: u64,
 }
 
 impl<S: MetricsSource> Sampler<S> {
@@ -55,6 +69,8 @@ impl<S: MetricsSource> Sampler<S> {
             seq: 0,
             dropped: 0,
             undelivered: Vec::new(),
+            undelivered_polls: Vec::new(),
+            undelivered_lag_ns: 0,
         }
     }
 
@@ -71,6 +87,15 @@ impl<S: MetricsSource> Sampler<S> {
         for (workload, carried) in workloads.iter_mut().zip(self.undelivered.drain(..)) {
             workload.latency.merge(&carried);
         }
+        let mut probe = self.source.probe();
+        if let Some(probe) = probe.as_mut() {
+            let mut carried = std::mem::take(&mut self.undelivered_polls);
+            carried.append(&mut probe.long_polls);
+            probe.long_polls = carried;
+            probe.lag_max_ns = probe
+                .lag_max_ns
+                .max(std::mem::take(&mut self.undelivered_lag_ns));
+        }
         let sample = Sample {
             format_version: SAMPLE_FORMAT_VERSION,
             seq: self.seq,
@@ -78,6 +103,7 @@ impl<S: MetricsSource> Sampler<S> {
             workers,
             runtime,
             workloads,
+            probe,
             dropped_before: self.dropped,
         };
         self.seq += 1;
@@ -91,15 +117,20 @@ impl<S: MetricsSource> Sampler<S> {
             Err(TrySendError::Full(sample)) => {
                 self.dropped += 1;
                 self.undelivered = sample.workloads.into_iter().map(|w| w.latency).collect();
+                if let Some(probe) = sample.probe {
+                    self.undelivered_polls = probe.long_polls;
+                    self.undelivered_lag_ns = probe.lag_max_ns;
+                }
                 Delivery::Dropped
             }
             Err(TrySendError::Disconnected(_)) => Delivery::Closed,
         }
     }
 
-    /// Samples every `interval` until `stop` is set or the consumer goes away. The first
-    /// sample is taken at once, so the consumer has a baseline; the last one when stopping, so
-    /// the totals cover the whole run.
+    /// Samples every `interval` until `stop` is set or the consumer goes away, with a
+    /// watchdog pass every [`COARSE_TICK`] in between; a pass that sees a new stall sends a
+    /// sample at once. The first sample is taken at once, so the consumer has a baseline; the
+    /// last one when stopping, so the totals cover the whole run.
     pub fn run(
         &mut self,
         started: Instant,
@@ -107,21 +138,27 @@ impl<S: MetricsSource> Sampler<S> {
         tx: &SyncSender<Sample>,
         stop: &AtomicBool,
     ) {
-        let mut next = Instant::now();
+        let mut next_sample = Instant::now();
         loop {
             let stopping = stop.load(Ordering::Acquire);
-            let sample = self.sample(started.elapsed());
-            if self.deliver(sample, tx) == Delivery::Closed || stopping {
-                return;
-            }
-            next += interval;
+            let urgent = self.source.scan();
             let now = Instant::now();
-            if next > now {
-                std::thread::sleep(next - now);
-            } else {
-                // Fell behind (a suspended process, a starved thread): skip, do not burst.
-                next = now;
+            if urgent || stopping || now >= next_sample {
+                let sample = self.sample(started.elapsed());
+                if self.deliver(sample, tx) == Delivery::Closed || stopping {
+                    return;
+                }
+                if now >= next_sample {
+                    next_sample += interval;
+                    if next_sample <= now {
+                        // Fell behind (a suspended process, a starved thread): skip, do not burst.
+                        next_sample = now + interval;
+                    }
+                }
             }
+            std::thread::sleep(
+                COARSE_TICK.min(next_sample.saturating_duration_since(Instant::now())),
+            );
         }
     }
 }

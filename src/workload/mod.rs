@@ -20,7 +20,7 @@ use anyhow::Context;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 
-use crate::probe::ThreadRegistry;
+use crate::probe::{LabelGuard, Probe};
 use crate::scenario::{Scenario, WorkloadKind};
 
 pub use runtime::build_measured_runtime;
@@ -59,6 +59,8 @@ pub enum ControlError {
 #[derive(Debug, Clone)]
 struct TaskContext {
     stats: Arc<WorkloadStats>,
+    /// The workload id, which labels every task the workload spawns.
+    label: Arc<str>,
     paused: watch::Receiver<bool>,
     stopping: Arc<AtomicBool>,
 }
@@ -84,6 +86,7 @@ impl TaskContext {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        let _label = LabelGuard::set(&self.label);
         drop(handle.spawn(self.stats.monitor.instrument(future)));
     }
 }
@@ -113,7 +116,7 @@ pub struct Engine {
     workloads: Vec<RunningWorkload>,
     paused: watch::Sender<bool>,
     stopping: Arc<AtomicBool>,
-    threads: Arc<ThreadRegistry>,
+    probe: Arc<Probe>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -126,9 +129,8 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// Builds the measured runtime from the scenario and starts every workload on it.
-    pub fn start(scenario: &Scenario) -> anyhow::Result<Engine> {
-        let threads = Arc::new(ThreadRegistry::default());
-        let runtime = build_measured_runtime(&scenario.runtime, threads.clone())
+    pub fn start(scenario: &Scenario, probe: Arc<Probe>) -> anyhow::Result<Engine> {
+        let runtime = build_measured_runtime(&scenario.runtime, &probe)
             .context("building the measured runtime")?;
         let needs_load_generator = scenario
             .workloads
@@ -153,14 +155,17 @@ impl Engine {
             workloads: Vec::new(),
             paused,
             stopping: Arc::new(AtomicBool::new(false)),
-            threads,
+            probe: probe.clone(),
         };
         let handle = runtime.handle().clone();
+        let canary_probe = probe.clone();
+        drop(handle.spawn(async move { canary_probe.canary.run(&canary_probe.clock).await }));
         engine.runtime = Some(runtime);
         for workload in &scenario.workloads {
             let stats = Arc::new(WorkloadStats::new(&workload.id, setting_of(&workload.kind)));
             let ctx = TaskContext {
                 stats: stats.clone(),
+                label: Arc::from(workload.id.as_str()),
                 paused: engine.paused.subscribe(),
                 stopping: engine.stopping.clone(),
             };
@@ -216,9 +221,9 @@ impl Engine {
         self.workloads.iter().map(|w| w.stats.clone()).collect()
     }
 
-    /// The measured runtime's threads.
-    pub fn threads(&self) -> Arc<ThreadRegistry> {
-        self.threads.clone()
+    /// The probe installed on the measured runtime.
+    pub fn probe(&self) -> Arc<Probe> {
+        self.probe.clone()
     }
 
     /// Applies one control message to the running workloads.

@@ -1,0 +1,78 @@
+//! `blocking_queue`: `spawn_blocking` jobs are waiting because the blocking pool has reached
+//! `max_blocking_threads`. One finding per episode.
+
+use super::stall::fmt_duration;
+use super::{Finding, FindingKind, Severity, hints};
+use crate::sample::{CpuUse, RuntimeCounters};
+
+#[derive(Debug, Clone)]
+pub(super) struct BlockingQueueRule {
+    cap: u64,
+    open: Option<usize>,
+    max_depth: u64,
+}
+
+impl BlockingQueueRule {
+    pub(super) fn new(cap: u64) -> Self {
+        BlockingQueueRule {
+            cap,
+            open: None,
+            max_depth: 0,
+        }
+    }
+
+    pub(super) fn cap(&self) -> u64 {
+        self.cap
+    }
+
+    pub(super) fn observe(
+        &mut self,
+        runtime: &RuntimeCounters,
+        now_ms: u64,
+        findings: &mut Vec<Finding>,
+    ) {
+        let queued = runtime.blocking_queue_depth > 0 && runtime.blocking_threads >= self.cap;
+        if !queued {
+            if let Some(i) = self.open.take() {
+                findings[i].ongoing = false;
+            }
+            return;
+        }
+        let cap = self.cap;
+        let i = *self.open.get_or_insert_with(|| {
+            findings.push(Finding {
+                kind: FindingKind::BlockingQueue,
+                severity: Severity::Warning,
+                worker: None,
+                task_id: None,
+                workload: None,
+                spawned_at: None,
+                duration_ms: 0.0,
+                first_seen_ms: now_ms,
+                last_seen_ms: now_ms,
+                ongoing: true,
+                count: 0,
+                cpu: CpuUse::Unknown,
+                cpu_ratio: None,
+                thread_state: None,
+                syscall: None,
+                summary: String::new(),
+                hint: hints::for_blocking_queue(cap),
+            });
+            self.max_depth = 0;
+            findings.len() - 1
+        });
+        self.max_depth = self.max_depth.max(runtime.blocking_queue_depth);
+        let f = &mut findings[i];
+        f.count += 1;
+        f.last_seen_ms = now_ms;
+        f.duration_ms = (now_ms - f.first_seen_ms) as f64;
+        f.summary = format!(
+            "{} spawn_blocking jobs queued (at most {}) with all {} blocking threads busy, for {}",
+            runtime.blocking_queue_depth,
+            self.max_depth,
+            self.cap,
+            fmt_duration(f.duration_ms)
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! What to do about a finding: one line, in the voice of a colleague, from what the kernel
+//! said about the stuck thread.
+
+use crate::sample::CpuUse;
+
+/// The hint for a poll that ran too long, from its CPU use and the syscall it waited in.
+pub fn for_poll(cpu: CpuUse, syscall: Option<&str>) -> String {
+    match (cpu, syscall) {
+        (CpuUse::Off, Some("futex")) => {
+            "blocked on a lock off the CPU (futex): a std::sync::Mutex \
+             (or another blocking wait) on an async worker; use tokio::sync::Mutex, or never \
+             block or hold a std lock across slow work"
+                .into()
+        }
+        (CpuUse::Off, Some("clock_nanosleep" | "nanosleep")) => {
+            "std::thread::sleep in async code holds the worker: use tokio::time::sleep(..).await"
+                .into()
+        }
+        (
+            CpuUse::Off,
+            Some(
+                call @ ("read" | "write" | "pread64" | "pwrite64" | "readv" | "writev" | "openat"
+                | "fsync" | "fdatasync" | "statx" | "newfstatat"),
+            ),
+        ) => format!(
+            "blocking I/O ({call}) on an async worker: use tokio::fs / tokio::net, or move it to \
+             tokio::task::spawn_blocking"
+        ),
+        (CpuUse::Off, Some(call)) => format!(
+            "the worker waits off the CPU in {call}: move the blocking call to \
+             tokio::task::spawn_blocking"
+        ),
+        (CpuUse::Off, None) => "the worker waits off the CPU: move the blocking call to \
+             tokio::task::spawn_blocking"
+            .into(),
+        (CpuUse::On, _) => "CPU-bound work on an async worker: move it to \
+             tokio::task::spawn_blocking (or a CPU pool), or split it with \
+             tokio::task::yield_now between chunks"
+            .into(),
+        (CpuUse::Unknown, _) => "a poll ran without yielding: find the work it does without an \
+             .await and move it to tokio::task::spawn_blocking"
+            .into(),
+    }
+}
+
+pub fn for_block_in_place() -> String {
+    "block_in_place handed the worker's tasks to another thread, so the runtime kept going; \
+     fine for occasional work, spawn_blocking is the usual choice"
+        .into()
+}
+
+pub fn for_lag() -> String {
+    "timers fire late because every worker was busy or blocked: look at the stall and long-poll \
+     findings for the culprit"
+        .into()
+}
+
+pub fn for_blocking_queue(cap: u64) -> String {
+    format!(
+        "spawn_blocking jobs wait for a thread: the blocking pool is at max_blocking_threads \
+         ({cap}); raise it, or bound concurrent blocking work with a tokio::sync::Semaphore"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_follow_the_cause() {
+        assert!(for_poll(CpuUse::On, None).contains("spawn_blocking"));
+        assert!(for_poll(CpuUse::Off, Some("futex")).contains("tokio::sync::Mutex"));
+        assert!(for_poll(CpuUse::Off, Some("clock_nanosleep")).contains("tokio::time::sleep"));
+        assert!(for_poll(CpuUse::Off, Some("read")).contains("tokio::fs"));
+        assert!(for_poll(CpuUse::Off, Some("wait4")).contains("wait4"));
+        assert!(for_blocking_queue(4).contains("(4)"));
+    }
+}

@@ -1,0 +1,61 @@
+//! `lag`: the canary's timer fired (or is overdue) by more than the lag threshold: everything
+//! on the runtime is waiting. One finding per episode, closed when timers are on time again.
+
+use super::stall::fmt_duration;
+use super::{Finding, FindingKind, Severity, hints, ms};
+use crate::sample::{CpuUse, ProbeSample};
+use crate::scenario::DetectorSpec;
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct LagRule {
+    open: Option<usize>,
+}
+
+impl LagRule {
+    pub(super) fn observe(
+        &mut self,
+        probe: &ProbeSample,
+        now_ms: u64,
+        t: &DetectorSpec,
+        findings: &mut Vec<Finding>,
+    ) {
+        let threshold_ns = u64::try_from(t.lag_threshold.as_nanos()).unwrap_or(u64::MAX);
+        if probe.lag_max_ns < threshold_ns {
+            if let Some(i) = self.open.take() {
+                findings[i].ongoing = false;
+            }
+            return;
+        }
+        let i = *self.open.get_or_insert_with(|| {
+            findings.push(Finding {
+                kind: FindingKind::Lag,
+                severity: Severity::Warning,
+                worker: None,
+                task_id: None,
+                workload: None,
+                spawned_at: None,
+                duration_ms: 0.0,
+                first_seen_ms: now_ms,
+                last_seen_ms: now_ms,
+                ongoing: true,
+                count: 0,
+                cpu: CpuUse::Unknown,
+                cpu_ratio: None,
+                thread_state: None,
+                syscall: None,
+                summary: String::new(),
+                hint: hints::for_lag(),
+            });
+            findings.len() - 1
+        });
+        let f = &mut findings[i];
+        f.count += 1;
+        f.last_seen_ms = now_ms;
+        f.duration_ms = f.duration_ms.max(ms(probe.lag_max_ns));
+        f.summary = format!(
+            "timers fired up to {} late (threshold {})",
+            fmt_duration(f.duration_ms),
+            fmt_duration(t.lag_threshold.as_secs_f64() * 1e3)
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Pure: samples + thresholds -> findings. Each rule lives in its own file, keeps its own
+//! state across samples and takes the time from the sample, never from a clock.
+//!
+//! Rules: [`stall`] (a poll still running past the stall threshold), [`long_poll`] (finished
+//! polls past the long-poll threshold, aggregated per workload and spawn site), [`lag`] (the
+//! canary timer fires late), [`blocking_queue`] (`spawn_blocking` jobs wait for a thread).
+
+mod blocking_queue;
+pub mod hints;
+mod lag;
+mod long_poll;
+mod stall;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sample::{CpuUse, Sample};
+use crate::scenario::DetectorSpec;
+
+/// What a finding is about; stable names for JSON and `--fail-on`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    Stall,
+    LongPoll,
+    Lag,
+    BlockingQueue,
+    BlockInPlace,
+}
+
+impl FindingKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingKind::Stall => "stall",
+            FindingKind::LongPoll => "long_poll",
+            FindingKind::Lag => "lag",
+            FindingKind::BlockingQueue => "blocking_queue",
+            FindingKind::BlockInPlace => "block_in_place",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// One thing worth telling a person, with who, how long, why and what to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub worker: Option<usize>,
+    pub task_id: Option<u64>,
+    pub workload: Option<String>,
+    pub spawned_at: Option<String>,
+    /// How long: the poll (stall, long poll: the worst), the lateness (lag), or the episode
+    /// (blocking queue).
+    pub duration_ms: f64,
+    /// When it was first seen, on the run's clock.
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
+    /// Still going on at the last sample.
+    pub ongoing: bool,
+    /// Occurrences folded into this finding (long polls per workload and site; 1 otherwise).
+    pub count: u64,
+    pub cpu: CpuUse,
+    pub cpu_ratio: Option<f64>,
+    pub thread_state: Option<char>,
+    pub syscall: Option<String>,
+    /// One line: what happened.
+    pub summary: String,
+    /// One line: what to do about it.
+    pub hint: String,
+}
+
+/// Runs every rule over the samples it is shown.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    thresholds: DetectorSpec,
+    findings: Vec<Finding>,
+    stall: stall::StallRule,
+    long_poll: long_poll::LongPollRule,
+    lag: lag::LagRule,
+    blocking_queue: blocking_queue::BlockingQueueRule,
+}
+
+impl Detector {
+    /// `max_blocking_threads` is the runtime's blocking-pool cap.
+    pub fn new(thresholds: DetectorSpec, max_blocking_threads: usize) -> Self {
+        Detector {
+            thresholds,
+            findings: Vec::new(),
+            stall: stall::StallRule::default(),
+            long_poll: long_poll::LongPollRule::default(),
+            lag: lag::LagRule::default(),
+            blocking_queue: blocking_queue::BlockingQueueRule::new(max_blocking_threads as u64),
+        }
+    }
+
+    pub fn thresholds(&self) -> &DetectorSpec {
+        &self.thresholds
+    }
+
+    /// Folds one sample in; its `elapsed_ns` is "now".
+    pub fn observe(&mut self, sample: &Sample) {
+        let now_ms = sample.elapsed_ns / 1_000_000;
+        let t = &self.thresholds;
+        let f = &mut self.findings;
+        if let Some(probe) = &sample.probe {
+            self.stall.observe(probe, now_ms, t, f);
+            self.long_poll.observe(probe, now_ms, t, f);
+            self.lag.observe(probe, now_ms, t, f);
+        }
+        self.blocking_queue.observe(&sample.runtime, now_ms, f);
+    }
+
+    /// Every finding so far, in the order they were first seen.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// Forgets every finding (the dashboard's "clear").
+    pub fn clear(&mut self) {
+        self.findings.clear();
+        self.stall = stall::StallRule::default();
+        self.long_poll = long_poll::LongPollRule::default();
+        self.lag = lag::LagRule::default();
+        self.blocking_queue = blocking_queue::BlockingQueueRule::new(self.blocking_queue.cap());
+    }
+}
+
+pub(crate) fn ms(ns: u64) -> f64 {
+    (ns as f64 / 1e4).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests;

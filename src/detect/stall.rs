@@ -1,0 +1,173 @@
+//! `stall`: a poll still running after the stall threshold. Reported while it runs (its
+//! duration grows with each sample) and closed with its final duration when it returns. One
+//! finding per poll. A poll whose worker moved to another thread (`block_in_place`) is not a
+//! stall: it becomes an `block_in_place` info finding.
+
+use std::collections::HashMap;
+
+use super::{Finding, FindingKind, Severity, hints, ms};
+use crate::sample::{PollRecord, ProbeSample};
+use crate::scenario::DetectorSpec;
+
+/// Open findings by poll: (thread id, poll sequence number) -> index into the findings.
+#[derive(Debug, Clone, Default)]
+pub(super) struct StallRule {
+    open: HashMap<(Option<i32>, u64), usize>,
+    /// Final records of open stalls that ended, kept until the stall is closed.
+    done: HashMap<(Option<i32>, u64), PollRecord>,
+}
+
+impl StallRule {
+    pub(super) fn observe(
+        &mut self,
+        probe: &ProbeSample,
+        now_ms: u64,
+        t: &DetectorSpec,
+        findings: &mut Vec<Finding>,
+    ) {
+        let stall_ns = u64::try_from(t.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
+        // Finished stalls: the end of one seen running, or one that started and ended between
+        // two samples and was never seen running.
+        for poll in probe
+            .long_polls
+            .iter()
+            .filter(|p| p.duration_ns >= stall_ns)
+        {
+            let key = (poll.tid, poll.seq);
+            if self.open.contains_key(&key) {
+                self.done.insert(key, poll.clone());
+            } else {
+                findings.push(new_finding(poll, now_ms));
+            }
+        }
+        for poll in probe.in_flight.iter().filter(|p| p.duration_ns >= stall_ns) {
+            let key = (poll.tid, poll.seq);
+            match self.open.get(&key) {
+                Some(&i) => update(&mut findings[i], poll, now_ms),
+                None => {
+                    self.open.insert(key, findings.len());
+                    findings.push(new_finding(poll, now_ms));
+                }
+            }
+        }
+        // Open findings whose poll is no longer running have ended.
+        let running: Vec<_> = probe.in_flight.iter().map(|p| (p.tid, p.seq)).collect();
+        let ended: Vec<_> = self
+            .open
+            .keys()
+            .filter(|k| !running.contains(k))
+            .copied()
+            .collect();
+        for key in ended {
+            let Some(i) = self.open.remove(&key) else {
+                continue;
+            };
+            let finding = &mut findings[i];
+            if let Some(done) = self.done.remove(&key) {
+                finding.duration_ms = finding.duration_ms.max(ms(done.duration_ns));
+                if finding.cpu_ratio.is_none() && done.cpu_ratio.is_some() {
+                    finding.cpu_ratio = done.cpu_ratio;
+                    finding.cpu = done.cpu;
+                }
+            }
+            finding.ongoing = false;
+            finding.last_seen_ms = now_ms;
+            if finding.kind == FindingKind::Stall {
+                finding.hint = hints::for_poll(finding.cpu, finding.syscall.as_deref());
+            }
+            finding.summary = summary(finding);
+        }
+    }
+}
+
+fn new_finding(poll: &PollRecord, now_ms: u64) -> Finding {
+    let mut finding = Finding {
+        kind: FindingKind::Stall,
+        severity: Severity::Critical,
+        worker: poll.worker,
+        task_id: Some(poll.task_id),
+        workload: poll.workload.clone(),
+        spawned_at: poll.spawned_at.clone(),
+        duration_ms: 0.0,
+        first_seen_ms: now_ms,
+        last_seen_ms: now_ms,
+        ongoing: poll.running,
+        count: 1,
+        cpu: poll.cpu,
+        cpu_ratio: poll.cpu_ratio,
+        thread_state: poll.thread_state,
+        syscall: poll.syscall.clone(),
+        summary: String::new(),
+        hint: String::new(),
+    };
+    update(&mut finding, poll, now_ms);
+    finding
+}
+
+fn update(finding: &mut Finding, poll: &PollRecord, now_ms: u64) {
+    finding.duration_ms = ms(poll.duration_ns);
+    finding.last_seen_ms = now_ms;
+    finding.ongoing = poll.running;
+    if poll.cpu_ratio.is_some() {
+        finding.cpu = poll.cpu;
+        finding.cpu_ratio = poll.cpu_ratio;
+    }
+    if poll.thread_state.is_some() {
+        finding.thread_state = poll.thread_state;
+        finding.syscall = poll.syscall.clone();
+    }
+    if poll.worker_moved {
+        finding.kind = FindingKind::BlockInPlace;
+        finding.severity = Severity::Info;
+        finding.hint = hints::for_block_in_place();
+    } else if finding.kind == FindingKind::Stall {
+        finding.hint = hints::for_poll(finding.cpu, finding.syscall.as_deref());
+    }
+    finding.summary = summary(finding);
+}
+
+/// "worker 1 stuck 412 ms in task 17 (hasher, spawned at src/workload/hash.rs:24:13), on CPU"
+pub(super) fn summary(f: &Finding) -> String {
+    let worker = f
+        .worker
+        .map_or("a runtime thread".to_string(), |w| format!("worker {w}"));
+    let verb = match (f.kind, f.ongoing) {
+        (FindingKind::BlockInPlace, true) => "in block_in_place for",
+        (FindingKind::BlockInPlace, false) => "ran block_in_place for",
+        (_, true) => "stuck",
+        (_, false) => "was stuck",
+    };
+    format!(
+        "{worker} {verb} {} in task {}{}{}",
+        fmt_duration(f.duration_ms),
+        f.task_id.unwrap_or(0),
+        origin(f),
+        cpu_text(f)
+    )
+}
+
+pub(super) fn origin(f: &Finding) -> String {
+    match (&f.workload, &f.spawned_at) {
+        (Some(w), Some(at)) => format!(" ({w}, spawned at {at})"),
+        (Some(w), None) => format!(" ({w})"),
+        (None, Some(at)) => format!(" (spawned at {at})"),
+        (None, None) => String::new(),
+    }
+}
+
+pub(super) fn cpu_text(f: &Finding) -> String {
+    match (f.cpu, &f.syscall) {
+        (crate::sample::CpuUse::On, _) => ", on CPU".into(),
+        (crate::sample::CpuUse::Off, Some(call)) => format!(", off CPU in {call}"),
+        (crate::sample::CpuUse::Off, None) => ", off CPU".into(),
+        (crate::sample::CpuUse::Unknown, _) => String::new(),
+    }
+}
+
+pub(super) fn fmt_duration(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{ms:.0} ms")
+    }
+}

@@ -1,0 +1,228 @@
+use std::time::Duration;
+
+use super::*;
+use crate::sample::{PollRecord, ProbeSample, RuntimeCounters, SAMPLE_FORMAT_VERSION};
+
+const MS: u64 = 1_000_000;
+
+fn thresholds() -> DetectorSpec {
+    DetectorSpec {
+        stall_threshold: Duration::from_millis(100),
+        long_poll_threshold: Duration::from_millis(10),
+        lag_threshold: Duration::from_millis(50),
+    }
+}
+
+fn poll(seq: u64, duration_ms: u64, running: bool) -> PollRecord {
+    PollRecord {
+        worker: Some(1),
+        task_id: 17,
+        workload: Some("hasher".into()),
+        spawned_at: Some("src/workload/hash.rs:27:13".into()),
+        tid: Some(4242),
+        seq,
+        started_ns: 1000 * MS,
+        duration_ns: duration_ms * MS,
+        running,
+        cpu_ratio: Some(0.98),
+        cpu: CpuUse::On,
+        thread_state: running.then_some('R'),
+        syscall: None,
+        worker_moved: false,
+    }
+}
+
+fn sample(at_ms: u64, probe: ProbeSample) -> Sample {
+    Sample {
+        format_version: SAMPLE_FORMAT_VERSION,
+        seq: at_ms,
+        elapsed_ns: at_ms * MS,
+        workers: vec![],
+        runtime: RuntimeCounters::default(),
+        workloads: vec![],
+        probe: Some(probe),
+        dropped_before: 0,
+    }
+}
+
+fn in_flight(polls: Vec<PollRecord>) -> ProbeSample {
+    ProbeSample {
+        in_flight: polls,
+        ..ProbeSample::default()
+    }
+}
+
+fn finished(polls: Vec<PollRecord>) -> ProbeSample {
+    ProbeSample {
+        long_polls: polls,
+        ..ProbeSample::default()
+    }
+}
+
+#[test]
+fn a_running_stall_is_one_finding_that_grows_and_closes_with_its_final_duration() {
+    let mut d = Detector::new(thresholds(), 512);
+    d.observe(&sample(1099, in_flight(vec![poll(7, 99, true)])));
+    assert!(d.findings().is_empty(), "99 ms is below the threshold");
+    d.observe(&sample(1100, in_flight(vec![poll(7, 100, true)])));
+    assert_eq!(d.findings().len(), 1, "100 ms is a stall");
+    let f = &d.findings()[0];
+    assert_eq!(
+        (f.kind, f.severity),
+        (FindingKind::Stall, Severity::Critical)
+    );
+    assert_eq!((f.worker, f.task_id), (Some(1), Some(17)));
+    assert_eq!(f.workload.as_deref(), Some("hasher"));
+    assert!(f.ongoing);
+    assert_eq!(f.first_seen_ms, 1100);
+    assert!(
+        f.summary
+            .contains("worker 1 stuck 100 ms in task 17 (hasher"),
+        "{}",
+        f.summary
+    );
+    assert!(f.hint.contains("spawn_blocking"), "{}", f.hint);
+
+    d.observe(&sample(1300, in_flight(vec![poll(7, 300, true)])));
+    assert_eq!(
+        d.findings().len(),
+        1,
+        "one finding per poll, not per sample"
+    );
+    assert_eq!(d.findings()[0].duration_ms, 300.0);
+
+    d.observe(&sample(1400, finished(vec![poll(7, 412, false)])));
+    assert_eq!(d.findings().len(), 1);
+    let f = &d.findings()[0];
+    assert!(!f.ongoing);
+    assert_eq!(f.duration_ms, 412.0);
+    assert_eq!(f.last_seen_ms, 1400);
+    assert!(f.summary.contains("was stuck 412 ms"), "{}", f.summary);
+}
+
+#[test]
+fn a_stall_never_seen_running_is_still_reported() {
+    let mut d = Detector::new(thresholds(), 512);
+    d.observe(&sample(500, finished(vec![poll(9, 150, false)])));
+    assert_eq!(d.findings().len(), 1);
+    assert_eq!(d.findings()[0].kind, FindingKind::Stall);
+    assert!(!d.findings()[0].ongoing);
+}
+
+#[test]
+fn long_polls_fold_per_workload_and_site_with_the_worst() {
+    let mut d = Detector::new(thresholds(), 512);
+    d.observe(&sample(
+        100,
+        finished(vec![
+            poll(1, 9, false),
+            poll(3, 10, false),
+            poll(5, 40, false),
+        ]),
+    ));
+    d.observe(&sample(200, finished(vec![poll(7, 99, false)])));
+    assert_eq!(d.findings().len(), 1);
+    let f = &d.findings()[0];
+    assert_eq!(f.kind, FindingKind::LongPoll);
+    assert_eq!(
+        f.count, 3,
+        "9 ms is below the threshold; 10, 40 and 99 ms are long polls"
+    );
+    assert_eq!(f.duration_ms, 99.0);
+    assert!(f.summary.starts_with("3 polls of hasher"), "{}", f.summary);
+    let mut other = poll(9, 20, false);
+    other.workload = Some("api".into());
+    d.observe(&sample(300, finished(vec![other])));
+    assert_eq!(d.findings().len(), 2);
+}
+
+#[test]
+fn off_cpu_in_futex_or_sleep_gets_the_matching_hint() {
+    let mut d = Detector::new(thresholds(), 512);
+    let mut lock = poll(1, 150, true);
+    lock.cpu = CpuUse::Off;
+    lock.cpu_ratio = Some(0.01);
+    lock.thread_state = Some('S');
+    lock.syscall = Some("futex".into());
+    let mut sleep = lock.clone();
+    sleep.tid = Some(99);
+    sleep.syscall = Some("clock_nanosleep".into());
+    d.observe(&sample(150, in_flight(vec![lock, sleep])));
+    let f = d.findings();
+    assert_eq!(f.len(), 2);
+    assert!(f[0].hint.contains("tokio::sync::Mutex"), "{}", f[0].hint);
+    assert!(
+        f[0].summary.ends_with("off CPU in futex"),
+        "{}",
+        f[0].summary
+    );
+    assert!(f[1].hint.contains("tokio::time::sleep"), "{}", f[1].hint);
+}
+
+#[test]
+fn block_in_place_is_info_not_a_stall() {
+    let mut d = Detector::new(thresholds(), 512);
+    let mut moved = poll(1, 400, true);
+    moved.worker_moved = true;
+    d.observe(&sample(400, in_flight(vec![moved.clone()])));
+    let mut done = moved;
+    done.running = false;
+    d.observe(&sample(500, finished(vec![done.clone()])));
+    assert_eq!(d.findings().len(), 1);
+    assert_eq!(d.findings()[0].kind, FindingKind::BlockInPlace);
+    assert_eq!(d.findings()[0].severity, Severity::Info);
+    // A finished one never seen running, and a shorter one, are not stalls or long polls.
+    done.seq = 3;
+    let mut short = done.clone();
+    short.seq = 5;
+    short.duration_ns = 50 * MS;
+    d.observe(&sample(600, finished(vec![done, short])));
+    assert!(
+        d.findings()
+            .iter()
+            .all(|f| f.kind == FindingKind::BlockInPlace)
+    );
+}
+
+#[test]
+fn lag_opens_over_the_threshold_and_closes_when_timers_are_on_time() {
+    let mut d = Detector::new(thresholds(), 512);
+    let lag = |ms: u64| ProbeSample {
+        lag_max_ns: ms * MS,
+        ..ProbeSample::default()
+    };
+    d.observe(&sample(100, lag(49)));
+    assert!(d.findings().is_empty());
+    d.observe(&sample(200, lag(50)));
+    d.observe(&sample(300, lag(180)));
+    assert_eq!(d.findings().len(), 1);
+    assert!(d.findings()[0].ongoing);
+    assert_eq!(d.findings()[0].duration_ms, 180.0);
+    d.observe(&sample(400, lag(2)));
+    assert!(!d.findings()[0].ongoing);
+    d.observe(&sample(500, lag(70)));
+    assert_eq!(d.findings().len(), 2, "a new episode");
+}
+
+#[test]
+fn a_full_blocking_pool_with_a_queue_is_a_finding() {
+    let mut d = Detector::new(thresholds(), 4);
+    let mut s = sample(100, ProbeSample::default());
+    s.runtime = RuntimeCounters {
+        blocking_threads: 4,
+        blocking_queue_depth: 0,
+        ..Default::default()
+    };
+    d.observe(&s);
+    assert!(d.findings().is_empty(), "full but nothing waits");
+    s.runtime.blocking_queue_depth = 3;
+    s.elapsed_ns = 200 * MS;
+    d.observe(&s);
+    s.elapsed_ns = 700 * MS;
+    d.observe(&s);
+    assert_eq!(d.findings().len(), 1);
+    let f = &d.findings()[0];
+    assert_eq!(f.kind, FindingKind::BlockingQueue);
+    assert_eq!(f.duration_ms, 500.0);
+    assert!(f.hint.contains("max_blocking_threads (4)"), "{}", f.hint);
+}

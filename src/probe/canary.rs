@@ -1,0 +1,56 @@
+//! The lag canary: a task on the measured runtime that asks for a short timer again and again
+//! and records how late it fires. Late timers mean every task on the runtime is waiting.
+//!
+//! It is the one piece of tokmon that runs on the measured runtime, on purpose: it must wait
+//! in the same queues as the workloads. It costs one timer wake-up per period.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::CoarseClock;
+
+/// How often the canary asks for a timer.
+pub const CANARY_PERIOD: Duration = Duration::from_millis(10);
+
+/// What the canary has seen; written by the canary task, read by the monitor.
+#[derive(Debug, Default)]
+pub struct Canary {
+    /// Precise-clock time the pending timer is due; 0 before the canary starts.
+    due_ns: AtomicU64,
+    /// Highest lateness since the monitor last took it.
+    max_late_ns: AtomicU64,
+    /// Timers fired.
+    fired: AtomicU64,
+}
+
+impl Canary {
+    /// The canary task. Runs until the runtime shuts down.
+    pub async fn run(&self, clock: &CoarseClock) {
+        let period_ns = u64::try_from(CANARY_PERIOD.as_nanos()).unwrap_or(u64::MAX);
+        loop {
+            let due = clock.precise_ns() + period_ns;
+            self.due_ns.store(due, Ordering::Relaxed);
+            tokio::time::sleep(CANARY_PERIOD).await;
+            let late = clock.precise_ns().saturating_sub(due);
+            self.max_late_ns.fetch_max(late, Ordering::Relaxed);
+            self.fired.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The worst lateness since the last call, including the timer pending now if it is
+    /// already overdue at `now_ns` (a runtime stuck so hard the canary cannot run at all).
+    pub fn take_max_late_ns(&self, now_ns: u64) -> u64 {
+        let fired = self.max_late_ns.swap(0, Ordering::Relaxed);
+        let due = self.due_ns.load(Ordering::Relaxed);
+        let pending = if due == 0 {
+            0
+        } else {
+            now_ns.saturating_sub(due)
+        };
+        fired.max(pending)
+    }
+
+    pub fn fired(&self) -> u64 {
+        self.fired.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,143 @@
+//! Which workload a task belongs to: a label set by tokmon's spawn helper, recorded against the
+//! task id when the task is spawned and dropped when it terminates. Off the poll path.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+thread_local! {
+    /// The label the next task spawned on this thread gets, while a [`LabelGuard`] lives.
+    static SPAWN_LABEL: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+}
+
+/// Labels the tasks spawned on this thread while it lives. `on_task_spawn` runs on the spawning
+/// thread, so it sees the label.
+#[derive(Debug)]
+pub struct LabelGuard {
+    previous: Option<Arc<str>>,
+}
+
+impl LabelGuard {
+    pub fn set(label: &Arc<str>) -> LabelGuard {
+        let previous = SPAWN_LABEL.with(|l| l.borrow_mut().replace(label.clone()));
+        LabelGuard { previous }
+    }
+}
+
+impl Drop for LabelGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        SPAWN_LABEL.with(|l| *l.borrow_mut() = previous);
+    }
+}
+
+/// The label set on this thread now, if any.
+pub fn current_label() -> Option<Arc<str>> {
+    SPAWN_LABEL.with(|l| l.borrow().clone())
+}
+
+/// Task id -> label, for labelled tasks only.
+#[derive(Debug, Default)]
+pub struct TaskLabels {
+    labels: Mutex<HashMap<u64, Arc<str>>>,
+    /// Lets `on_task_terminate` skip the lock when no labelled task is alive.
+    count: AtomicUsize,
+}
+
+impl TaskLabels {
+    pub fn insert(&self, task_id: u64, label: Arc<str>) {
+        let mut labels = self.lock();
+        labels.insert(task_id, label);
+        self.count.store(labels.len(), Ordering::Relaxed);
+    }
+
+    pub fn remove(&self, task_id: u64) {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut labels = self.lock();
+        labels.remove(&task_id);
+        self.count.store(labels.len(), Ordering::Relaxed);
+    }
+
+    pub fn get(&self, task_id: u64) -> Option<Arc<str>> {
+        self.lock().get(&task_id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<str>>> {
+        self.labels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The integer behind a `tokio::task::Id`, the number its `Display` prints. `Id` has no public
+/// accessor, but hashes its `NonZeroU64` with one `write_u64`; this hasher keeps that value.
+#[inline]
+pub fn task_id_u64(id: tokio::task::Id) -> u64 {
+    #[derive(Default)]
+    struct KeepU64(u64);
+    impl Hasher for KeepU64 {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, _bytes: &[u8]) {}
+        fn write_u64(&mut self, n: u64) {
+            self.0 = n;
+        }
+    }
+    let mut hasher = KeepU64::default();
+    id.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_match_their_display() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let handle = rt.spawn(async { tokio::task::id() });
+        let id = rt.block_on(handle).expect("task ran");
+        assert_eq!(task_id_u64(id).to_string(), id.to_string());
+    }
+
+    #[test]
+    fn guard_sets_and_restores_the_label() {
+        assert_eq!(current_label(), None);
+        let outer: Arc<str> = "outer".into();
+        let inner: Arc<str> = "inner".into();
+        {
+            let _a = LabelGuard::set(&outer);
+            {
+                let _b = LabelGuard::set(&inner);
+                assert_eq!(current_label().as_deref(), Some("inner"));
+            }
+            assert_eq!(current_label().as_deref(), Some("outer"));
+        }
+        assert_eq!(current_label(), None);
+    }
+
+    #[test]
+    fn labels_are_forgotten_on_remove() {
+        let labels = TaskLabels::default();
+        labels.insert(7, "hasher".into());
+        assert_eq!(labels.get(7).as_deref(), Some("hasher"));
+        labels.remove(7);
+        assert_eq!(labels.get(7), None);
+        assert!(labels.is_empty());
+    }
+}

@@ -1,0 +1,89 @@
+//! Turns per-thread poll counters into per-worker ones.
+//!
+//! The hooks count per OS thread (no shared counter on the poll path), but a worker can move
+//! between threads: `block_in_place` hands worker *i* to a new thread while the old one
+//! finishes its poll. So each sample attributes what a thread did since the previous sample to
+//! the worker that thread runs now, and only while it really runs it (the runtime's
+//! `worker_thread_id` agrees); the part of a poll still running counts live.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::ThreadId;
+
+use crate::probe::buckets::BUCKETS;
+use crate::probe::{ProbeWorker, ThreadSlot};
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    polls: u64,
+    busy_ns: u64,
+    buckets: [u64; BUCKETS],
+}
+
+/// Cumulative per-worker counters built from the threads' slots.
+#[derive(Debug, Default)]
+pub struct WorkerAttribution {
+    last: HashMap<usize, Seen>,
+    totals: Vec<ProbeWorker>,
+}
+
+impl WorkerAttribution {
+    /// `worker_threads[i]` is the thread running worker `i` now. `now_ns` is on the probe's
+    /// clock.
+    pub fn update(
+        &mut self,
+        slots: &[Arc<ThreadSlot>],
+        worker_threads: &[Option<ThreadId>],
+        now_ns: u64,
+    ) -> Vec<ProbeWorker> {
+        if self.totals.len() < worker_threads.len() {
+            self.totals
+                .resize_with(worker_threads.len(), || ProbeWorker {
+                    polls: 0,
+                    busy_ns: 0,
+                    buckets: vec![0; BUCKETS],
+                });
+        }
+        let mut live = vec![0u64; worker_threads.len()];
+        for slot in slots {
+            let view = slot.view();
+            let buckets = slot.buckets();
+            let key = Arc::as_ptr(slot) as usize;
+            let before = self.last.insert(
+                key,
+                Seen {
+                    polls: view.polls,
+                    busy_ns: view.busy_ns,
+                    buckets,
+                },
+            );
+            let worker = view
+                .worker
+                .filter(|&w| worker_threads.get(w).copied().flatten() == Some(slot.thread_id));
+            let Some(w) = worker else { continue };
+            let total = &mut self.totals[w];
+            let before = before.unwrap_or(Seen {
+                polls: 0,
+                busy_ns: 0,
+                buckets: [0; BUCKETS],
+            });
+            total.polls += view.polls.saturating_sub(before.polls);
+            total.busy_ns += view.busy_ns.saturating_sub(before.busy_ns);
+            for (i, count) in total.buckets.iter_mut().enumerate() {
+                *count += buckets[i].saturating_sub(before.buckets[i]);
+            }
+            if view.polling() {
+                live[w] += now_ns.saturating_sub(view.started_ns);
+            }
+        }
+        self.totals
+            .iter()
+            .zip(live)
+            .map(|(total, running)| ProbeWorker {
+                polls: total.polls,
+                busy_ns: total.busy_ns + running,
+                buckets: total.buckets.clone(),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,231 @@
+//! The watchdog half of the monitor thread: every tick it looks at each runtime thread's slot,
+//! notes when a long poll was first seen (with the thread's CPU time then, to judge on/off CPU
+//! later), and says when a poll has just crossed the stall threshold so a sample goes out now
+//! instead of at the next interval.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::runtime::Handle;
+
+use crate::probe::{LongPoll, Probe, locations, thread_state};
+use crate::sample::{CpuUse, PollRecord};
+
+/// A poll running this long is watched: its thread's CPU time is read once, to compare later.
+const WATCH_FROM_NS: u64 = 2_000_000;
+
+/// When a watched poll was first seen and what its thread's CPU clock said then.
+#[derive(Debug, Clone)]
+struct Sighting {
+    at_ns: u64,
+    cpu_ns: Option<u64>,
+    announced_stall: bool,
+    /// Looked up while the task surely lives; a short task may be gone when its record drains.
+    workload: Option<Arc<str>>,
+    /// How often each syscall was seen blocking the thread, one look per tick.
+    syscalls: Vec<(String, u32)>,
+}
+
+impl Sighting {
+    fn tally(&mut self, syscall: Option<String>) {
+        let Some(name) = syscall else { return };
+        match self.syscalls.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count += 1,
+            None => self.syscalls.push((name, 1)),
+        }
+    }
+
+    /// The syscall the thread waited in most during the poll: the cause, rather than whatever
+    /// it happened to be in at the last look (a std lock's waiter also sleeps once it holds it).
+    fn main_syscall(&self) -> Option<String> {
+        self.syscalls
+            .iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(name, _)| name.clone())
+    }
+}
+
+/// A finished watched poll's CPU use, kept until its long-poll record is drained.
+#[derive(Debug, Clone)]
+struct Finished {
+    cpu_ratio: Option<f64>,
+    at_ns: u64,
+    workload: Option<Arc<str>>,
+    syscall: Option<String>,
+}
+
+/// Forgets finished polls nobody asked about after this long.
+const FORGET_AFTER_NS: u64 = 10_000_000_000;
+
+#[derive(Debug)]
+pub struct PollWatch {
+    probe: Arc<Probe>,
+    stall_threshold_ns: u64,
+    /// Keyed by (tid, seq).
+    watching: HashMap<(Option<i32>, u64), Sighting>,
+    finished: HashMap<(Option<i32>, u64), Finished>,
+}
+
+impl PollWatch {
+    pub fn new(probe: Arc<Probe>, stall_threshold_ns: u64) -> Self {
+        PollWatch {
+            probe,
+            stall_threshold_ns,
+            watching: HashMap::new(),
+            finished: HashMap::new(),
+        }
+    }
+
+    /// One watchdog pass at `now_ns`; true when a poll has just become a stall.
+    pub fn scan(&mut self, now_ns: u64) -> bool {
+        let mut urgent = false;
+        let mut live = Vec::new();
+        for slot in self.probe.threads.snapshot() {
+            let view = slot.view();
+            if !view.polling() {
+                continue;
+            }
+            let age = now_ns.saturating_sub(view.started_ns);
+            if age < WATCH_FROM_NS {
+                continue;
+            }
+            let key = (slot.tid, view.seq);
+            live.push(key);
+            let labels = &self.probe.labels;
+            let sighting = self.watching.entry(key).or_insert_with(|| Sighting {
+                at_ns: now_ns,
+                cpu_ns: slot.tid.and_then(thread_state::cpu_ns),
+                announced_stall: false,
+                workload: labels.get(view.task_id),
+                syscalls: Vec::new(),
+            });
+            sighting.tally(slot.tid.and_then(thread_state::syscall));
+            if age >= self.stall_threshold_ns && !sighting.announced_stall {
+                sighting.announced_stall = true;
+                urgent = true;
+            }
+        }
+        // Polls watched before and gone now have finished: settle their CPU use.
+        let ended: Vec<_> = self
+            .watching
+            .keys()
+            .filter(|k| !live.contains(k))
+            .copied()
+            .collect();
+        for key in ended {
+            if let Some(s) = self.watching.remove(&key) {
+                let cpu_ratio = key
+                    .0
+                    .and_then(|tid| cpu_ratio(&s, thread_state::cpu_ns(tid), now_ns));
+                let finished = Finished {
+                    cpu_ratio,
+                    at_ns: now_ns,
+                    syscall: s.main_syscall(),
+                    workload: s.workload,
+                };
+                self.finished.insert(key, finished);
+            }
+        }
+        self.finished
+            .retain(|_, f| now_ns.saturating_sub(f.at_ns) < FORGET_AFTER_NS);
+        urgent
+    }
+
+    /// The polls running at least the long-poll threshold now, with their thread's state.
+    pub fn in_flight(&self, now_ns: u64, handle: &Handle) -> Vec<PollRecord> {
+        let threshold = self.probe.long_poll_threshold_ns();
+        let metrics = handle.metrics();
+        let mut out = Vec::new();
+        for slot in self.probe.threads.snapshot() {
+            let view = slot.view();
+            let age = now_ns.saturating_sub(view.started_ns);
+            if !view.polling() || age < threshold {
+                continue;
+            }
+            let state = slot.tid.map(thread_state::read).unwrap_or_default();
+            let sighting = self.watching.get(&(slot.tid, view.seq));
+            let ratio = sighting.and_then(|s| cpu_ratio(s, state.cpu_ns, now_ns));
+            let worker_moved = view
+                .worker
+                .filter(|&w| w < metrics.num_workers())
+                .is_some_and(|w| metrics.worker_thread_id(w) != Some(slot.thread_id));
+            out.push(PollRecord {
+                worker: view.worker,
+                task_id: view.task_id,
+                workload: self.probe.labels.get(view.task_id).map(|l| l.to_string()),
+                spawned_at: location(view.spawned_at),
+                tid: slot.tid,
+                seq: view.seq,
+                started_ns: view.started_ns,
+                duration_ns: age,
+                running: true,
+                cpu_ratio: ratio,
+                cpu: CpuUse::from_ratio(ratio),
+                thread_state: state.state,
+                syscall: sighting.and_then(Sighting::main_syscall).or(state.syscall),
+                worker_moved,
+            });
+        }
+        out
+    }
+
+    /// The long polls finished since the last call, with the CPU use the watchdog saw.
+    pub fn finished_long_polls(&mut self) -> Vec<PollRecord> {
+        self.probe
+            .drain_long_polls()
+            .into_iter()
+            .map(|poll| self.record_of(poll))
+            .collect()
+    }
+
+    fn record_of(&mut self, poll: LongPoll) -> PollRecord {
+        let key = (poll.tid, poll.seq);
+        // The watchdog may not have noticed the end yet: settle it now.
+        let finished = self.finished.remove(&key).or_else(|| {
+            let s = self.watching.remove(&key)?;
+            let cpu_ratio = poll.tid.and_then(|tid| {
+                cpu_ratio(&s, thread_state::cpu_ns(tid), self.probe.clock.precise_ns())
+            });
+            Some(Finished {
+                cpu_ratio,
+                at_ns: 0,
+                syscall: s.main_syscall(),
+                workload: s.workload,
+            })
+        });
+        let ratio = finished.as_ref().and_then(|f| f.cpu_ratio);
+        let syscall = finished.as_ref().and_then(|f| f.syscall.clone());
+        let workload = finished
+            .and_then(|f| f.workload)
+            .or_else(|| self.probe.labels.get(poll.task_id));
+        PollRecord {
+            worker: poll.worker,
+            task_id: poll.task_id,
+            workload: workload.map(|l| l.to_string()),
+            spawned_at: location(poll.spawned_at),
+            tid: poll.tid,
+            seq: poll.seq,
+            started_ns: poll.started_ns,
+            duration_ns: poll.duration_ns,
+            running: false,
+            cpu_ratio: ratio,
+            cpu: CpuUse::from_ratio(ratio),
+            thread_state: None,
+            syscall,
+            worker_moved: poll.worker_moved,
+        }
+    }
+}
+
+fn cpu_ratio(s: &Sighting, cpu_now: Option<u64>, now_ns: u64) -> Option<f64> {
+    let wall = now_ns.saturating_sub(s.at_ns);
+    if wall < 1_000_000 {
+        return None; // too short a window to judge
+    }
+    let cpu = cpu_now?.saturating_sub(s.cpu_ns?);
+    Some((cpu as f64 / wall as f64).clamp(0.0, 1.0))
+}
+
+fn location(key: usize) -> Option<String> {
+    locations::resolve(key).map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+}

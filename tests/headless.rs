@@ -1,0 +1,243 @@
+//! End to end: real scenarios on a real runtime, headless, compared mistake vs fix in one test.
+//!
+//! The runs take the whole machine (2 cores on CI), so they run one at a time behind a lock,
+//! and every assertion leaves a wide margin for a loaded machine.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokmon::detect::{Finding, FindingKind};
+use tokmon::report::{Report, WorkloadReport};
+use tokmon::runner::{RunConfig, run_headless};
+use tokmon::sample::CpuUse;
+use tokmon::sampler::DEFAULT_INTERVAL;
+
+static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// How long each scenario runs in these tests.
+const RUN_FOR: Duration = Duration::from_secs(4);
+
+fn run(file: &str) -> Report {
+    let scenario = tokmon::scenario::load_file(Path::new(file)).expect("shipped scenario parses");
+    let config = RunConfig {
+        detector: scenario.detector,
+        scenario,
+        duration: Some(RUN_FOR),
+        interval: DEFAULT_INTERVAL,
+    };
+    let stop = AtomicBool::new(false);
+    run_headless(&config, &stop, |_, _| {}).expect("run completes")
+}
+
+fn workload<'a>(report: &'a Report, id: &str) -> &'a WorkloadReport {
+    report
+        .workloads
+        .iter()
+        .find(|w| w.id == id)
+        .unwrap_or_else(|| panic!("workload {id} in report"))
+}
+
+fn p99(report: &Report, id: &str) -> f64 {
+    workload(report, id)
+        .latency_ms
+        .unwrap_or_else(|| panic!("{id} completed operations"))
+        .p99
+}
+
+fn of_kind(report: &Report, kind: FindingKind) -> Vec<&Finding> {
+    report.findings.iter().filter(|f| f.kind == kind).collect()
+}
+
+/// Stall and long-poll findings, the ones that name a poll.
+fn poll_findings(report: &Report) -> Vec<&Finding> {
+    report
+        .findings
+        .iter()
+        .filter(|f| matches!(f.kind, FindingKind::Stall | FindingKind::LongPoll))
+        .collect()
+}
+
+fn mean_busy(report: &Report) -> f64 {
+    report.workers.iter().map(|w| w.busy_ratio).sum::<f64>() / report.workers.len() as f64
+}
+
+#[test]
+fn hashing_on_the_workers_hurts_echo_latency_and_spawn_blocking_fixes_it() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mistake = run("scenarios/hash-on-worker.toml");
+    let fix = run("scenarios/hash-spawn-blocking.toml");
+    let (bad, good) = (p99(&mistake, "api"), p99(&fix, "api"));
+    eprintln!(
+        "echo p99 {bad} ms on the workers vs {good} ms with spawn_blocking; busy {:.2} vs {:.2}",
+        mean_busy(&mistake),
+        mean_busy(&fix)
+    );
+    // Each job holds a worker for over 100 ms on this kind of machine; the fix keeps echo
+    // round trips within a few milliseconds.
+    assert!(
+        bad >= 50.0,
+        "echo p99 with hashing on the workers: {bad} ms"
+    );
+    assert!(
+        bad >= 4.0 * good,
+        "echo p99 {bad} ms (mistake) vs {good} ms (fix)"
+    );
+    assert!(
+        mean_busy(&mistake) >= 0.6,
+        "workers busy {:?}",
+        mistake.workers
+    );
+    assert!(mean_busy(&fix) <= 0.3, "workers busy {:?}", fix.workers);
+    for report in [&mistake, &fix] {
+        let hasher = workload(report, "hasher");
+        assert!(hasher.ops >= 2, "hash jobs completed: {}", hasher.ops);
+        assert_eq!(hasher.bytes, hasher.ops * 256 * 1024 * 1024);
+        assert_eq!(workload(report, "api").errors, 0);
+    }
+    assert_eq!(workload(&mistake, "hasher").placement, Some("worker"));
+    assert_eq!(workload(&fix, "hasher").placement, Some("spawn_blocking"));
+    assert!(
+        fix.blocking_pool.max_threads >= 1,
+        "{:?}",
+        fix.blocking_pool
+    );
+    assert_eq!(mistake.blocking_pool.max_threads, 0);
+
+    // The detector names the hasher, on the CPU, and says where it was spawned.
+    let named = poll_findings(&mistake);
+    assert!(!named.is_empty(), "findings: {:#?}", mistake.findings);
+    for f in &named {
+        assert_eq!(f.workload.as_deref(), Some("hasher"), "{f:#?}");
+        assert!(
+            f.spawned_at
+                .as_deref()
+                .is_some_and(|at| at.starts_with("src/workload/hash.rs:")),
+            "{f:#?}"
+        );
+    }
+    assert!(named.iter().any(|f| f.cpu == CpuUse::On), "{named:#?}");
+    assert!(
+        named.iter().any(|f| f.hint.contains("spawn_blocking")),
+        "{named:#?}"
+    );
+    assert!(
+        of_kind(&fix, FindingKind::Stall).is_empty(),
+        "{:#?}",
+        fix.findings
+    );
+    assert!(
+        mistake.workers.iter().all(|w| w.max_poll_ms >= 50.0),
+        "{:?}",
+        mistake.workers
+    );
+}
+
+#[test]
+fn block_in_place_is_not_a_stall() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let report = run("scenarios/hash-block-in-place.toml");
+    assert!(
+        of_kind(&report, FindingKind::Stall).is_empty(),
+        "{:#?}",
+        report.findings
+    );
+    assert!(workload(&report, "hasher").ops >= 2);
+    // Where the detector saw the jobs run, it calls them block_in_place, as information.
+    for f in of_kind(&report, FindingKind::BlockInPlace) {
+        assert_eq!(f.workload.as_deref(), Some("hasher"), "{f:#?}");
+    }
+}
+
+#[test]
+fn a_std_mutex_held_across_blocking_work_shows_workers_waiting_in_futex() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let report = run("scenarios/std-mutex-blocking.toml");
+    let named = poll_findings(&report);
+    assert!(!named.is_empty(), "{:#?}", report.findings);
+    assert!(
+        named
+            .iter()
+            .all(|f| f.workload.as_deref() == Some("locker")),
+        "{named:#?}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(
+            named
+                .iter()
+                .any(|f| f.cpu == CpuUse::Off && f.syscall.as_deref() == Some("futex")),
+            "{named:#?}"
+        );
+        assert!(named.iter().all(|f| f.cpu != CpuUse::On), "{named:#?}");
+    }
+}
+
+#[test]
+fn blocking_sleep_keeps_workers_busy_off_the_cpu_and_async_sleep_parks_them() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mistake = run("scenarios/blocking-sleep.toml");
+    let fix = run("scenarios/async-sleep.toml");
+    eprintln!(
+        "busy {:.2} vs {:.2}; cpu {:?} vs {:?}; echo p99 {} vs {}",
+        mean_busy(&mistake),
+        mean_busy(&fix),
+        mistake.runtime.cpu_cores_used,
+        fix.runtime.cpu_cores_used,
+        p99(&mistake, "api"),
+        p99(&fix, "api")
+    );
+    // Two loops sleeping 200 ms of every 300 ms on two workers: busy about two thirds.
+    assert!(
+        mean_busy(&mistake) >= 0.4,
+        "workers busy {:?}",
+        mistake.workers
+    );
+    assert!(mean_busy(&fix) <= 0.2, "workers busy {:?}", fix.workers);
+    if cfg!(target_os = "linux") {
+        let busy_cores: f64 = mistake.workers.iter().map(|w| w.busy_ratio).sum();
+        let cpu = mistake
+            .runtime
+            .cpu_cores_used
+            .expect("linux reads thread CPU time");
+        assert!(
+            cpu <= 0.3,
+            "runtime threads used {cpu} cores while sleeping"
+        );
+        assert!(
+            busy_cores - cpu >= 0.5,
+            "busy {busy_cores} cores, on CPU {cpu}"
+        );
+    }
+    assert!(p99(&mistake, "api") >= 4.0 * p99(&fix, "api"));
+    let stalls = of_kind(&mistake, FindingKind::Stall);
+    assert!(!stalls.is_empty(), "{:#?}", mistake.findings);
+    assert!(
+        stalls
+            .iter()
+            .all(|f| f.workload.as_deref() == Some("sleeper")),
+        "{stalls:#?}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(
+            stalls
+                .iter()
+                .any(|f| f.cpu == CpuUse::Off && f.syscall.as_deref() == Some("clock_nanosleep")),
+            "{stalls:#?}"
+        );
+        assert!(
+            stalls.iter().any(|f| f.hint.contains("tokio::time::sleep")),
+            "{stalls:#?}"
+        );
+    }
+    assert!(poll_findings(&fix).is_empty(), "{:#?}", fix.findings);
+    for report in [&mistake, &fix] {
+        let sleeper = workload(report, "sleeper");
+        assert!(sleeper.ops >= 4, "sleeps completed: {}", sleeper.ops);
+        let sleep_p50 = sleeper.latency_ms.expect("sleeps recorded").p50;
+        assert!(
+            (190.0..400.0).contains(&sleep_p50),
+            "one sleep took {sleep_p50} ms"
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! The probe on a real runtime: poll counts of known futures, and a stall seen while the poll
+//! is still running, through the real monitor and detector.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use tokmon::detect::{Detector, FindingKind};
+use tokmon::probe::{LabelGuard, Probe, task_id_u64};
+use tokmon::sampler::{LiveSource, Sampler};
+use tokmon::scenario::DetectorSpec;
+
+fn runtime(probe: &Arc<Probe>, workers: usize) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(workers).enable_all();
+    probe.install(&mut builder);
+    builder.build().expect("runtime")
+}
+
+/// Keeps the coarse clock moving, as the monitor thread does in a real run.
+fn tick_clock(probe: &Arc<Probe>, stop: &Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let (probe, stop) = (probe.clone(), stop.clone());
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            probe.clock.tick();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    })
+}
+
+fn total_polls_and_busy(probe: &Probe) -> (u64, u64) {
+    probe
+        .threads
+        .snapshot()
+        .iter()
+        .map(|slot| slot.view())
+        .fold((0, 0), |(p, b), v| (p + v.polls, b + v.busy_ns))
+}
+
+/// The join handle can resolve before the worker has run the after-poll hook of the task's
+/// last poll: wait (capped) until the count settles at `expected`.
+fn settled_polls_and_busy(probe: &Probe, expected: u64) -> (u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (polls, busy) = total_polls_and_busy(probe);
+        if polls >= expected || Instant::now() > deadline {
+            return (polls, busy);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn counts_every_poll_of_a_yielding_task_and_the_time_of_a_spinning_one() {
+    let probe = Probe::new(Duration::from_millis(10));
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticker = tick_clock(&probe, &stop);
+    let rt = runtime(&probe, 2);
+    rt.block_on(async {
+        tokio::spawn(async {
+            for _ in 0..1000 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("yielder")
+    });
+    let (polls, _) = settled_polls_and_busy(&probe, 1001);
+    assert_eq!(polls, 1001, "1000 yields are 1001 polls");
+
+    rt.block_on(async {
+        tokio::spawn(async {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(200) {
+                std::hint::spin_loop();
+            }
+        })
+        .await
+        .expect("spinner")
+    });
+    let (polls, busy) = settled_polls_and_busy(&probe, 1002);
+    assert_eq!(polls, 1002);
+    // One 200 ms poll; the coarse clock may lag a few ticks on a loaded machine.
+    assert!(busy >= 150_000_000, "busy {busy} ns");
+    let long = probe.drain_long_polls();
+    assert_eq!(long.len(), 1, "{long:?}");
+    assert!(long[0].duration_ns >= 150_000_000);
+    stop.store(true, Ordering::Relaxed);
+    ticker.join().expect("ticker");
+    rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+#[test]
+fn a_stall_is_reported_while_the_poll_is_still_running() {
+    let thresholds = DetectorSpec {
+        stall_threshold: Duration::from_millis(100),
+        ..DetectorSpec::default()
+    };
+    let probe = Probe::new(thresholds.long_poll_threshold);
+    let rt = runtime(&probe, 2);
+    let release = Arc::new(AtomicBool::new(false));
+    let (info_tx, info_rx) = sync_channel(1);
+    {
+        let label: Arc<str> = "stuck-test".into();
+        let _label = LabelGuard::set(&label);
+        let release = release.clone();
+        rt.spawn(async move {
+            let id = task_id_u64(tokio::task::id());
+            let worker = tokio::runtime::worker_index();
+            let _ = info_tx.send((id, worker));
+            // Hold the worker on the CPU until the test has seen the finding (capped).
+            let start = Instant::now();
+            while !release.load(Ordering::Acquire) && start.elapsed() < Duration::from_secs(10) {
+                std::hint::spin_loop();
+            }
+        });
+    }
+    let (task_id, worker) = info_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("task started");
+
+    let stall_ns = u64::try_from(thresholds.stall_threshold.as_nanos()).expect("fits");
+    let source = LiveSource::new(rt.handle().clone(), Vec::new(), probe.clone(), stall_ns);
+    let (tx, rx) = sync_channel(64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = probe.clock.base();
+    let monitor = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            Sampler::new(source).run(started, Duration::from_millis(100), &tx, &stop)
+        })
+    };
+
+    let mut detector = Detector::new(thresholds, 512);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let seen_running = loop {
+        assert!(Instant::now() < deadline, "no stall finding within 10 s");
+        let sample = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("samples keep coming");
+        detector.observe(&sample);
+        if let Some(f) = detector
+            .findings()
+            .iter()
+            .find(|f| f.kind == FindingKind::Stall)
+        {
+            break f.clone();
+        }
+    };
+    // The finding exists while the poll still runs: the test has not released it yet.
+    assert!(seen_running.ongoing);
+    assert!(!release.load(Ordering::Acquire));
+    assert_eq!(seen_running.task_id, Some(task_id));
+    assert_eq!(seen_running.worker, worker);
+    assert_eq!(seen_running.workload.as_deref(), Some("stuck-test"));
+    let at = seen_running.spawned_at.clone().expect("spawn location");
+    assert!(at.starts_with("tests/probe.rs:"), "{at}");
+    assert!(seen_running.duration_ms >= 100.0);
+    if cfg!(target_os = "linux") {
+        assert_eq!(seen_running.thread_state, Some('R'), "{seen_running:?}");
+    }
+
+    // Hold it a while longer, then release: the finding closes with the full duration.
+    std::thread::sleep(Duration::from_millis(300));
+    release.store(true, Ordering::Release);
+    let closed = loop {
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(5),
+            "stall never closed"
+        );
+        let sample = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("samples keep coming");
+        detector.observe(&sample);
+        let f = detector
+            .findings()
+            .iter()
+            .find(|f| f.kind == FindingKind::Stall)
+            .expect("still there");
+        if !f.ongoing {
+            break f.clone();
+        }
+    };
+    assert!(closed.duration_ms >= 300.0, "{closed:?}");
+    assert_eq!(
+        detector
+            .findings()
+            .iter()
+            .filter(|f| f.kind == FindingKind::Stall)
+            .count(),
+        1
+    );
+    if cfg!(target_os = "linux") {
+        assert_eq!(closed.cpu, tokmon::sample::CpuUse::On, "{closed:?}");
+    }
+    stop.store(true, Ordering::Release);
+    drop(rx);
+    monitor.join().expect("monitor");
+    rt.shutdown_timeout(Duration::from_secs(1));
+}
