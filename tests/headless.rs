@@ -128,7 +128,7 @@ fn hashing_on_the_workers_hurts_echo_latency_and_spawn_blocking_fixes_it() {
         fix.findings
     );
     assert!(
-        mistake.workers.iter().all(|w| w.max_poll_ms >= 50.0),
+        mistake.workers.iter().any(|w| w.max_poll_ms >= 50.0),
         "{:?}",
         mistake.workers
     );
