@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::detect::FindingKind;
 use crate::model::Model;
 use crate::report::{Format, render_text};
 use crate::runner::{RunConfig, run_headless};
@@ -74,6 +75,10 @@ pub struct RunArgs {
     /// A finished poll at least this long is a long poll (overrides the scenario).
     #[arg(long, value_parser = parse_duration)]
     pub long_poll_threshold: Option<Duration>,
+    /// Exit with code 1 when a finding of one of these kinds occurred (comma-separated), so a
+    /// CI job fails on blocking.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub fail_on: Vec<FindingKind>,
     /// Do not print the one-line status every second.
     #[arg(long, short)]
     pub quiet: bool,
@@ -145,11 +150,35 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut next_status = STATUS_EVERY_NS;
+    let mut announced = 0;
+    let mut told: Vec<(FindingKind, Option<String>, Option<String>)> = Vec::new();
     let quiet = args.quiet;
-    let report = run_headless(&config, &stop, |model, _detector| {
-        if !quiet && model.now_ns() >= next_status {
+    let report = run_headless(&config, &stop, |model, detector| {
+        if quiet {
+            return;
+        }
+        // The first finding of each kind, workload and spawn site is told at once; repeats
+        // are counted in the status line.
+        for f in &detector.findings()[announced..] {
+            let group = (f.kind, f.workload.clone(), f.spawned_at.clone());
+            if f.kind != FindingKind::LongPoll && !told.contains(&group) {
+                told.push(group);
+                let line = format!(
+                    "{:>6.1}s  {}: {}",
+                    f.first_seen_ms as f64 / 1e3,
+                    f.kind.name(),
+                    f.summary
+                );
+                let options = textwrap::Options::new(100).subsequent_indent("          ");
+                for part in textwrap::wrap(&line, options) {
+                    eprintln!("{part}");
+                }
+            }
+        }
+        announced = detector.findings().len();
+        if model.now_ns() >= next_status {
             next_status = model.now_ns() / STATUS_EVERY_NS * STATUS_EVERY_NS + STATUS_EVERY_NS;
-            eprintln!("{}", status_line(model));
+            eprintln!("{}", status_line(model, detector));
         }
     })?;
     let text = match args.format {
@@ -165,6 +194,19 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             stdout.write_all(text.as_bytes())?;
             stdout.flush()?;
         }
+    }
+    let failed: Vec<&str> = args
+        .fail_on
+        .iter()
+        .filter(|kind| report.finding_counts.contains_key(kind))
+        .map(|kind| kind.name())
+        .collect();
+    if !failed.is_empty() {
+        eprintln!(
+            "tokmon: failing: {} finding(s) occurred (--fail-on)",
+            failed.join(", ")
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -186,10 +228,16 @@ fn install_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
 }
 
 /// One line of what the run is doing now, for headless runs.
-pub fn status_line(model: &Model) -> String {
+pub fn status_line(model: &Model, detector: &crate::detect::Detector) -> String {
     let mut line = format!("{:>6.1}s  busy", model.now_ns() as f64 / 1e9);
     for worker in &model.workers {
-        let busy = worker.busy_ratio.recent_mean(10).unwrap_or(0.0);
+        // The probe's live figure when there is one: tokio's own freezes while a poll runs.
+        let series = if worker.live_busy_ratio.is_empty() {
+            &worker.busy_ratio
+        } else {
+            &worker.live_busy_ratio
+        };
+        let busy = series.recent_mean(10).unwrap_or(0.0);
         line.push_str(&format!(" {:>3.0}%", busy * 100.0));
     }
     for w in &model.workloads {
@@ -198,6 +246,14 @@ pub fn status_line(model: &Model) -> String {
         if let Some(p99) = w.p99_ms.iter().rev().take(10).reduce(f64::max) {
             line.push_str(&format!(" p99 {}", crate::report::fmt_ms(p99)));
         }
+    }
+    let stalls = detector
+        .findings()
+        .iter()
+        .filter(|f| f.kind == FindingKind::Stall)
+        .count();
+    if stalls > 0 {
+        line.push_str(&format!("  | {stalls} stalls"));
     }
     if model.samples_dropped > 0 {
         line.push_str(&format!("  | dropped {}", model.samples_dropped));

@@ -51,7 +51,7 @@ impl BlockingQueueRule {
                 first_seen_ms: now_ms,
                 last_seen_ms: now_ms,
                 ongoing: true,
-                count: 0,
+                count: 1,
                 cpu: CpuUse::Unknown,
                 cpu_ratio: None,
                 thread_state: None,
@@ -64,7 +64,6 @@ impl BlockingQueueRule {
         });
         self.max_depth = self.max_depth.max(runtime.blocking_queue_depth);
         let f = &mut findings[i];
-        f.count += 1;
         f.last_seen_ms = now_ms;
         f.duration_ms = (now_ms - f.first_seen_ms) as f64;
         f.summary = format!(

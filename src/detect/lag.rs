@@ -38,7 +38,7 @@ impl LagRule {
                 first_seen_ms: now_ms,
                 last_seen_ms: now_ms,
                 ongoing: true,
-                count: 0,
+                count: 1,
                 cpu: CpuUse::Unknown,
                 cpu_ratio: None,
                 thread_state: None,
@@ -49,7 +49,6 @@ impl LagRule {
             findings.len() - 1
         });
         let f = &mut findings[i];
-        f.count += 1;
         f.last_seen_ms = now_ms;
         f.duration_ms = f.duration_ms.max(ms(probe.lag_max_ns));
         f.summary = format!(

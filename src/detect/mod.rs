@@ -31,6 +31,7 @@ use crate::scenario::DetectorSpec;
     clap::ValueEnum,
 )]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum FindingKind {
     Stall,
     LongPoll,

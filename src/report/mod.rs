@@ -308,16 +308,11 @@ fn poll_histogram(counts: &[u64]) -> PollHistogram {
 
 fn workload_report(kind: &WorkloadKind, w: &WorkloadModel, seconds: f64) -> WorkloadReport {
     let (placement, lock, mode, latency_of) = match kind {
-        WorkloadKind::Echo(_) => (
-            None,
-            None,
-            None,
-            "round trip, from the time the request was due",
-        ),
-        WorkloadKind::Hash(s) => (Some(s.placement.name()), None, None, "one hash job"),
-        WorkloadKind::Mutex(s) => (None, Some(s.lock.name()), None, "wait for the lock"),
+        WorkloadKind::Echo(_) => (None, None, None, "round trip"),
+        WorkloadKind::Hash(s) => (Some(s.placement.name()), None, None, "hash job"),
+        WorkloadKind::Mutex(s) => (None, Some(s.lock.name()), None, "lock wait"),
         WorkloadKind::Sleep(s) => (None, None, Some(s.mode.name()), "one sleep"),
-        WorkloadKind::Spawn(_) => (None, None, None, "spawn to finish"),
+        WorkloadKind::Spawn(_) => (None, None, None, "spawn to end"),
     };
     let latency_ms = (!w.latency.is_empty()).then(|| LatencySummary {
         count: w.latency.len(),

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{LatencySummary, Report};
+use crate::detect::{Finding, Severity};
 
 /// Renders the report as plain text lines of at most 100 columns.
 pub fn render_text(report: &Report) -> String {
@@ -35,11 +36,7 @@ pub fn render_text(report: &Report) -> String {
         );
     }
     out.push('\n');
-    if r.findings.is_empty() {
-        let _ = writeln!(out, "Findings: none");
-    } else {
-        let _ = writeln!(out, "Findings: {}", r.findings.len());
-    }
+    render_findings(&mut out, r);
     out.push('\n');
     let _ = writeln!(
         out,
@@ -105,6 +102,63 @@ pub fn render_text(report: &Report) -> String {
         );
     }
     out
+}
+
+/// Width the text report keeps within.
+const WIDTH: usize = 100;
+
+/// Findings first: one group per kind, workload and spawn site, with its count, its worst
+/// occurrence and the hint.
+fn render_findings(out: &mut String, r: &Report) {
+    if r.findings.is_empty() {
+        let _ = writeln!(out, "Findings: none");
+        return;
+    }
+    let counts: Vec<String> = r
+        .finding_counts
+        .iter()
+        .map(|(kind, n)| format!("{n} {}", kind.name()))
+        .collect();
+    let _ = writeln!(out, "Findings: {}", counts.join(" · "));
+    let mut groups: Vec<(&Finding, u64)> = Vec::new();
+    for f in &r.findings {
+        let same = |g: &&Finding| {
+            g.kind == f.kind && g.workload == f.workload && g.spawned_at == f.spawned_at
+        };
+        match groups.iter_mut().find(|(g, _)| same(g)) {
+            Some((worst, n)) => {
+                *n += f.count;
+                if f.duration_ms > worst.duration_ms {
+                    *worst = f;
+                }
+            }
+            None => groups.push((f, f.count)),
+        }
+    }
+    groups.sort_by(|a, b| b.0.severity.cmp(&a.0.severity).then(b.1.cmp(&a.1)));
+    for (worst, n) in groups {
+        let severity = match worst.severity {
+            Severity::Critical => "CRITICAL",
+            Severity::Warning => "WARNING",
+            Severity::Info => "info",
+        };
+        let head = format!(
+            "{severity:<8} {} ×{n}  worst at {:.1} s: ",
+            worst.kind.name(),
+            worst.first_seen_ms as f64 / 1e3
+        );
+        wrap_into(out, &format!("{head}{}", worst.summary), "", "           ");
+        wrap_into(out, &worst.hint, "         → ", "           ");
+    }
+}
+
+fn wrap_into(out: &mut String, text: &str, first: &str, rest: &str) {
+    let options = textwrap::Options::new(WIDTH)
+        .initial_indent(first)
+        .subsequent_indent(rest);
+    for line in textwrap::wrap(text, options) {
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 fn latency_line(latency: Option<&LatencySummary>) -> String {
