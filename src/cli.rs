@@ -13,9 +13,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::detect::FindingKind;
 use crate::model::Model;
 use crate::report::{Format, render_text};
-use crate::runner::{RunConfig, run_headless};
+use crate::runner::{DEFAULT_FPS, DashboardOptions, RunConfig, run_dashboard, run_headless};
 use crate::sampler::DEFAULT_INTERVAL;
 use crate::scenario::{self, catalog};
+use crate::ui::{Look, ThemeName};
 
 /// Where `tokmon list` and name lookups find scenario files.
 pub const SCENARIOS_DIR: &str = "scenarios";
@@ -54,13 +55,22 @@ pub struct RunArgs {
     /// A scenario file, or the name of a built-in or ./scenarios scenario (default: the
     /// built-in `default`).
     pub scenario: Option<String>,
-    /// Print a report instead of the live dashboard (the only mode until the dashboard lands).
+    /// Print a report instead of opening the live dashboard.
     #[arg(long)]
     pub headless: bool,
+    /// Dashboard: redraw at most this many times a second.
+    #[arg(long, default_value_t = DEFAULT_FPS, value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub fps: u32,
+    /// Dashboard colours (default: dark; `NO_COLOR` in the environment picks mono).
+    #[arg(long, value_enum)]
+    pub theme: Option<ThemeName>,
+    /// Dashboard: draw bars, sparklines and borders with ASCII characters only.
+    #[arg(long)]
+    pub ascii: bool,
     /// Stop after this long (e.g. `10s`, `1m`); without it, run until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Report format.
+    /// Report format (headless; the dashboard prints a text report when it closes).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Write the report to this file instead of standard output.
@@ -138,49 +148,11 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let stop = install_ctrl_c()?;
-    if !args.quiet {
-        eprintln!(
-            "tokmon: running `{}` ({}){}",
-            config.scenario.name,
-            config.scenario.title,
-            match config.duration {
-                Some(d) => format!(" for {}", humantime::format_duration(d)),
-                None => " until Ctrl-C".to_string(),
-            }
-        );
-    }
-    let mut next_status = STATUS_EVERY_NS;
-    let mut announced = 0;
-    let mut told: Vec<(FindingKind, Option<String>, Option<String>)> = Vec::new();
-    let quiet = args.quiet;
-    let report = run_headless(&config, &stop, |model, detector| {
-        if quiet {
-            return;
-        }
-        // The first finding of each kind, workload and spawn site is told at once; repeats
-        // are counted in the status line.
-        for f in &detector.findings()[announced..] {
-            let group = (f.kind, f.workload.clone(), f.spawned_at.clone());
-            if f.kind != FindingKind::LongPoll && !told.contains(&group) {
-                told.push(group);
-                let line = format!(
-                    "{:>6.1}s  {}: {}",
-                    f.first_seen_ms as f64 / 1e3,
-                    f.kind.name(),
-                    f.summary
-                );
-                let options = textwrap::Options::new(100).subsequent_indent("          ");
-                for part in textwrap::wrap(&line, options) {
-                    eprintln!("{part}");
-                }
-            }
-        }
-        announced = detector.findings().len();
-        if model.now_ns() >= next_status {
-            next_status = model.now_ns() / STATUS_EVERY_NS * STATUS_EVERY_NS + STATUS_EVERY_NS;
-            eprintln!("{}", status_line(model, detector));
-        }
-    })?;
+    let report = if args.headless {
+        headless(&args, &config, &stop)?
+    } else {
+        dashboard(&args, &config, &stop)?
+    };
     let text = match args.format {
         Format::Json => report.to_json(),
         Format::Text => render_text(&report),
@@ -211,6 +183,95 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A headless run: status lines on standard error, the report at the end.
+fn headless(
+    args: &RunArgs,
+    config: &RunConfig,
+    stop: &AtomicBool,
+) -> anyhow::Result<crate::report::Report> {
+    if !args.quiet {
+        eprintln!(
+            "tokmon: running `{}` ({}){}",
+            config.scenario.name,
+            config.scenario.title,
+            match config.duration {
+                Some(d) => format!(" for {}", humantime::format_duration(d)),
+                None => " until Ctrl-C".to_string(),
+            }
+        );
+    }
+    let mut next_status = STATUS_EVERY_NS;
+    let mut announced = 0;
+    let mut told: Vec<(FindingKind, Option<String>, Option<String>)> = Vec::new();
+    let quiet = args.quiet;
+    let report = run_headless(config, stop, |model, detector| {
+        if quiet {
+            return;
+        }
+        // The first finding of each kind, workload and spawn site is told at once; repeats
+        // are counted in the status line.
+        for f in &detector.findings()[announced..] {
+            let group = (f.kind, f.workload.clone(), f.spawned_at.clone());
+            if f.kind != FindingKind::LongPoll && !told.contains(&group) {
+                told.push(group);
+                let line = format!(
+                    "{:>6.1}s  {}: {}",
+                    f.first_seen_ms as f64 / 1e3,
+                    f.kind.name(),
+                    f.summary
+                );
+                let options = textwrap::Options::new(100).subsequent_indent("          ");
+                for part in textwrap::wrap(&line, options) {
+                    eprintln!("{part}");
+                }
+            }
+        }
+        announced = detector.findings().len();
+        if model.now_ns() >= next_status {
+            next_status = model.now_ns() / STATUS_EVERY_NS * STATUS_EVERY_NS + STATUS_EVERY_NS;
+            eprintln!("{}", status_line(model, detector));
+        }
+    })?;
+    Ok(report)
+}
+
+/// A run with the live dashboard on the terminal.
+fn dashboard(
+    args: &RunArgs,
+    config: &RunConfig,
+    stop: &AtomicBool,
+) -> anyhow::Result<crate::report::Report> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = args.theme.unwrap_or(if no_color {
+        ThemeName::Mono
+    } else {
+        ThemeName::Dark
+    });
+    let options = DashboardOptions {
+        look: Look {
+            theme,
+            ascii: args.ascii,
+        },
+        fps: args.fps,
+    };
+    let (mut terminal, guard) = crate::tui::enter()?;
+    let (panic_tx, panic_rx) = std::sync::mpsc::sync_channel(64);
+    let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);
+    let mut events = crate::tui::TerminalEvents;
+    let report = run_dashboard(
+        config,
+        &mut terminal,
+        &mut events,
+        &panic_rx,
+        stop,
+        options,
+        |_| {},
+    );
+    drop(hook);
+    drop(guard);
+    report
+}
+
 /// The first Ctrl-C (or SIGTERM) ends the run and still prints the report; a second one exits
 /// at once.
 fn install_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
@@ -219,6 +280,8 @@ fn install_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
     let flag = stop.clone();
     ctrlc::set_handler(move || {
         if presses.fetch_add(1, Ordering::SeqCst) > 0 {
+            // The dashboard may hold the terminal: give it back before leaving.
+            crate::tui::restore();
             std::process::exit(130);
         }
         flag.store(true, Ordering::Release);

@@ -12,8 +12,11 @@
 //! - [`sample`]: the plain serde data that crosses from the sampler to the consumer.
 //! - [`model`]: pure. A stream of samples -> rates, series, totals and histograms.
 //! - [`detect`]: pure. Samples + thresholds -> findings (stalls, long polls, lag, queues).
+//! - [`app`]: pure dashboard state: keys and samples in, what to show out.
+//! - [`ui`]: pure rendering of the dashboard from `&App`.
 //! - [`report`]: headless output (text and JSON) from the model.
 //! - [`runner`]: the only place that starts threads, runtimes and channels, and wires the rest.
+//! - [`tui`]: the only code that touches the real terminal.
 //! - [`cli`]: the command line.
 
 #[cfg(not(tokio_unstable))]
@@ -23,6 +26,7 @@ compile_error!(
      repository's config, so include the cfg in it)."
 );
 
+pub mod app;
 pub mod cli;
 pub mod detect;
 pub mod model;
@@ -32,4 +36,6 @@ pub mod runner;
 pub mod sample;
 pub mod sampler;
 pub mod scenario;
+pub mod tui;
+pub mod ui;
 pub mod workload;

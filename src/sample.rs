@@ -127,6 +127,10 @@ pub struct RuntimeCounters {
     /// Cumulative nanoseconds on the CPU of every thread the measured runtime has started
     /// (workers and blocking pool); `None` where the platform cannot tell.
     pub threads_cpu_ns: Option<u64>,
+    /// Cumulative CPU nanoseconds of tokmon's monitor thread (watchdog + sampler): what
+    /// watching costs; `None` where unknown.
+    #[serde(default)]
+    pub monitor_cpu_ns: Option<u64>,
 }
 
 /// One workload's counters.

@@ -60,7 +60,7 @@ impl LongPollRule {
                 f.duration_ms = d;
                 f.worker = poll.worker;
                 f.task_id = Some(poll.task_id);
-                if poll.cpu_ratio.is_some() || f.cpu_ratio.is_none() {
+                if poll.cpu != crate::sample::CpuUse::Unknown || f.cpu_ratio.is_none() {
                     f.cpu = poll.cpu;
                     f.cpu_ratio = poll.cpu_ratio;
                     f.syscall = poll.syscall.clone();

@@ -38,6 +38,8 @@ pub enum FindingKind {
     Lag,
     BlockingQueue,
     BlockInPlace,
+    /// A task of a workload panicked (the runtime caught it; the run goes on).
+    Panic,
 }
 
 impl FindingKind {
@@ -48,6 +50,7 @@ impl FindingKind {
             FindingKind::Lag => "lag",
             FindingKind::BlockingQueue => "blocking_queue",
             FindingKind::BlockInPlace => "block_in_place",
+            FindingKind::Panic => "panic",
         }
     }
 }
@@ -128,6 +131,11 @@ impl Detector {
             self.lag.observe(probe, now_ms, t, f);
         }
         self.blocking_queue.observe(&sample.runtime, now_ms, f);
+    }
+
+    /// Adds a finding that no rule over samples can see (a workload task's panic).
+    pub fn record(&mut self, finding: Finding) {
+        self.findings.push(finding);
     }
 
     /// Every finding so far, in the order they were first seen.

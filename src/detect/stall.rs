@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::{Finding, FindingKind, Severity, hints, ms};
-use crate::sample::{PollRecord, ProbeSample};
+use crate::sample::{CpuUse, PollRecord, ProbeSample};
 use crate::scenario::DetectorSpec;
 
 /// Open findings by poll: (thread id, poll sequence number) -> index into the findings.
@@ -65,9 +65,11 @@ impl StallRule {
             let finding = &mut findings[i];
             if let Some(done) = self.done.remove(&key) {
                 finding.duration_ms = finding.duration_ms.max(ms(done.duration_ns));
-                if finding.cpu_ratio.is_none() && done.cpu_ratio.is_some() {
-                    finding.cpu_ratio = done.cpu_ratio;
+                if finding.cpu == CpuUse::Unknown {
                     finding.cpu = done.cpu;
+                }
+                if finding.cpu_ratio.is_none() {
+                    finding.cpu_ratio = done.cpu_ratio;
                 }
             }
             finding.ongoing = false;
@@ -108,8 +110,10 @@ fn update(finding: &mut Finding, poll: &PollRecord, now_ms: u64) {
     finding.duration_ms = ms(poll.duration_ns);
     finding.last_seen_ms = now_ms;
     finding.ongoing = poll.running;
-    if poll.cpu_ratio.is_some() {
+    if poll.cpu != CpuUse::Unknown {
         finding.cpu = poll.cpu;
+    }
+    if poll.cpu_ratio.is_some() {
         finding.cpu_ratio = poll.cpu_ratio;
     }
     if poll.thread_state.is_some() {

@@ -44,6 +44,12 @@ pub struct WorkerModel {
     /// Busy share of each interval, 0..=1.
     pub busy_ratio: Series,
     pub polls_per_sec: Series,
+    /// Task polls per second, from the probe.
+    pub probe_polls_per_sec: Series,
+    /// The longest poll of each interval (running or finished), milliseconds; from the probe.
+    pub max_poll_ms: Series,
+    /// Tasks in the worker's local queue at the latest sample.
+    pub local_queue_depth: u64,
 }
 
 /// Runtime-wide gauges and their extremes.
@@ -61,6 +67,10 @@ pub struct RuntimeModel {
     pub spawned_tasks: u64,
     /// CPU time of the runtime's threads over the run; `None` where unknown.
     pub threads_cpu_ns: Option<u64>,
+    /// How late the canary's timers fired in each interval, milliseconds.
+    pub lag_ms: Series,
+    /// Share of one core tokmon's monitor thread used in each interval.
+    pub monitor_cpu: Series,
 }
 
 /// One workload, as the samples show it.
@@ -75,8 +85,11 @@ pub struct WorkloadModel {
     /// Every latency recorded over the run, microseconds.
     pub latency: Histogram<u64>,
     pub ops_per_sec: Series,
-    /// p99 latency of each interval that had operations, milliseconds.
+    pub bytes_per_sec: Series,
+    /// p50, p99 and max latency of each interval that had operations, milliseconds.
+    pub p50_ms: Series,
     pub p99_ms: Series,
+    pub max_ms: Series,
     pub sched_count: u64,
     pub sched_total_ns: u64,
     pub sched_long: u64,
@@ -96,7 +109,10 @@ impl WorkloadModel {
             bytes: 0,
             latency: new_histogram(),
             ops_per_sec: Series::default(),
+            bytes_per_sec: Series::default(),
+            p50_ms: Series::default(),
             p99_ms: Series::default(),
+            max_ms: Series::default(),
             sched_count: 0,
             sched_total_ns: 0,
             sched_long: 0,
@@ -134,6 +150,11 @@ pub struct Model {
 impl Model {
     pub fn new() -> Self {
         Model::default()
+    }
+
+    /// The latest sample, for what is happening now (polls in flight, gauges).
+    pub fn last(&self) -> Option<&Sample> {
+        self.last.as_ref()
     }
 
     /// Nanoseconds since the run started, as of the latest sample.
@@ -177,6 +198,15 @@ impl Model {
                 worker.polls_per_sec.push(polls as f64 / seconds);
             }
         }
+        if let (Some(before), Some(now), true) = (
+            previous.runtime.monitor_cpu_ns,
+            sample.runtime.monitor_cpu_ns,
+            interval_ns > 0,
+        ) {
+            self.runtime
+                .monitor_cpu
+                .push(delta(before, now) as f64 / interval_ns as f64);
+        }
         if let (Some(before), Some(now)) = (
             previous.runtime.threads_cpu_ns,
             sample.runtime.threads_cpu_ns,
@@ -197,7 +227,8 @@ impl Model {
             model.ops += ops;
             model.errors += delta(before.errors, now.errors);
             model.timeouts += delta(before.timeouts, now.timeouts);
-            model.bytes += delta(before.bytes, now.bytes);
+            let bytes = delta(before.bytes, now.bytes);
+            model.bytes += bytes;
             model.setting = now.setting.clone();
             record_buckets(&mut model.latency, &now.latency);
             if interval_ns > 0 {
@@ -224,6 +255,8 @@ impl Model {
 
     fn fold_probe(&mut self, before: &ProbeSample, now: &ProbeSample, interval_ns: u64) {
         self.long_polls_dropped = now.long_polls_dropped;
+        self.runtime.lag_ms.push(now.lag_max_ns as f64 / 1e6);
+        let mut interval_max = vec![0u64; self.workers.len()];
         for (i, worker) in self.workers.iter_mut().enumerate() {
             let (Some(b), Some(n)) = (before.workers.get(i), now.workers.get(i)) else {
                 continue;
@@ -244,6 +277,7 @@ impl Model {
                 self.poll_buckets[bucket] += added;
                 if added > 0 {
                     worker.max_poll_ns = worker.max_poll_ns.max(bucket_floor_ns(bucket));
+                    interval_max[i] = interval_max[i].max(bucket_floor_ns(bucket));
                 }
             }
         }
@@ -251,9 +285,13 @@ impl Model {
             if poll.worker_moved {
                 continue;
             }
-            if let Some(worker) = poll.worker.and_then(|w| self.workers.get_mut(w)) {
-                worker.max_poll_ns = worker.max_poll_ns.max(poll.duration_ns);
+            if let Some(w) = poll.worker.filter(|&w| w < self.workers.len()) {
+                self.workers[w].max_poll_ns = self.workers[w].max_poll_ns.max(poll.duration_ns);
+                interval_max[w] = interval_max[w].max(poll.duration_ns);
             }
+        }
+        for (worker, max) in self.workers.iter_mut().zip(interval_max) {
+            worker.max_poll_ms.push(max as f64 / 1e6);
         }
     }
 
@@ -283,6 +321,7 @@ impl Model {
         r.max_blocking_queue_depth = r.max_blocking_queue_depth.max(now.blocking_queue_depth);
         for (i, w) in sample.workers.iter().enumerate() {
             if let Some(model) = self.workers.get_mut(i) {
+                model.local_queue_depth = w.local_queue_depth;
                 model.max_local_queue_depth = model.max_local_queue_depth.max(w.local_queue_depth);
             }
         }

@@ -30,6 +30,17 @@ pub fn cpu_ns(_tid: i32) -> Option<u64> {
     None
 }
 
+/// CPU nanoseconds of the calling thread.
+#[cfg(target_os = "linux")]
+pub fn current_thread_cpu_ns() -> Option<u64> {
+    cpu_ns(rustix::thread::gettid().as_raw_nonzero().get())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn current_thread_cpu_ns() -> Option<u64> {
+    None
+}
+
 /// Reads state, syscall and CPU time of one thread of this process.
 #[cfg(target_os = "linux")]
 pub fn read(tid: i32) -> ThreadState {

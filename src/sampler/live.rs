@@ -8,7 +8,7 @@ use tokio::runtime::Handle;
 use super::MetricsSource;
 use super::attribution::WorkerAttribution;
 use super::watch::PollWatch;
-use crate::probe::Probe;
+use crate::probe::{Probe, thread_state};
 use crate::sample::{ProbeSample, RuntimeCounters, WorkerCounters, WorkloadCounters};
 use crate::workload::WorkloadStats;
 
@@ -72,6 +72,7 @@ impl MetricsSource for LiveSource {
             blocking_queue_depth: metrics.blocking_queue_depth() as u64,
             spawned_tasks: metrics.spawned_tasks_count(),
             threads_cpu_ns: self.probe.threads.total_cpu_ns(),
+            monitor_cpu_ns: thread_state::current_thread_cpu_ns(),
         }
     }
 

@@ -24,14 +24,36 @@ struct Sighting {
     workload: Option<Arc<str>>,
     /// How often each syscall was seen blocking the thread, one look per tick.
     syscalls: Vec<(String, u32)>,
+    /// Looks taken, and how many found the thread outside any syscall (running user code, or
+    /// runnable and waiting for a CPU on a busy machine).
+    looks: u32,
+    in_user: u32,
 }
 
 impl Sighting {
     fn tally(&mut self, syscall: Option<String>) {
-        let Some(name) = syscall else { return };
+        self.looks += 1;
+        let Some(name) = syscall else {
+            self.in_user += 1;
+            return;
+        };
         match self.syscalls.iter_mut().find(|(n, _)| *n == name) {
             Some((_, count)) => *count += 1,
             None => self.syscalls.push((name, 1)),
+        }
+    }
+
+    /// On the CPU when most looks found the thread in user code: CPU-bound work, even when a
+    /// busy machine gave it less than its share of CPU time. Off when most found it blocked in
+    /// a syscall. Without looks, the CPU time share decides.
+    fn cpu_use(&self, ratio: Option<f64>) -> CpuUse {
+        if self.looks == 0 {
+            return CpuUse::from_ratio(ratio);
+        }
+        if self.in_user * 2 >= self.looks {
+            CpuUse::On
+        } else {
+            CpuUse::Off
         }
     }
 
@@ -52,6 +74,7 @@ struct Finished {
     at_ns: u64,
     workload: Option<Arc<str>>,
     syscall: Option<String>,
+    cpu: CpuUse,
 }
 
 /// Forgets finished polls nobody asked about after this long.
@@ -98,6 +121,8 @@ impl PollWatch {
                 announced_stall: false,
                 workload: labels.get(view.task_id),
                 syscalls: Vec::new(),
+                looks: 0,
+                in_user: 0,
             });
             sighting.tally(slot.tid.and_then(thread_state::syscall));
             if age >= self.stall_threshold_ns && !sighting.announced_stall {
@@ -120,6 +145,7 @@ impl PollWatch {
                 let finished = Finished {
                     cpu_ratio,
                     at_ns: now_ns,
+                    cpu: s.cpu_use(cpu_ratio),
                     syscall: s.main_syscall(),
                     workload: s.workload,
                 };
@@ -160,7 +186,7 @@ impl PollWatch {
                 duration_ns: age,
                 running: true,
                 cpu_ratio: ratio,
-                cpu: CpuUse::from_ratio(ratio),
+                cpu: sighting.map_or(CpuUse::from_ratio(ratio), |s| s.cpu_use(ratio)),
                 thread_state: state.state,
                 syscall: sighting.and_then(Sighting::main_syscall).or(state.syscall),
                 worker_moved,
@@ -189,11 +215,15 @@ impl PollWatch {
             Some(Finished {
                 cpu_ratio,
                 at_ns: 0,
+                cpu: s.cpu_use(cpu_ratio),
                 syscall: s.main_syscall(),
                 workload: s.workload,
             })
         });
         let ratio = finished.as_ref().and_then(|f| f.cpu_ratio);
+        let cpu = finished
+            .as_ref()
+            .map_or(CpuUse::from_ratio(ratio), |f| f.cpu);
         let syscall = finished.as_ref().and_then(|f| f.syscall.clone());
         let workload = finished
             .and_then(|f| f.workload)
@@ -209,7 +239,7 @@ impl PollWatch {
             duration_ns: poll.duration_ns,
             running: false,
             cpu_ratio: ratio,
-            cpu: CpuUse::from_ratio(ratio),
+            cpu,
             thread_state: None,
             syscall,
             worker_moved: poll.worker_moved,

@@ -1,0 +1,72 @@
+//! Keys to state changes. Only presses count: some terminals also send releases and repeats.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::{App, Focus};
+
+/// Applies one key; true when something visible changed.
+pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
+    if key.kind != KeyEventKind::Press {
+        return false;
+    }
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        app.should_quit = true;
+        return true;
+    }
+    // An open overlay takes Esc (and `?` for help) first.
+    if app.help_open {
+        if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::F(1)) {
+            app.help_open = false;
+            return true;
+        }
+    } else if app.detail_open
+        && matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Backspace)
+    {
+        app.detail_open = false;
+        return true;
+    }
+    match key.code {
+        KeyCode::Char('q') | KeyCode::Esc => app.should_quit = true,
+        KeyCode::Char(' ') => app.toggle_pause(),
+        KeyCode::Char('?') | KeyCode::F(1) => {
+            app.help_open = !app.help_open;
+        }
+        KeyCode::Tab | KeyCode::BackTab => {
+            app.focus = match app.focus {
+                Focus::Workers => Focus::Findings,
+                Focus::Findings => Focus::Workers,
+            };
+        }
+        KeyCode::Up | KeyCode::Char('k') => move_selection(app, -1),
+        KeyCode::Down | KeyCode::Char('j') => move_selection(app, 1),
+        KeyCode::Home | KeyCode::Char('g') => move_selection(app, isize::MIN),
+        KeyCode::End | KeyCode::Char('G') => move_selection(app, isize::MAX),
+        KeyCode::Enter => {
+            if app.selected_finding().is_some() {
+                app.focus = Focus::Findings;
+                app.detail_open = true;
+            }
+        }
+        KeyCode::Char('c') => app.clear_findings(),
+        KeyCode::Char('r') => app.reset_statistics(),
+        _ => return false,
+    }
+    true
+}
+
+fn move_selection(app: &mut App, by: isize) {
+    let (current, len) = match app.focus {
+        Focus::Workers => (app.selected_worker, app.info.workers),
+        Focus::Findings => (app.selected_finding, app.finding_count()),
+    };
+    if len == 0 {
+        return;
+    }
+    let next = current
+        .saturating_add_signed(by.clamp(-(len as isize), len as isize))
+        .min(len - 1);
+    match app.focus {
+        Focus::Workers => app.selected_worker = next,
+        Focus::Findings => app.selected_finding = next,
+    }
+}

@@ -1,0 +1,250 @@
+//! Pure UI state of the dashboard: messages in (keys, samples, panics), state out. No
+//! terminal, no clock, no thread: the UI loop feeds it and `ui` draws it.
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+mod keys;
+pub mod view;
+
+use crossterm::event::KeyEvent;
+
+use crate::detect::{Detector, Finding, FindingKind, Severity};
+use crate::model::Model;
+use crate::sample::{CpuUse, Sample};
+use crate::scenario::{DetectorSpec, Scenario};
+
+/// What the header says about the run; fixed for its length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub name: String,
+    /// Each workload's id and kind, in scenario order.
+    pub workloads: Vec<(String, &'static str)>,
+    pub title: String,
+    pub source: String,
+    pub workers: usize,
+    pub max_blocking_threads: usize,
+    pub thresholds: DetectorSpec,
+}
+
+impl RunInfo {
+    pub fn of(scenario: &Scenario, thresholds: DetectorSpec) -> RunInfo {
+        RunInfo {
+            name: scenario.name.clone(),
+            workloads: scenario
+                .workloads
+                .iter()
+                .map(|w| (w.id.clone(), w.kind.name()))
+                .collect(),
+            title: scenario.title.clone(),
+            source: scenario.source.to_string(),
+            workers: scenario.runtime.workers,
+            max_blocking_threads: scenario.runtime.max_blocking_threads,
+            thresholds,
+        }
+    }
+}
+
+/// Which panel the arrow keys move in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Workers,
+    Findings,
+}
+
+/// A panic caught on a thread of the measured runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanicReport {
+    pub thread: String,
+    pub message: String,
+    pub location: Option<String>,
+}
+
+/// Everything the UI loop tells the app.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Sample(Box<Sample>),
+    Panic(PanicReport),
+    /// The share of one core the UI thread used lately.
+    UiCpu(f64),
+}
+
+/// The model and the findings: live, or frozen while the display is paused.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub model: Model,
+    pub detector: Detector,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub info: RunInfo,
+    live: Snapshot,
+    frozen: Option<Snapshot>,
+    pub help_open: bool,
+    pub detail_open: bool,
+    pub focus: Focus,
+    pub selected_worker: usize,
+    /// Index into the findings, newest first.
+    pub selected_finding: usize,
+    pub should_quit: bool,
+    pub ui_cpu: Option<f64>,
+    dirty: bool,
+}
+
+impl App {
+    pub fn new(info: RunInfo) -> App {
+        let detector = Detector::new(info.thresholds, info.max_blocking_threads);
+        App {
+            info,
+            live: Snapshot {
+                model: Model::new(),
+                detector,
+            },
+            frozen: None,
+            help_open: false,
+            detail_open: false,
+            focus: Focus::Workers,
+            selected_worker: 0,
+            selected_finding: 0,
+            should_quit: false,
+            ui_cpu: None,
+            dirty: true,
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) {
+        match msg {
+            Msg::Key(key) => {
+                if keys::handle(self, key) {
+                    self.dirty = true;
+                }
+            }
+            Msg::Sample(sample) => {
+                self.live.detector.observe(&sample);
+                self.live.model.ingest(*sample);
+                if self.frozen.is_none() {
+                    self.dirty = true;
+                }
+            }
+            Msg::Panic(report) => {
+                let at = self.live.model.now_ns() / 1_000_000;
+                self.live.detector.record(panic_finding(report, at));
+                self.dirty = true;
+            }
+            Msg::UiCpu(share) => self.ui_cpu = Some(share),
+        }
+    }
+
+    /// Asks for a redraw (the terminal was resized).
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// True once after anything visible changed: the loop redraws then.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// What the screen shows: the frozen snapshot while paused, else the live one.
+    pub fn shown(&self) -> &Snapshot {
+        self.frozen.as_ref().unwrap_or(&self.live)
+    }
+
+    /// The live snapshot, whatever the screen shows.
+    pub fn live(&self) -> &Snapshot {
+        &self.live
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.shown().model
+    }
+
+    pub fn detector(&self) -> &Detector {
+        &self.shown().detector
+    }
+
+    pub fn paused(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    /// The findings shown, newest first.
+    pub fn findings_newest_first(&self) -> Vec<&Finding> {
+        self.detector().findings().iter().rev().collect()
+    }
+
+    pub fn selected_finding(&self) -> Option<&Finding> {
+        self.findings_newest_first()
+            .get(self.selected_finding)
+            .copied()
+    }
+
+    fn toggle_pause(&mut self) {
+        self.frozen = match self.frozen.take() {
+            Some(_) => None,
+            None => Some(self.live.clone()),
+        };
+    }
+
+    fn clear_findings(&mut self) {
+        self.live.detector.clear();
+        if let Some(frozen) = self.frozen.as_mut() {
+            frozen.detector.clear();
+        }
+        self.selected_finding = 0;
+        self.detail_open = false;
+    }
+
+    fn reset_statistics(&mut self) {
+        self.live.model = Model::new();
+        if let Some(frozen) = self.frozen.as_mut() {
+            frozen.model = Model::new();
+        }
+    }
+
+    /// (workload id, kind) pairs.
+    pub fn info_kinds(&self) -> Vec<(&str, &'static str)> {
+        self.info
+            .workloads
+            .iter()
+            .map(|(id, kind)| (id.as_str(), *kind))
+            .collect()
+    }
+
+    fn finding_count(&self) -> usize {
+        self.detector().findings().len()
+    }
+}
+
+fn panic_finding(report: PanicReport, at_ms: u64) -> Finding {
+    let location = report
+        .location
+        .clone()
+        .map(|l| format!(" at {l}"))
+        .unwrap_or_default();
+    Finding {
+        kind: FindingKind::Panic,
+        severity: Severity::Critical,
+        worker: None,
+        task_id: None,
+        workload: None,
+        spawned_at: report.location,
+        duration_ms: 0.0,
+        first_seen_ms: at_ms,
+        last_seen_ms: at_ms,
+        ongoing: false,
+        count: 1,
+        cpu: CpuUse::Unknown,
+        cpu_ratio: None,
+        thread_state: None,
+        syscall: None,
+        summary: format!(
+            "a task panicked on {}{location}: {}",
+            report.thread, report.message
+        ),
+        hint: "the runtime caught the panic and the run goes on; the task is gone".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,172 @@
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
+
+use super::fixtures::{healthy_app, sample, stuck_app};
+use super::view::{Status, WorkerState, poll_histogram, status, worker_rows, workload_panels};
+use super::*;
+
+fn press(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn with_kind(code: KeyCode, kind: KeyEventKind) -> Msg {
+    Msg::Key(KeyEvent {
+        code,
+        modifiers: KeyModifiers::NONE,
+        kind,
+        state: KeyEventState::NONE,
+    })
+}
+
+#[test]
+fn q_esc_and_ctrl_c_quit() {
+    for msg in [
+        press(KeyCode::Char('q')),
+        press(KeyCode::Esc),
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    ] {
+        let mut app = healthy_app(3);
+        app.update(msg);
+        assert!(app.should_quit);
+    }
+}
+
+#[test]
+fn release_and_repeat_events_are_ignored() {
+    let mut app = healthy_app(3);
+    app.update(with_kind(KeyCode::Char(' '), KeyEventKind::Release));
+    app.update(with_kind(KeyCode::Char('q'), KeyEventKind::Repeat));
+    assert!(!app.paused());
+    assert!(!app.should_quit);
+    // A press then its release toggles once.
+    app.update(press(KeyCode::Char(' ')));
+    app.update(with_kind(KeyCode::Char(' '), KeyEventKind::Release));
+    assert!(app.paused());
+}
+
+#[test]
+fn pause_freezes_the_display_while_samples_keep_coming() {
+    let mut app = healthy_app(5);
+    app.update(press(KeyCode::Char(' ')));
+    let frozen_at = app.model().now_ns();
+    app.update(Msg::Sample(Box::new(sample(5, 0.2, None))));
+    app.update(Msg::Sample(Box::new(sample(6, 0.2, None))));
+    assert_eq!(app.model().now_ns(), frozen_at, "the screen stays put");
+    app.update(press(KeyCode::Char(' ')));
+    assert!(!app.paused());
+    assert_eq!(
+        app.model().now_ns(),
+        600_000_000,
+        "the live model kept ingesting"
+    );
+}
+
+#[test]
+fn help_opens_and_esc_closes_it_before_quitting() {
+    let mut app = healthy_app(3);
+    app.update(press(KeyCode::Char('?')));
+    assert!(app.help_open);
+    app.update(press(KeyCode::Esc));
+    assert!(!app.help_open);
+    assert!(!app.should_quit);
+    app.update(press(KeyCode::Esc));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn arrows_select_workers_and_findings_and_enter_opens_the_detail() {
+    let mut app = stuck_app(400);
+    assert!(!app.detector().findings().is_empty());
+    app.update(press(KeyCode::Down));
+    app.update(press(KeyCode::Down));
+    assert_eq!(app.selected_worker, 1, "stops at the last worker");
+    app.update(press(KeyCode::Char('k')));
+    assert_eq!(app.selected_worker, 0);
+    app.update(press(KeyCode::Tab));
+    assert_eq!(app.focus, Focus::Findings);
+    app.update(press(KeyCode::End));
+    let last = app.detector().findings().len() - 1;
+    assert_eq!(app.selected_finding, last);
+    app.update(press(KeyCode::Char('g')));
+    assert_eq!(app.selected_finding, 0);
+    app.update(press(KeyCode::Enter));
+    assert!(app.detail_open);
+    let newest = app.findings_newest_first()[0].clone();
+    assert_eq!(app.selected_finding(), Some(&newest));
+    app.update(press(KeyCode::Esc));
+    assert!(!app.detail_open);
+    assert!(!app.should_quit);
+}
+
+#[test]
+fn enter_without_findings_opens_nothing() {
+    let mut app = healthy_app(3);
+    app.update(press(KeyCode::Enter));
+    assert!(!app.detail_open);
+}
+
+#[test]
+fn c_clears_findings_and_r_resets_statistics() {
+    let mut app = stuck_app(300);
+    app.update(press(KeyCode::Char('c')));
+    assert!(app.detector().findings().is_empty());
+    assert!(app.model().samples_seen > 0);
+    app.update(press(KeyCode::Char('r')));
+    assert_eq!(app.model().samples_seen, 0);
+}
+
+#[test]
+fn a_stuck_worker_is_named_with_its_task_and_workload() {
+    let app = stuck_app(840);
+    let rows = worker_rows(&app);
+    assert_eq!(rows[0].state, WorkerState::Polling);
+    match &rows[1].state {
+        WorkerState::Stuck {
+            ms,
+            task_id,
+            workload,
+        } => {
+            assert_eq!(*ms, 840.0);
+            assert_eq!(*task_id, 22);
+            assert_eq!(workload.as_deref(), Some("hasher"));
+        }
+        other => panic!("worker 1 is {other:?}"),
+    }
+    match status(&app) {
+        Status::Stuck { worker, ms, .. } => assert_eq!((worker, ms), (1, 840.0)),
+        other => panic!("status {other:?}"),
+    }
+    assert_eq!(status(&healthy_app(5)), Status::Healthy);
+    assert_eq!(status(&App::new(super::fixtures::info())), Status::Waiting);
+}
+
+#[test]
+fn panels_show_each_workload_and_the_histogram_marks_thresholds() {
+    let app = healthy_app(20);
+    let panels = workload_panels(&app);
+    assert_eq!(panels.len(), 2);
+    assert_eq!((panels[0].id.as_str(), panels[0].kind), ("api", "echo"));
+    assert_eq!(panels[1].kind, "hash");
+    assert!(
+        panels[1].lines[0].1.contains("MB/s"),
+        "{:?}",
+        panels[1].lines
+    );
+    let h = poll_histogram(&app);
+    assert_eq!(h.long_poll_at, Some(13)); // 10 ms: 8.2..16.4 ms
+    assert_eq!(h.stall_at, Some(16)); // 100 ms: 65.5..131 ms
+    assert_eq!(h.buckets.len(), 17, "up to the stall bucket");
+    assert_eq!(h.buckets[0].0, "0");
+}
+
+#[test]
+fn a_workload_panic_becomes_a_finding() {
+    let mut app = healthy_app(3);
+    app.update(Msg::Panic(PanicReport {
+        thread: "tokmon-rt".into(),
+        message: "boom".into(),
+        location: Some("src/x.rs:1:1".into()),
+    }));
+    let f = app.findings_newest_first()[0];
+    assert_eq!(f.kind, FindingKind::Panic);
+    assert!(f.summary.contains("boom"));
+}

@@ -1,0 +1,348 @@
+//! Plain display data derived from the app: what each panel shows, computed without a terminal
+//! so it can be tested with numbers, and drawn by `ui` without any arithmetic of its own.
+
+use crate::detect::FindingKind;
+use crate::model::{Model, Series, WorkloadModel};
+use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns, bucket_of};
+use crate::sample::PollRecord;
+
+use super::App;
+
+/// Intervals the "now" figures average over: one second at the default interval.
+const RECENT: usize = 10;
+
+/// What a worker is doing at the latest sample.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkerState {
+    Idle,
+    Polling,
+    /// In one poll for at least the stall threshold.
+    Stuck {
+        ms: f64,
+        task_id: u64,
+        workload: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerRow {
+    pub index: usize,
+    pub state: WorkerState,
+    /// Busy share of the last interval, 0..=1 (live, from the probe).
+    pub busy: f64,
+    /// Busy % of each interval over the last minute, oldest first.
+    pub busy_history: Vec<u64>,
+    pub polls_per_sec: f64,
+    /// Longest poll of the last interval, ms.
+    pub max_poll_ms: f64,
+    pub local_queue: u64,
+}
+
+/// The longest running poll on each worker, not in `block_in_place`.
+fn running_on(model: &Model, worker: usize) -> Option<&PollRecord> {
+    model
+        .last()?
+        .probe
+        .as_ref()?
+        .in_flight
+        .iter()
+        .filter(|p| p.worker == Some(worker) && !p.worker_moved)
+        .max_by_key(|p| p.duration_ns)
+}
+
+pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
+    let model = app.model();
+    let stall_ns =
+        u64::try_from(app.info.thresholds.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
+    model
+        .workers
+        .iter()
+        .enumerate()
+        .map(|(index, w)| {
+            let series = if w.live_busy_ratio.is_empty() {
+                &w.busy_ratio
+            } else {
+                &w.live_busy_ratio
+            };
+            let busy = series.last().unwrap_or(0.0);
+            let state = match running_on(model, index) {
+                Some(p) if p.duration_ns >= stall_ns => WorkerState::Stuck {
+                    ms: p.duration_ns as f64 / 1e6,
+                    task_id: p.task_id,
+                    workload: p.workload.clone(),
+                },
+                _ if busy >= 0.05 => WorkerState::Polling,
+                _ => WorkerState::Idle,
+            };
+            let polls = if w.probe_polls_per_sec.is_empty() {
+                &w.polls_per_sec
+            } else {
+                &w.probe_polls_per_sec
+            };
+            WorkerRow {
+                index,
+                state,
+                busy,
+                busy_history: series.iter().map(|r| (r * 100.0).round() as u64).collect(),
+                polls_per_sec: polls.recent_mean(RECENT).unwrap_or(0.0),
+                max_poll_ms: w.max_poll_ms.last().unwrap_or(0.0),
+                local_queue: w.local_queue_depth,
+            }
+        })
+        .collect()
+}
+
+/// The one line the header shows in the loudest colour.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Waiting,
+    Healthy,
+    Stuck {
+        worker: usize,
+        ms: f64,
+        workload: Option<String>,
+        task_id: u64,
+        /// Other workers stuck at the same time.
+        others: usize,
+    },
+}
+
+pub fn status(app: &App) -> Status {
+    let rows = worker_rows(app);
+    if app.model().samples_seen == 0 {
+        return Status::Waiting;
+    }
+    let mut stuck: Vec<(usize, f64, Option<String>, u64)> = rows
+        .iter()
+        .filter_map(|r| match &r.state {
+            WorkerState::Stuck {
+                ms,
+                task_id,
+                workload,
+            } => Some((r.index, *ms, workload.clone(), *task_id)),
+            _ => None,
+        })
+        .collect();
+    stuck.sort_by(|a, b| b.1.total_cmp(&a.1));
+    match stuck.first() {
+        None => Status::Healthy,
+        Some((worker, ms, workload, task_id)) => Status::Stuck {
+            worker: *worker,
+            ms: *ms,
+            workload: workload.clone(),
+            task_id: *task_id,
+            others: stuck.len() - 1,
+        },
+    }
+}
+
+/// One workload's panel: a few labelled figures and a sparkline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadPanel {
+    pub id: String,
+    pub kind: &'static str,
+    pub setting: String,
+    pub lines: Vec<(String, String)>,
+    /// What the sparkline shows, and its values (oldest first).
+    pub spark_label: &'static str,
+    pub spark: Vec<u64>,
+}
+
+fn recent_max(series: &Series) -> Option<f64> {
+    series.iter().rev().take(RECENT).reduce(f64::max)
+}
+
+fn fmt_ms(ms: Option<f64>) -> String {
+    ms.map_or("-".into(), crate::report::fmt_ms)
+}
+
+pub fn workload_panels(app: &App) -> Vec<WorkloadPanel> {
+    let model = app.model();
+    let kinds: Vec<(&str, &'static str)> = app.info_kinds();
+    model
+        .workloads
+        .iter()
+        .map(|w| {
+            let kind = kinds
+                .iter()
+                .find(|(id, _)| *id == w.id)
+                .map_or("?", |(_, k)| *k);
+            panel(kind, w)
+        })
+        .collect()
+}
+
+fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
+    let rate = w.ops_per_sec.recent_mean(RECENT).unwrap_or(0.0);
+    let p50 = recent_max(&w.p50_ms);
+    let p99 = recent_max(&w.p99_ms);
+    let max = recent_max(&w.max_ms);
+    let latency = format!(
+        "p50 {} · p99 {} · max {}",
+        fmt_ms(p50),
+        fmt_ms(p99),
+        fmt_ms(max)
+    );
+    let spark: Vec<u64> = w
+        .p99_ms
+        .iter()
+        .map(|ms| (ms * 1000.0).round() as u64)
+        .collect();
+    let mut lines = match kind {
+        "echo" => vec![
+            ("requests/s".into(), format!("{rate:.0}")),
+            ("round trip".into(), latency),
+        ],
+        "hash" => {
+            let mb = w.bytes_per_sec.recent_mean(RECENT).unwrap_or(0.0) / 1e6;
+            vec![
+                (
+                    "throughput".into(),
+                    format!("{mb:.0} MB/s · {rate:.1} jobs/s"),
+                ),
+                ("job".into(), latency),
+            ]
+        }
+        "mutex" => vec![
+            ("acquired/s".into(), format!("{rate:.0}")),
+            ("lock wait".into(), latency),
+        ],
+        "sleep" => vec![
+            ("sleeps/s".into(), format!("{rate:.1}")),
+            ("sleep".into(), latency),
+        ],
+        _ => vec![
+            ("ops/s".into(), format!("{rate:.0}")),
+            ("latency".into(), latency),
+        ],
+    };
+    if w.errors > 0 || w.timeouts > 0 {
+        lines.push((
+            "errors".into(),
+            format!("{} · timeouts {}", w.errors, w.timeouts),
+        ));
+    }
+    WorkloadPanel {
+        id: w.id.clone(),
+        kind,
+        setting: w.setting.clone(),
+        lines,
+        spark_label: "p99 µs",
+        spark,
+    }
+}
+
+/// The runtime-wide figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeView {
+    pub alive_tasks: u64,
+    pub global_queue: u64,
+    pub lag_ms: f64,
+    pub blocking_threads: u64,
+    pub blocking_idle: u64,
+    pub blocking_queue: u64,
+    pub blocking_cap: usize,
+    /// Share of one core used by tokmon's monitor thread, and by the UI thread.
+    pub monitor_cpu: Option<f64>,
+    pub ui_cpu: Option<f64>,
+}
+
+pub fn runtime_view(app: &App) -> RuntimeView {
+    let r = &app.model().runtime;
+    RuntimeView {
+        alive_tasks: r.alive_tasks,
+        global_queue: r.global_queue_depth,
+        lag_ms: recent_max(&r.lag_ms).unwrap_or(0.0),
+        blocking_threads: r.blocking_threads,
+        blocking_idle: r.idle_blocking_threads,
+        blocking_queue: r.blocking_queue_depth,
+        blocking_cap: app.info.max_blocking_threads,
+        monitor_cpu: r.monitor_cpu.recent_mean(RECENT),
+        ui_cpu: app.ui_cpu,
+    }
+}
+
+/// The poll-duration histogram with the thresholds marked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollHistogramView {
+    /// (label of the bucket's lower bound, count), from the shortest polls up, trimmed to the
+    /// range that has counts (and the thresholds).
+    pub buckets: Vec<(String, u64)>,
+    /// Index into `buckets` of the long-poll and the stall threshold's bucket.
+    pub long_poll_at: Option<usize>,
+    pub stall_at: Option<usize>,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+pub fn poll_histogram(app: &App) -> PollHistogramView {
+    let counts = &app.model().poll_buckets;
+    let long = bucket_of(
+        u64::try_from(app.info.thresholds.long_poll_threshold.as_nanos()).unwrap_or(u64::MAX),
+    );
+    let stall = bucket_of(
+        u64::try_from(app.info.thresholds.stall_threshold.as_nanos()).unwrap_or(u64::MAX),
+    );
+    let highest = counts.iter().rposition(|&c| c > 0).unwrap_or(0).max(stall);
+    let buckets: Vec<(String, u64)> = (0..=highest)
+        .map(|i| {
+            (
+                bucket_label(bucket_floor_ns(i)),
+                counts.get(i).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let total: u64 = counts.iter().sum();
+    let quantile = |q: f64| -> Option<f64> {
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        counts.iter().enumerate().find_map(|(i, &c)| {
+            seen += c;
+            (seen >= rank).then(|| bucket_ceiling_ns(i).unwrap_or(bucket_floor_ns(i)) as f64 / 1e6)
+        })
+    };
+    let max_ms = app
+        .model()
+        .workers
+        .iter()
+        .map(|w| w.max_poll_ns as f64 / 1e6)
+        .reduce(f64::max);
+    PollHistogramView {
+        buckets,
+        long_poll_at: Some(long),
+        stall_at: Some(stall),
+        p50_ms: quantile(0.5),
+        p99_ms: quantile(0.99),
+        max_ms: max_ms.filter(|m| *m > 0.0),
+    }
+}
+
+/// "1µs", "64µs", "1ms", "131ms", "1s".
+pub fn bucket_label(ns: u64) -> String {
+    if ns < 1_000 {
+        "0".into()
+    } else if ns < 1_000_000 {
+        format!("{}µs", ns / 1_000)
+    } else if ns < 1_000_000_000 {
+        format!("{}ms", ns / 1_000_000)
+    } else {
+        format!("{}s", ns / 1_000_000_000)
+    }
+}
+
+/// Findings per kind, for the findings panel's title.
+pub fn finding_counts(app: &App) -> Vec<(FindingKind, usize)> {
+    let mut counts: Vec<(FindingKind, usize)> = Vec::new();
+    for f in app.detector().findings() {
+        match counts.iter_mut().find(|(k, _)| *k == f.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((f.kind, 1)),
+        }
+    }
+    counts.sort();
+    counts
+}
