@@ -10,10 +10,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::ScenarioChoice;
 use crate::detect::FindingKind;
 use crate::model::Model;
 use crate::report::{Format, render_text};
-use crate::runner::{DEFAULT_FPS, DashboardOptions, RunConfig, run_dashboard, run_headless};
+use crate::runner::{
+    DEFAULT_FPS, DashboardOptions, RunConfig, Switcher, run_dashboard, run_headless,
+};
 use crate::sampler::DEFAULT_INTERVAL;
 use crate::scenario::{self, catalog};
 use crate::ui::{Look, ThemeName};
@@ -89,6 +92,10 @@ pub struct RunArgs {
     /// CI job fails on blocking.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub fail_on: Vec<FindingKind>,
+    /// Divide every phase start and every workload pause by this factor (e.g. `10` runs a
+    /// 60 s phased demo in 6 s).
+    #[arg(long, value_parser = parse_time_scale)]
+    pub time_scale: Option<f64>,
     /// Do not print the one-line status every second.
     #[arg(long, short)]
     pub quiet: bool,
@@ -101,6 +108,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("must be greater than zero".into());
     }
     Ok(d)
+}
+
+fn parse_time_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!(
+            "`{text}` is not a positive number (e.g. 10 to run ten times faster)"
+        )),
+    }
 }
 
 /// Runs the command line; the binary's whole `main`.
@@ -137,6 +153,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             detector.stall_threshold
         );
     }
+    let scenario = match args.time_scale {
+        Some(factor) => scenario.time_scaled(factor),
+        None => scenario,
+    };
     let config = RunConfig {
         scenario,
         detector,
@@ -257,7 +277,27 @@ fn dashboard(
     let (mut terminal, guard) = crate::tui::enter()?;
     let (panic_tx, panic_rx) = std::sync::mpsc::sync_channel(64);
     let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);
-    let mut events = crate::tui::TerminalEvents;
+    let mut events = crate::tui::TerminalEvents::start()?;
+    let choices = catalog::list(Path::new(SCENARIOS_DIR))
+        .into_iter()
+        .filter(|e| e.error.is_none())
+        .map(|e| ScenarioChoice {
+            name: e.name,
+            title: e.title,
+        })
+        .collect();
+    let time_scale = args.time_scale;
+    let load = move |name: &str| -> anyhow::Result<crate::scenario::Scenario> {
+        let scenario = catalog::resolve(Some(name), Path::new(SCENARIOS_DIR))?;
+        Ok(match time_scale {
+            Some(factor) => scenario.time_scaled(factor),
+            None => scenario,
+        })
+    };
+    let switcher = Switcher {
+        choices,
+        load: &load,
+    };
     let report = run_dashboard(
         config,
         &mut terminal,
@@ -265,6 +305,7 @@ fn dashboard(
         &panic_rx,
         stop,
         options,
+        Some(&switcher),
         |_| {},
     );
     drop(hook);
@@ -347,19 +388,14 @@ fn list() -> anyhow::Result<ExitCode> {
     let entries = catalog::list(Path::new(SCENARIOS_DIR));
     let width = entries.iter().map(|e| e.name.len()).max().unwrap_or(0);
     for entry in entries {
+        let source = if entry.overrides_built_in {
+            format!("{} (overrides built-in)", entry.source)
+        } else {
+            entry.source.to_string()
+        };
         match &entry.error {
-            None => println!(
-                "{:<width$}  {:<28}  {}",
-                entry.name,
-                entry.source.to_string(),
-                entry.title
-            ),
-            Some(error) => println!(
-                "{:<width$}  {:<28}  INVALID: {}",
-                entry.name,
-                entry.source.to_string(),
-                error
-            ),
+            None => println!("{:<width$}  {:<44}  {}", entry.name, source, entry.title),
+            Some(error) => println!("{:<width$}  {:<44}  INVALID: {}", entry.name, source, error),
         }
     }
     Ok(ExitCode::SUCCESS)

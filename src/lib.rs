@@ -11,11 +11,13 @@
 //!   interval into a [`sample::Sample`] of cumulative counters.
 //! - [`sample`]: the plain serde data that crosses from the sampler to the consumer.
 //! - [`model`]: pure. A stream of samples -> rates, series, totals and histograms.
+//! - [`phase`]: pure. A scenario's scripted phases on the run's clock.
 //! - [`detect`]: pure. Samples + thresholds -> findings (stalls, long polls, lag, queues).
 //! - [`app`]: pure dashboard state: keys and samples in, what to show out.
 //! - [`ui`]: pure rendering of the dashboard from `&App`.
 //! - [`report`]: headless output (text and JSON) from the model.
 //! - [`runner`]: the only place that starts threads, runtimes and channels, and wires the rest.
+//! - [`stack`]: capture and symbolize a stuck thread's stack (the one module with unsafe code).
 //! - [`tui`]: the only code that touches the real terminal.
 //! - [`cli`]: the command line.
 
@@ -30,12 +32,14 @@ pub mod app;
 pub mod cli;
 pub mod detect;
 pub mod model;
+pub mod phase;
 pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod sample;
 pub mod sampler;
 pub mod scenario;
+pub mod stack;
 pub mod tui;
 pub mod ui;
 pub mod workload;

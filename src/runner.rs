@@ -15,17 +15,18 @@ use crossterm::event::Event;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 
-use crate::app::{App, Msg, PanicReport, RunInfo};
-use crate::detect::Detector;
+use crate::app::{App, Command, Msg, PanicReport, PhaseView, ScenarioChoice};
+use crate::detect::{Detector, Finding, event};
 use crate::model::Model;
+use crate::phase::PhasePlan;
 use crate::probe::{Probe, thread_state};
 use crate::report::Report;
 use crate::sample::Sample;
 use crate::sampler::{LiveSource, Sampler};
-use crate::scenario::{DetectorSpec, Scenario};
+use crate::scenario::{DetectorSpec, PhaseSpec, Scenario, WorkloadKind};
 use crate::tui::EventSource;
 use crate::ui::{self, Look};
-use crate::workload::Engine;
+use crate::workload::{Control, Engine};
 
 /// Samples the channel holds before the sampler starts dropping them.
 const SAMPLE_CHANNEL_CAPACITY: usize = 64;
@@ -57,6 +58,7 @@ impl RunConfig {
 /// thread sending samples.
 struct Session {
     engine: Engine,
+    plan: PhasePlan,
     samples: Receiver<Sample>,
     monitor_stop: Arc<AtomicBool>,
     monitor: JoinHandle<()>,
@@ -84,10 +86,82 @@ impl Session {
         };
         Ok(Session {
             engine,
+            plan: PhasePlan::new(config.scenario.phases.clone()),
             samples,
             monitor_stop,
             monitor,
         })
+    }
+
+    /// Starts the phases due at `elapsed_ns`.
+    fn due_phases(&mut self, elapsed_ns: u64) -> Vec<Effect> {
+        let due = self.plan.due(Duration::from_nanos(elapsed_ns));
+        due.into_iter()
+            .flat_map(|(index, phase)| self.start_phase(index, &phase, elapsed_ns))
+            .collect()
+    }
+
+    /// The presenter's "next phase" key.
+    fn skip_phase(&mut self, elapsed_ns: u64) -> Vec<Effect> {
+        match self.plan.skip(Duration::from_nanos(elapsed_ns)) {
+            Some((index, phase)) => self.start_phase(index, &phase, elapsed_ns),
+            None => Vec::new(),
+        }
+    }
+
+    /// A phase begins: it is told as an event, and its settings are applied to the running
+    /// workloads (each change told as an event too).
+    fn start_phase(&self, index: usize, phase: &PhaseSpec, elapsed_ns: u64) -> Vec<Effect> {
+        let at_ms = elapsed_ns / 1_000_000;
+        let next_at_ms = self
+            .plan
+            .next_in(Duration::from_nanos(elapsed_ns))
+            .map(|d| at_ms + u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut effects = vec![
+            Effect::PhaseBegun(PhaseView {
+                index,
+                note: phase.note.clone(),
+                next_at_ms,
+            }),
+            Effect::Event(event(
+                at_ms,
+                format!("phase {} of {}", index + 1, self.plan.phases().len()),
+                phase.note.clone(),
+            )),
+        ];
+        for setting in &phase.set {
+            effects.extend(self.apply(Control::Set(setting.clone()), at_ms));
+        }
+        effects
+    }
+
+    /// Applies a control; a resulting change is told as an event.
+    fn apply(&self, control: Control, at_ms: u64) -> Vec<Effect> {
+        let workload = match &control {
+            Control::Set(setting) => Some(setting.workload.clone()),
+            Control::Update { workload, .. } => Some(workload.clone()),
+            Control::Pause | Control::Resume => None,
+        };
+        let mut effects = Vec::new();
+        match self.engine.apply(control) {
+            Ok(Some(change)) => effects.push(Effect::Event(event(
+                at_ms,
+                change.to_string(),
+                String::new(),
+            ))),
+            Ok(None) => {}
+            Err(error) => effects.push(Effect::Event(event(
+                at_ms,
+                format!("not applied: {error}"),
+                String::new(),
+            ))),
+        }
+        if let Some(workload) = workload
+            && let Some(kind) = self.engine.current(&workload)
+        {
+            effects.push(Effect::Applied { workload, kind });
+        }
+        effects
     }
 
     /// Stops the monitor (it sends one last sample, so totals cover the run), hands the
@@ -105,6 +179,38 @@ impl Session {
     }
 }
 
+/// What starting a phase or turning a knob did, for the consumer to record.
+enum Effect {
+    PhaseBegun(PhaseView),
+    Event(Finding),
+    Applied {
+        workload: String,
+        kind: WorkloadKind,
+    },
+}
+
+/// Records effects in a headless run's model and findings.
+fn record_headless(effects: Vec<Effect>, model: &mut Model, detector: &mut Detector) {
+    for effect in effects {
+        match effect {
+            Effect::PhaseBegun(phase) => model.begin_phase(phase.index, &phase.note),
+            Effect::Event(finding) => detector.record(finding),
+            Effect::Applied { .. } => {}
+        }
+    }
+}
+
+/// Hands effects to the dashboard's app.
+fn record_in_app(effects: Vec<Effect>, app: &mut App) {
+    for effect in effects {
+        app.update(match effect {
+            Effect::PhaseBegun(phase) => Msg::Phase(phase),
+            Effect::Event(finding) => Msg::Event(finding),
+            Effect::Applied { workload, kind } => Msg::Applied { workload, kind },
+        });
+    }
+}
+
 /// Runs the scenario headless until its duration passes or `stop` is set, calling `on_sample`
 /// with the model and the detector after each sample, and returns the report.
 pub fn run_headless(
@@ -112,7 +218,7 @@ pub fn run_headless(
     stop: &AtomicBool,
     mut on_sample: impl FnMut(&Model, &Detector),
 ) -> anyhow::Result<Report> {
-    let session = Session::start(config)?;
+    let mut session = Session::start(config)?;
     let mut model = Model::new();
     let mut detector = Detector::new(
         config.detector,
@@ -125,8 +231,11 @@ pub fn run_headless(
         }
         match session.samples.recv_timeout(CONSUMER_TICK) {
             Ok(sample) => {
+                let elapsed = sample.elapsed_ns;
                 detector.observe(&sample);
                 model.ingest(sample);
+                let effects = session.due_phases(elapsed);
+                record_headless(effects, &mut model, &mut detector);
                 on_sample(&model, &detector);
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -159,9 +268,23 @@ pub fn frame_period(fps: u32) -> Duration {
     Duration::from_secs_f64(1.0 / f64::from(fps.max(1)))
 }
 
+/// The scenarios the dashboard's switcher offers, and how to load one by name.
+pub struct Switcher<'a> {
+    pub choices: Vec<ScenarioChoice>,
+    pub load: &'a dyn Fn(&str) -> anyhow::Result<Scenario>,
+}
+
+/// How one dashboard session ended.
+enum Ending {
+    Done(Box<Report>),
+    SwitchTo(String),
+}
+
 /// Runs the scenario with the live dashboard drawn on `terminal` until the user quits, the
-/// duration passes or `stop` is set; returns the report of the run. Redraws when something
-/// changed, at most `fps` times a second. Never runs on the measured runtime.
+/// duration passes or `stop` is set; returns the report of the run (of the last scenario, when
+/// the switcher changed it). Redraws when something changed, at most `fps` times a second.
+/// Never runs on the measured runtime.
+#[allow(clippy::too_many_arguments)]
 pub fn run_dashboard<B: Backend>(
     config: &RunConfig,
     terminal: &mut Terminal<B>,
@@ -169,29 +292,87 @@ pub fn run_dashboard<B: Backend>(
     panics: &Receiver<PanicReport>,
     stop: &AtomicBool,
     options: DashboardOptions,
+    switcher: Option<&Switcher<'_>>,
     mut on_frame: impl FnMut(&App),
 ) -> anyhow::Result<Report>
 where
     B::Error: Send + Sync + 'static,
 {
-    let session = Session::start(config)?;
-    let mut app = App::new(RunInfo::of(&config.scenario, config.detector));
+    let mut config = config.clone();
+    loop {
+        match dashboard_session(
+            &config,
+            terminal,
+            events,
+            panics,
+            stop,
+            options,
+            switcher,
+            &mut on_frame,
+        )? {
+            Ending::Done(report) => return Ok(*report),
+            Ending::SwitchTo(name) => {
+                let Some(switcher) = switcher else {
+                    anyhow::bail!("no scenario switcher");
+                };
+                let scenario = (switcher.load)(&name)?;
+                config.detector = scenario.detector;
+                config.scenario = scenario;
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dashboard_session<B: Backend>(
+    config: &RunConfig,
+    terminal: &mut Terminal<B>,
+    events: &mut dyn EventSource,
+    panics: &Receiver<PanicReport>,
+    stop: &AtomicBool,
+    options: DashboardOptions,
+    switcher: Option<&Switcher<'_>>,
+    on_frame: &mut impl FnMut(&App),
+) -> anyhow::Result<Ending>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let mut session = Session::start(config)?;
+    let choices = switcher.map(|s| s.choices.clone()).unwrap_or_default();
+    let mut app = App::for_scenario(&config.scenario, config.detector, choices);
     let period = frame_period(options.fps);
     let deadline = config.duration.map(|d| Instant::now() + d);
     let mut next_frame = Instant::now();
     let mut cpu_mark = (Instant::now(), thread_state::current_thread_cpu_ns());
+    let mut switch_to = None;
     let result = loop {
         if stop.load(Ordering::Acquire)
             || app.should_quit
+            || switch_to.is_some()
             || deadline.is_some_and(|d| Instant::now() >= d)
         {
             break Ok(());
         }
         while let Ok(sample) = session.samples.try_recv() {
+            let elapsed = sample.elapsed_ns;
             app.update(Msg::Sample(Box::new(sample)));
+            let effects = session.due_phases(elapsed);
+            record_in_app(effects, &mut app);
         }
         while let Ok(report) = panics.try_recv() {
             app.update(Msg::Panic(report));
+        }
+        for command in app.take_commands() {
+            let now_ns = app.live().model.now_ns();
+            let effects = match command {
+                Command::Control(control) => session.apply(control, now_ns / 1_000_000),
+                Command::NextPhase => session.skip_phase(now_ns),
+                Command::SwitchScenario(name) => {
+                    switch_to = Some(name);
+                    Vec::new()
+                }
+            };
+            record_in_app(effects, &mut app);
         }
         let now = Instant::now();
         if now >= next_frame && app.take_dirty() {
@@ -234,11 +415,14 @@ where
     });
     result?;
     finished?;
-    Ok(Report::build(
+    if let Some(name) = switch_to {
+        return Ok(Ending::SwitchTo(name));
+    }
+    Ok(Ending::Done(Box::new(Report::build(
         &config.scenario,
         &model,
         detector.findings(),
         config.detector,
         config.interval_ms(),
-    ))
+    ))))
 }

@@ -19,16 +19,41 @@ pub trait EventSource {
     fn next(&mut self, timeout: Duration) -> io::Result<Option<Event>>;
 }
 
-/// Events from the real terminal.
-#[derive(Debug, Default)]
-pub struct TerminalEvents;
+/// Events from the real terminal, read on a thread of their own. crossterm's reader can spin
+/// inside `poll` once the terminal has gone away (a closed tmux pane, a dropped SSH session);
+/// on its own thread that cannot stop the dashboard from seeing the stop signal and leaving.
+#[derive(Debug)]
+pub struct TerminalEvents {
+    events: std::sync::mpsc::Receiver<io::Result<Event>>,
+}
+
+impl TerminalEvents {
+    pub fn start() -> io::Result<TerminalEvents> {
+        let (tx, events) = std::sync::mpsc::sync_channel(256);
+        std::thread::Builder::new()
+            .name("tokmon-input".into())
+            .spawn(move || {
+                loop {
+                    let event = event::read();
+                    let failed = event.is_err();
+                    if tx.send(event).is_err() || failed {
+                        return;
+                    }
+                }
+            })?;
+        Ok(TerminalEvents { events })
+    }
+}
 
 impl EventSource for TerminalEvents {
     fn next(&mut self, timeout: Duration) -> io::Result<Option<Event>> {
-        if event::poll(timeout)? {
-            event::read().map(Some)
-        } else {
-            Ok(None)
+        match self.events.recv_timeout(timeout) {
+            Ok(event) => event.map(Some),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the terminal input closed",
+            )),
         }
     }
 }

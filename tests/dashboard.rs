@@ -80,6 +80,7 @@ fn keeps_drawing_while_every_worker_is_blocked_and_quits_on_q() {
         &panic_rx,
         &stop,
         options,
+        None,
         |app| {
             if Instant::now() >= window_from {
                 frames_in_window += 1;

@@ -81,7 +81,7 @@ fn hashing_on_the_workers_hurts_echo_latency_and_spawn_blocking_fixes_it() {
         "echo p99 with hashing on the workers: {bad} ms"
     );
     assert!(
-        bad >= 4.0 * good,
+        bad >= 3.0 * good,
         "echo p99 {bad} ms (mistake) vs {good} ms (fix)"
     );
     assert!(
@@ -209,7 +209,12 @@ fn blocking_sleep_keeps_workers_busy_off_the_cpu_and_async_sleep_parks_them() {
             "busy {busy_cores} cores, on CPU {cpu}"
         );
     }
-    assert!(p99(&mistake, "api") >= 4.0 * p99(&fix, "api"));
+    // A 200 ms blocking sleep makes echo requests wait up to 200 ms; async sleep does not.
+    let (bad, good) = (p99(&mistake, "api"), p99(&fix, "api"));
+    assert!(
+        bad >= 100.0 && bad >= 2.0 * good,
+        "echo p99 {bad} ms (blocking) vs {good} ms (async)"
+    );
     let stalls = of_kind(&mistake, FindingKind::Stall);
     assert!(!stalls.is_empty(), "{:#?}", mistake.findings);
     assert!(

@@ -28,6 +28,7 @@ pub fn info() -> RunInfo {
             long_poll_threshold: Duration::from_millis(10),
             lag_threshold: Duration::from_millis(50),
         },
+        phase_count: 0,
     }
 }
 

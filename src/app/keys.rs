@@ -13,6 +13,25 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         app.should_quit = true;
         return true;
     }
+    if let Some((choices, at)) = app.switcher.as_mut() {
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('s') => app.switcher = None,
+            KeyCode::Up | KeyCode::Char('k') => *at = at.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                *at = (*at + 1).min(choices.len().saturating_sub(1))
+            }
+            KeyCode::Enter => {
+                if let Some(choice) = choices.get(*at) {
+                    app.commands
+                        .push(super::Command::SwitchScenario(choice.name.clone()));
+                }
+                app.switcher = None;
+            }
+            KeyCode::Char('q') => app.should_quit = true,
+            _ => return false,
+        }
+        return true;
+    }
     // An open overlay takes Esc (and `?` for help) first.
     if app.help_open {
         if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::F(1)) {
@@ -49,6 +68,27 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         }
         KeyCode::Char('c') => app.clear_findings(),
         KeyCode::Char('r') => app.reset_statistics(),
+        KeyCode::Char('w') if !app.workloads.is_empty() => {
+            app.selected_workload = (app.selected_workload + 1) % app.workloads.len();
+        }
+        KeyCode::Char('W') if !app.workloads.is_empty() => {
+            app.selected_workload =
+                (app.selected_workload + app.workloads.len() - 1) % app.workloads.len();
+        }
+        KeyCode::Char('m') => app.turn(super::knobs::flip),
+        KeyCode::Char('+') | KeyCode::Char('=') => app.turn(|k| super::knobs::intensity(k, true)),
+        KeyCode::Char('-') => app.turn(|k| super::knobs::intensity(k, false)),
+        KeyCode::Char('n') if app.info.phase_count > 0 => {
+            app.commands.push(super::Command::NextPhase)
+        }
+        KeyCode::Char('s') if !app.choices.is_empty() => {
+            let at = app
+                .choices
+                .iter()
+                .position(|c| c.name == app.info.name)
+                .unwrap_or(0);
+            app.switcher = Some((app.choices.clone(), at));
+        }
         _ => return false,
     }
     true

@@ -4,6 +4,7 @@
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod keys;
+pub mod knobs;
 pub mod view;
 
 use crossterm::event::KeyEvent;
@@ -11,7 +12,8 @@ use crossterm::event::KeyEvent;
 use crate::detect::{Detector, Finding, FindingKind, Severity};
 use crate::model::Model;
 use crate::sample::{CpuUse, Sample};
-use crate::scenario::{DetectorSpec, Scenario};
+use crate::scenario::{DetectorSpec, Knob, KnobSetting, Scenario, WorkloadKind};
+use crate::workload::Control;
 
 /// What the header says about the run; fixed for its length.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +26,8 @@ pub struct RunInfo {
     pub workers: usize,
     pub max_blocking_threads: usize,
     pub thresholds: DetectorSpec,
+    /// How many scripted phases the scenario has.
+    pub phase_count: usize,
 }
 
 impl RunInfo {
@@ -40,6 +44,7 @@ impl RunInfo {
             workers: scenario.runtime.workers,
             max_blocking_threads: scenario.runtime.max_blocking_threads,
             thresholds,
+            phase_count: scenario.phases.len(),
         }
     }
 }
@@ -59,6 +64,23 @@ pub struct PanicReport {
     pub location: Option<String>,
 }
 
+/// The scripted phase running now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseView {
+    /// 0-based.
+    pub index: usize,
+    pub note: String,
+    /// When the next phase starts, on the run's clock; `None` for the last.
+    pub next_at_ms: Option<u64>,
+}
+
+/// A scenario the switcher offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioChoice {
+    pub name: String,
+    pub title: String,
+}
+
 /// Everything the UI loop tells the app.
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -67,6 +89,23 @@ pub enum Msg {
     Panic(PanicReport),
     /// The share of one core the UI thread used lately.
     UiCpu(f64),
+    /// A change made to the run (a knob turned, a phase begun), for the log.
+    Event(Finding),
+    /// A workload now runs with these settings.
+    Applied {
+        workload: String,
+        kind: WorkloadKind,
+    },
+    /// A scripted phase began (the model starts counting it).
+    Phase(PhaseView),
+}
+
+/// What the app asks the UI loop to do to the run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Control(Control),
+    NextPhase,
+    SwitchScenario(String),
 }
 
 /// The model and the findings: live, or frozen while the display is paused.
@@ -89,6 +128,16 @@ pub struct App {
     pub selected_finding: usize,
     pub should_quit: bool,
     pub ui_cpu: Option<f64>,
+    /// Each workload's settings in force, in scenario order; the knob keys act on
+    /// `selected_workload`.
+    pub workloads: Vec<(String, WorkloadKind)>,
+    pub selected_workload: usize,
+    pub phase: Option<PhaseView>,
+    /// The scenario switcher: open with its choices and the highlighted one.
+    pub switcher: Option<(Vec<ScenarioChoice>, usize)>,
+    /// Scenarios the switcher offers (empty: no switcher).
+    pub choices: Vec<ScenarioChoice>,
+    commands: Vec<Command>,
     dirty: bool,
 }
 
@@ -109,7 +158,51 @@ impl App {
             selected_finding: 0,
             should_quit: false,
             ui_cpu: None,
+            workloads: Vec::new(),
+            selected_workload: 0,
+            phase: None,
+            switcher: None,
+            choices: Vec::new(),
+            commands: Vec::new(),
             dirty: true,
+        }
+    }
+
+    /// An app for a scenario: knows its workloads' settings, so the knob keys work.
+    pub fn for_scenario(
+        scenario: &Scenario,
+        thresholds: DetectorSpec,
+        choices: Vec<ScenarioChoice>,
+    ) -> App {
+        let mut app = App::new(RunInfo::of(scenario, thresholds));
+        app.workloads = scenario
+            .workloads
+            .iter()
+            .map(|w| (w.id.clone(), w.kind.clone()))
+            .collect();
+        app.choices = choices;
+        app
+    }
+
+    /// What the app asks of the run since the last call.
+    pub fn take_commands(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.commands)
+    }
+
+    /// The workload the knob keys act on.
+    pub fn selected_workload(&self) -> Option<&(String, WorkloadKind)> {
+        self.workloads.get(self.selected_workload)
+    }
+
+    fn turn(&mut self, knob: impl Fn(&WorkloadKind) -> Option<Knob>) {
+        if let Some((id, kind)) = self.selected_workload()
+            && let Some(knob) = knob(kind)
+        {
+            let setting = KnobSetting {
+                workload: id.clone(),
+                knob,
+            };
+            self.commands.push(Command::Control(Control::Set(setting)));
         }
     }
 
@@ -133,6 +226,21 @@ impl App {
                 self.dirty = true;
             }
             Msg::UiCpu(share) => self.ui_cpu = Some(share),
+            Msg::Event(finding) => {
+                self.live.detector.record(finding);
+                self.dirty = true;
+            }
+            Msg::Applied { workload, kind } => {
+                if let Some(entry) = self.workloads.iter_mut().find(|(id, _)| *id == workload) {
+                    entry.1 = kind;
+                }
+                self.dirty = true;
+            }
+            Msg::Phase(phase) => {
+                self.live.model.begin_phase(phase.index, &phase.note);
+                self.phase = Some(phase);
+                self.dirty = true;
+            }
         }
     }
 

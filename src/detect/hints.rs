@@ -3,41 +3,39 @@
 
 use crate::sample::CpuUse;
 
-/// The hint for a poll that ran too long, from its CPU use and the syscall it waited in.
+/// The hint for a poll that ran too long, from the syscall it waited in most (when one was
+/// seen often enough to be the cause) and else its CPU use.
 pub fn for_poll(cpu: CpuUse, syscall: Option<&str>) -> String {
-    match (cpu, syscall) {
-        (CpuUse::Off, Some("futex")) => {
-            "blocked on a lock off the CPU (futex): a std::sync::Mutex \
-             (or another blocking wait) on an async worker; use tokio::sync::Mutex, or never \
-             block or hold a std lock across slow work"
-                .into()
-        }
-        (CpuUse::Off, Some("clock_nanosleep" | "nanosleep")) => {
+    match (syscall, cpu) {
+        (Some("futex"), _) => "blocked on a lock (futex): a std::sync::Mutex (or another blocking \
+             wait) on an async worker; use tokio::sync::Mutex, or never block or hold a std lock \
+             across slow work"
+            .into(),
+        (Some("clock_nanosleep" | "nanosleep"), _) => {
             "std::thread::sleep in async code holds the worker: use tokio::time::sleep(..).await"
                 .into()
         }
         (
-            CpuUse::Off,
             Some(
                 call @ ("read" | "write" | "pread64" | "pwrite64" | "readv" | "writev" | "openat"
-                | "fsync" | "fdatasync" | "statx" | "newfstatat"),
+                | "fsync" | "fdatasync" | "statx" | "newfstatat" | "unlink" | "rename"),
             ),
+            _,
         ) => format!(
             "blocking I/O ({call}) on an async worker: use tokio::fs / tokio::net, or move it to \
              tokio::task::spawn_blocking"
         ),
-        (CpuUse::Off, Some(call)) => format!(
-            "the worker waits off the CPU in {call}: move the blocking call to \
-             tokio::task::spawn_blocking"
+        (Some(call), _) => format!(
+            "the worker waits in {call}: move the blocking call to tokio::task::spawn_blocking"
         ),
-        (CpuUse::Off, None) => "the worker waits off the CPU: move the blocking call to \
-             tokio::task::spawn_blocking"
-            .into(),
-        (CpuUse::On, _) => "CPU-bound work on an async worker: move it to \
+        (None, CpuUse::On) => "CPU-bound work on an async worker: move it to \
              tokio::task::spawn_blocking (or a CPU pool), or split it with \
              tokio::task::yield_now between chunks"
             .into(),
-        (CpuUse::Unknown, _) => "a poll ran without yielding: find the work it does without an \
+        (None, CpuUse::Off) => "the worker waits off the CPU: move the blocking call to \
+             tokio::task::spawn_blocking"
+            .into(),
+        (None, CpuUse::Unknown) => "a poll ran without yielding: find the work it does without an \
              .await and move it to tokio::task::spawn_blocking"
             .into(),
     }
@@ -73,6 +71,8 @@ mod tests {
         assert!(for_poll(CpuUse::Off, Some("clock_nanosleep")).contains("tokio::time::sleep"));
         assert!(for_poll(CpuUse::Off, Some("read")).contains("tokio::fs"));
         assert!(for_poll(CpuUse::Off, Some("wait4")).contains("wait4"));
+        // A file syscall names the cause even when the thread was busy copying on the CPU.
+        assert!(for_poll(CpuUse::On, Some("fsync")).contains("tokio::fs"));
         assert!(for_blocking_queue(4).contains("(4)"));
     }
 }

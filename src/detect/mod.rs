@@ -40,6 +40,8 @@ pub enum FindingKind {
     BlockInPlace,
     /// A task of a workload panicked (the runtime caught it; the run goes on).
     Panic,
+    /// A change the presenter or a phase made: a knob turned, a phase begun.
+    Event,
 }
 
 impl FindingKind {
@@ -51,6 +53,7 @@ impl FindingKind {
             FindingKind::BlockingQueue => "blocking_queue",
             FindingKind::BlockInPlace => "block_in_place",
             FindingKind::Panic => "panic",
+            FindingKind::Event => "event",
         }
     }
 }
@@ -150,6 +153,29 @@ impl Detector {
         self.long_poll = long_poll::LongPollRule::default();
         self.lag = lag::LagRule::default();
         self.blocking_queue = blocking_queue::BlockingQueueRule::new(self.blocking_queue.cap());
+    }
+}
+
+/// An event for the findings log: `12.4 s  hasher placement: worker → spawn_blocking`.
+pub fn event(at_ms: u64, summary: String, hint: String) -> Finding {
+    Finding {
+        kind: FindingKind::Event,
+        severity: Severity::Info,
+        worker: None,
+        task_id: None,
+        workload: None,
+        spawned_at: None,
+        duration_ms: 0.0,
+        first_seen_ms: at_ms,
+        last_seen_ms: at_ms,
+        ongoing: false,
+        count: 1,
+        cpu: CpuUse::Unknown,
+        cpu_ratio: None,
+        thread_state: None,
+        syscall: None,
+        summary,
+        hint,
     }
 }
 

@@ -161,7 +161,8 @@ pub(super) fn origin(f: &Finding) -> String {
 
 pub(super) fn cpu_text(f: &Finding) -> String {
     match (f.cpu, &f.syscall) {
-        (crate::sample::CpuUse::On, _) => ", on CPU".into(),
+        (crate::sample::CpuUse::On, Some(call)) => format!(", on CPU, in {call}"),
+        (crate::sample::CpuUse::On, None) => ", on CPU".into(),
         (crate::sample::CpuUse::Off, Some(call)) => format!(", off CPU in {call}"),
         (crate::sample::CpuUse::Off, None) => ", off CPU".into(),
         (crate::sample::CpuUse::Unknown, _) => String::new(),

@@ -71,6 +71,8 @@ pub struct RuntimeModel {
     pub lag_ms: Series,
     /// Share of one core tokmon's monitor thread used in each interval.
     pub monitor_cpu: Series,
+    /// CPU time of tokmon's monitor thread over the run.
+    pub monitor_cpu_ns: u64,
 }
 
 /// One workload, as the samples show it.
@@ -145,11 +147,58 @@ pub struct Model {
     pub poll_buckets: Vec<u64>,
     /// Long polls the probe could not queue (cumulative).
     pub long_polls_dropped: u64,
+    /// Each scripted phase's figures, in the order they started (empty without phases).
+    pub phases: Vec<PhaseStats>,
+}
+
+/// What the workloads did during one phase of a scripted demo.
+#[derive(Debug, Clone)]
+pub struct PhaseStats {
+    pub index: usize,
+    pub note: String,
+    /// When the phase started, on the run's clock.
+    pub started_ns: u64,
+    /// Time covered by samples since then.
+    pub elapsed_ns: u64,
+    pub workloads: Vec<PhaseWorkload>,
+}
+
+/// One workload during one phase.
+#[derive(Debug, Clone)]
+pub struct PhaseWorkload {
+    pub id: String,
+    /// The setting at the end of the phase.
+    pub setting: String,
+    pub ops: u64,
+    pub bytes: u64,
+    pub latency: Histogram<u64>,
 }
 
 impl Model {
     pub fn new() -> Self {
         Model::default()
+    }
+
+    /// Starts counting a new phase from the latest sample on.
+    pub fn begin_phase(&mut self, index: usize, note: &str) {
+        let workloads = self
+            .workloads
+            .iter()
+            .map(|w| PhaseWorkload {
+                id: w.id.clone(),
+                setting: w.setting.clone(),
+                ops: 0,
+                bytes: 0,
+                latency: new_histogram(),
+            })
+            .collect();
+        self.phases.push(PhaseStats {
+            index,
+            note: note.to_string(),
+            started_ns: self.now_ns(),
+            elapsed_ns: 0,
+            workloads,
+        });
     }
 
     /// The latest sample, for what is happening now (polls in flight, gauges).
@@ -180,6 +229,9 @@ impl Model {
         self.ensure_shapes(&sample);
         let interval_ns = delta(previous.elapsed_ns, sample.elapsed_ns);
         self.elapsed_ns += interval_ns;
+        if let Some(phase) = self.phases.last_mut() {
+            phase.elapsed_ns += interval_ns;
+        }
         let seconds = interval_ns as f64 / 1e9;
         let zero = WorkerCounters::default();
         for (i, worker) in self.workers.iter_mut().enumerate() {
@@ -203,6 +255,7 @@ impl Model {
             sample.runtime.monitor_cpu_ns,
             interval_ns > 0,
         ) {
+            self.runtime.monitor_cpu_ns += delta(before, now);
             self.runtime
                 .monitor_cpu
                 .push(delta(before, now) as f64 / interval_ns as f64);
@@ -233,13 +286,39 @@ impl Model {
             record_buckets(&mut model.latency, &now.latency);
             if interval_ns > 0 {
                 model.ops_per_sec.push(ops as f64 / seconds);
+                model.bytes_per_sec.push(bytes as f64 / seconds);
             }
             if !now.latency.is_empty() {
                 let mut interval = new_histogram();
                 record_buckets(&mut interval, &now.latency);
                 model
+                    .p50_ms
+                    .push(interval.value_at_quantile(0.50) as f64 / 1000.0);
+                model
                     .p99_ms
                     .push(interval.value_at_quantile(0.99) as f64 / 1000.0);
+                model.max_ms.push(interval.max() as f64 / 1000.0);
+            }
+            if let Some(phase) = self.phases.last_mut() {
+                match phase.workloads.iter_mut().find(|p| p.id == now.id) {
+                    Some(p) => {
+                        p.ops += ops;
+                        p.bytes += bytes;
+                        p.setting = now.setting.clone();
+                        record_buckets(&mut p.latency, &now.latency);
+                    }
+                    None => {
+                        let mut latency = new_histogram();
+                        record_buckets(&mut latency, &now.latency);
+                        phase.workloads.push(PhaseWorkload {
+                            id: now.id.clone(),
+                            setting: now.setting.clone(),
+                            ops,
+                            bytes,
+                            latency,
+                        });
+                    }
+                }
             }
             let sched_count = delta(before.sched.count, now.sched.count);
             let sched_ns = delta(before.sched.total_ns, now.sched.total_ns);

@@ -144,6 +144,7 @@ fn after_poll(probe: &Probe) {
                 seq,
                 started_ns: started,
                 duration_ns: duration,
+                precise: precise_start != 0,
                 worker_moved: moved,
             });
         }

@@ -39,6 +39,8 @@ pub struct LongPoll {
     pub seq: u64,
     pub started_ns: u64,
     pub duration_ns: u64,
+    /// Timed with the precise clock (one poll in `PRECISE_EVERY`); else with the coarse one.
+    pub precise: bool,
     /// The worker went on on another thread meanwhile (`block_in_place`).
     pub worker_moved: bool,
 }

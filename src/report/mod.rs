@@ -43,6 +43,34 @@ pub struct Report {
     pub samples_dropped: u64,
     /// Long polls the probe could not queue (their findings are missing).
     pub long_polls_dropped: u64,
+    /// Each scripted phase's figures (empty without phases).
+    pub phases: Vec<PhaseReport>,
+}
+
+/// What the workloads did during one phase, so "p99 fell from X to Y" is a number.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseReport {
+    /// 1-based, as the dashboard shows it.
+    pub phase: usize,
+    pub note: String,
+    pub started_ms: u64,
+    pub duration_ms: u64,
+    pub workloads: Vec<PhaseWorkloadReport>,
+    /// Findings first seen during the phase, per kind (events not counted).
+    pub findings: BTreeMap<FindingKind, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseWorkloadReport {
+    pub id: String,
+    pub kind: &'static str,
+    pub setting: String,
+    pub ops: u64,
+    pub ops_per_sec: f64,
+    /// Megabytes (10^6) per second processed, for hash and fs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mb_per_sec: Option<f64>,
+    pub latency_ms: Option<LatencySummary>,
 }
 
 /// Poll durations in power-of-two buckets of a microsecond. Counts of short polls are
@@ -82,6 +110,9 @@ pub struct RuntimeInfo {
     /// where per-thread CPU time cannot be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_cores_used: Option<f64>,
+    /// tokmon's own cost: CPU time of its monitor thread (watchdog and sampler) as a share of
+    /// one core over the run.
+    pub monitor_cpu_ratio: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -244,6 +275,11 @@ impl Report {
                     .threads_cpu_ns
                     .filter(|_| elapsed > 0)
                     .map(|ns| round3(ns as f64 / elapsed as f64)),
+                monitor_cpu_ratio: if elapsed > 0 {
+                    (model.runtime.monitor_cpu_ns as f64 / elapsed as f64 * 1e4).round() / 1e4
+                } else {
+                    0.0
+                },
             },
             thresholds: Thresholds {
                 stall_ms: detector.stall_threshold.as_secs_f64() * 1e3,
@@ -261,6 +297,7 @@ impl Report {
             poll_histogram: poll_histogram(&model.poll_buckets),
             samples_dropped: model.samples_dropped,
             long_polls_dropped: model.long_polls_dropped,
+            phases: phase_reports(scenario, model, findings),
         }
     }
 
@@ -271,6 +308,74 @@ impl Report {
         text.push('\n');
         text
     }
+}
+
+fn phase_reports(scenario: &Scenario, model: &Model, findings: &[Finding]) -> Vec<PhaseReport> {
+    model
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, phase)| {
+            let from_ms = phase.started_ns / 1_000_000;
+            let to_ms = model
+                .phases
+                .get(i + 1)
+                .map_or(u64::MAX, |next| next.started_ns / 1_000_000);
+            let mut counts = BTreeMap::new();
+            for f in findings.iter().filter(|f| f.kind != FindingKind::Event) {
+                if (from_ms..to_ms).contains(&f.first_seen_ms) {
+                    *counts.entry(f.kind).or_insert(0) += 1;
+                }
+            }
+            let seconds = phase.elapsed_ns as f64 / 1e9;
+            let per_sec = |n: u64| {
+                if seconds > 0.0 {
+                    round3(n as f64 / seconds)
+                } else {
+                    0.0
+                }
+            };
+            let workloads = phase
+                .workloads
+                .iter()
+                .map(|w| {
+                    let kind = scenario
+                        .workloads
+                        .iter()
+                        .find(|s| s.id == w.id)
+                        .map_or("?", |s| s.kind.name());
+                    PhaseWorkloadReport {
+                        id: w.id.clone(),
+                        kind,
+                        setting: w.setting.clone(),
+                        ops: w.ops,
+                        ops_per_sec: per_sec(w.ops),
+                        mb_per_sec: matches!(kind, "hash" | "fs")
+                            .then(|| round3(per_sec(w.bytes) / 1e6)),
+                        latency_ms: summary(&w.latency),
+                    }
+                })
+                .collect();
+            PhaseReport {
+                phase: phase.index + 1,
+                note: phase.note.clone(),
+                started_ms: from_ms,
+                duration_ms: phase.elapsed_ns / 1_000_000,
+                workloads,
+                findings: counts,
+            }
+        })
+        .collect()
+}
+
+fn summary(latency: &hdrhistogram::Histogram<u64>) -> Option<LatencySummary> {
+    (!latency.is_empty()).then(|| LatencySummary {
+        count: latency.len(),
+        p50: round3(latency.value_at_quantile(0.50) as f64 / 1e3),
+        p90: round3(latency.value_at_quantile(0.90) as f64 / 1e3),
+        p99: round3(latency.value_at_quantile(0.99) as f64 / 1e3),
+        max: round3(latency.max() as f64 / 1e3),
+    })
 }
 
 fn poll_histogram(counts: &[u64]) -> PollHistogram {
@@ -313,14 +418,9 @@ fn workload_report(kind: &WorkloadKind, w: &WorkloadModel, seconds: f64) -> Work
         WorkloadKind::Mutex(s) => (None, Some(s.lock.name()), None, "lock wait"),
         WorkloadKind::Sleep(s) => (None, None, Some(s.mode.name()), "one sleep"),
         WorkloadKind::Spawn(_) => (None, None, None, "spawn to end"),
+        WorkloadKind::Fs(s) => (None, None, Some(s.mode.name()), "write + fsync + read"),
     };
-    let latency_ms = (!w.latency.is_empty()).then(|| LatencySummary {
-        count: w.latency.len(),
-        p50: round3(w.latency.value_at_quantile(0.50) as f64 / 1e3),
-        p90: round3(w.latency.value_at_quantile(0.90) as f64 / 1e3),
-        p99: round3(w.latency.value_at_quantile(0.99) as f64 / 1e3),
-        max: round3(w.latency.max() as f64 / 1e3),
-    });
+    let latency_ms = summary(&w.latency);
     WorkloadReport {
         id: w.id.clone(),
         kind: kind.name(),

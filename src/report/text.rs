@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{LatencySummary, Report};
-use crate::detect::{Finding, Severity};
+use crate::detect::{Finding, FindingKind, Severity};
 
 /// Renders the report as plain text lines of at most 100 columns.
 pub fn render_text(report: &Report) -> String {
@@ -70,10 +70,13 @@ pub fn render_text(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "blocking pool: max {} threads · max {} queued",
-        r.blocking_pool.max_threads, r.blocking_pool.max_queue_depth
+        "blocking pool: max {} threads · max {} queued · tokmon's monitor thread: {:.1}% of a core",
+        r.blocking_pool.max_threads,
+        r.blocking_pool.max_queue_depth,
+        r.runtime.monitor_cpu_ratio * 100.0
     );
     out.push('\n');
+    render_phases(&mut out, r);
     let _ = writeln!(out, "Workloads");
     for w in &r.workloads {
         let mut head = format!(
@@ -104,24 +107,77 @@ pub fn render_text(report: &Report) -> String {
     out
 }
 
+/// One block per phase: its note, then each workload's figures and the findings.
+fn render_phases(out: &mut String, r: &Report) {
+    if r.phases.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Phases");
+    for p in &r.phases {
+        let head = format!(
+            "{}. from {:.1} s for {:.1} s: {}",
+            p.phase,
+            p.started_ms as f64 / 1e3,
+            p.duration_ms as f64 / 1e3,
+            p.note
+        );
+        wrap_into(out, &head, "", "   ");
+        for w in &p.workloads {
+            let rate = match w.mb_per_sec {
+                Some(mb) => format!("{mb:.0} MB/s"),
+                None => format!("{:.0}/s", w.ops_per_sec),
+            };
+            let latency = w.latency_ms.map_or("-".to_string(), |l| {
+                format!("p50 {} · p99 {}", fmt_ms(l.p50), fmt_ms(l.p99))
+            });
+            let _ = writeln!(
+                out,
+                "   {:<12} {:<24} {:>10}  {}",
+                w.id, w.setting, rate, latency
+            );
+        }
+        let findings: Vec<String> = p
+            .findings
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.name()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "   findings: {}",
+            if findings.is_empty() {
+                "none".to_string()
+            } else {
+                findings.join(" · ")
+            }
+        );
+    }
+    out.push('\n');
+}
+
 /// Width the text report keeps within.
 const WIDTH: usize = 100;
 
 /// Findings first: one group per kind, workload and spawn site, with its count, its worst
 /// occurrence and the hint.
 fn render_findings(out: &mut String, r: &Report) {
-    if r.findings.is_empty() {
-        let _ = writeln!(out, "Findings: none");
-        return;
-    }
-    let counts: Vec<String> = r
-        .finding_counts
+    let problems: Vec<&Finding> = r
+        .findings
         .iter()
-        .map(|(kind, n)| format!("{n} {}", kind.name()))
+        .filter(|f| f.kind != FindingKind::Event)
         .collect();
-    let _ = writeln!(out, "Findings: {}", counts.join(" · "));
+    if problems.is_empty() {
+        let _ = writeln!(out, "Findings: none");
+    } else {
+        let counts: Vec<String> = r
+            .finding_counts
+            .iter()
+            .filter(|(kind, _)| **kind != FindingKind::Event)
+            .map(|(kind, n)| format!("{n} {}", kind.name()))
+            .collect();
+        let _ = writeln!(out, "Findings: {}", counts.join(" · "));
+    }
     let mut groups: Vec<(&Finding, u64)> = Vec::new();
-    for f in &r.findings {
+    for f in problems {
         let same = |g: &&Finding| {
             g.kind == f.kind && g.workload == f.workload && g.spawned_at == f.spawned_at
         };
@@ -149,6 +205,18 @@ fn render_findings(out: &mut String, r: &Report) {
         );
         wrap_into(out, &format!("{head}{}", worst.summary), "", "           ");
         wrap_into(out, &worst.hint, "         → ", "           ");
+    }
+    let events: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Event)
+        .collect();
+    if !events.is_empty() {
+        let _ = writeln!(out, "Events");
+        for e in events {
+            let line = format!("{:>7.1} s  {}", e.first_seen_ms as f64 / 1e3, e.summary);
+            wrap_into(out, &line, "", "           ");
+        }
     }
 }
 

@@ -11,6 +11,9 @@ use tokio::runtime::Handle;
 use crate::probe::{LongPoll, Probe, locations, thread_state};
 use crate::sample::{CpuUse, PollRecord};
 
+/// The coarse clock's tick, in nanoseconds.
+const COARSE_TICK_NS: u64 = crate::probe::clock::COARSE_TICK.as_nanos() as u64;
+
 /// A poll running this long is watched: its thread's CPU time is read once, to compare later.
 const WATCH_FROM_NS: u64 = 2_000_000;
 
@@ -59,10 +62,12 @@ impl Sighting {
 
     /// The syscall the thread waited in most during the poll: the cause, rather than whatever
     /// it happened to be in at the last look (a std lock's waiter also sleeps once it holds it).
+    /// Seen in at least a fifth of the looks, so a passing call does not name the cause.
     fn main_syscall(&self) -> Option<String> {
         self.syscalls
             .iter()
             .max_by_key(|(_, n)| *n)
+            .filter(|(_, n)| *n * 5 >= self.looks)
             .map(|(name, _)| name.clone())
     }
 }
@@ -80,9 +85,26 @@ struct Finished {
 /// Forgets finished polls nobody asked about after this long.
 const FORGET_AFTER_NS: u64 = 10_000_000_000;
 
+/// A tick gap longer than this is remembered: a poll that started in it may have read a
+/// coarse time up to the whole gap before it really started.
+const GAP_NS: u64 = 3_000_000;
+/// Gaps remembered (the oldest are forgotten first).
+const GAPS_KEPT: usize = 4096;
+
+/// When the coarse clock stood still: it read `from` until the monitor ticked at `to`.
+#[derive(Debug, Clone, Copy)]
+struct Gap {
+    from: u64,
+    to: u64,
+}
+
 #[derive(Debug)]
 pub struct PollWatch {
     probe: Arc<Probe>,
+    /// The last tick, and the gaps between ticks longer than [`GAP_NS`]: a starved monitor
+    /// thread must not make short polls look long.
+    last_tick: Option<u64>,
+    gaps: std::collections::VecDeque<Gap>,
     stall_threshold_ns: u64,
     /// Keyed by (tid, seq).
     watching: HashMap<(Option<i32>, u64), Sighting>,
@@ -96,11 +118,39 @@ impl PollWatch {
             stall_threshold_ns,
             watching: HashMap::new(),
             finished: HashMap::new(),
+            last_tick: None,
+            gaps: std::collections::VecDeque::new(),
         }
+    }
+
+    /// The latest a poll can have started, given the coarse time it read at its start: the
+    /// next tick after that time (the clock read `started` until then).
+    fn started_by(&self, started: u64) -> u64 {
+        self.gaps
+            .iter()
+            .rev()
+            .find(|g| g.from == started)
+            .map_or(started + COARSE_TICK_NS, |g| g.to)
+    }
+
+    /// How long a poll has surely run by `now`: from the latest it can have started.
+    fn surely_running_for(&self, started: u64, now: u64) -> u64 {
+        now.saturating_sub(self.started_by(started))
     }
 
     /// One watchdog pass at `now_ns`; true when a poll has just become a stall.
     pub fn scan(&mut self, now_ns: u64) -> bool {
+        if let Some(last) = self.last_tick.replace(now_ns)
+            && now_ns.saturating_sub(last) > GAP_NS
+        {
+            if self.gaps.len() == GAPS_KEPT {
+                self.gaps.pop_front();
+            }
+            self.gaps.push_back(Gap {
+                from: last,
+                to: now_ns,
+            });
+        }
         let mut urgent = false;
         let mut live = Vec::new();
         for slot in self.probe.threads.snapshot() {
@@ -108,7 +158,7 @@ impl PollWatch {
             if !view.polling() {
                 continue;
             }
-            let age = now_ns.saturating_sub(view.started_ns);
+            let age = self.surely_running_for(view.started_ns, now_ns);
             if age < WATCH_FROM_NS {
                 continue;
             }
@@ -164,7 +214,7 @@ impl PollWatch {
         let mut out = Vec::new();
         for slot in self.probe.threads.snapshot() {
             let view = slot.view();
-            let age = now_ns.saturating_sub(view.started_ns);
+            let age = self.surely_running_for(view.started_ns, now_ns);
             if !view.polling() || age < threshold {
                 continue;
             }
@@ -236,7 +286,14 @@ impl PollWatch {
             tid: poll.tid,
             seq: poll.seq,
             started_ns: poll.started_ns,
-            duration_ns: poll.duration_ns,
+            // A coarse duration counts from the latest the poll can have started.
+            duration_ns: if poll.precise {
+                poll.duration_ns
+            } else {
+                poll.duration_ns.min(
+                    self.surely_running_for(poll.started_ns, poll.started_ns + poll.duration_ns),
+                )
+            },
             running: false,
             cpu_ratio: ratio,
             cpu,

@@ -6,8 +6,61 @@ use super::error::ScenarioErrors;
 use super::parse::{load_file, parse_str};
 use super::spec::{Scenario, ScenarioSource};
 
-/// Scenarios embedded in the binary: (name, TOML text). The first is the default.
-pub const BUILT_IN: &[(&str, &str)] = &[("default", include_str!("builtin/default.toml"))];
+/// Scenarios embedded in the binary: (name, TOML text). The first is the default; the rest
+/// are the files of `scenarios/`, so an installed binary runs them by name from anywhere (a
+/// test checks that every file there is listed here).
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("default", include_str!("builtin/default.toml")),
+    (
+        "async-sleep",
+        include_str!("../../scenarios/async-sleep.toml"),
+    ),
+    (
+        "blocking-pool-too-small",
+        include_str!("../../scenarios/blocking-pool-too-small.toml"),
+    ),
+    (
+        "blocking-sleep",
+        include_str!("../../scenarios/blocking-sleep.toml"),
+    ),
+    ("fs-async", include_str!("../../scenarios/fs-async.toml")),
+    (
+        "fs-blocking",
+        include_str!("../../scenarios/fs-blocking.toml"),
+    ),
+    (
+        "hash-block-in-place",
+        include_str!("../../scenarios/hash-block-in-place.toml"),
+    ),
+    (
+        "hash-on-worker",
+        include_str!("../../scenarios/hash-on-worker.toml"),
+    ),
+    (
+        "hash-spawn-blocking",
+        include_str!("../../scenarios/hash-spawn-blocking.toml"),
+    ),
+    (
+        "hash-yield",
+        include_str!("../../scenarios/hash-yield.toml"),
+    ),
+    (
+        "single-worker",
+        include_str!("../../scenarios/single-worker.toml"),
+    ),
+    (
+        "spawn-storm",
+        include_str!("../../scenarios/spawn-storm.toml"),
+    ),
+    (
+        "std-mutex-blocking",
+        include_str!("../../scenarios/std-mutex-blocking.toml"),
+    ),
+    (
+        "tokio-mutex",
+        include_str!("../../scenarios/tokio-mutex.toml"),
+    ),
+];
 
 /// The name of the scenario run when none is given.
 pub const DEFAULT_NAME: &str = "default";
@@ -62,8 +115,8 @@ fn list_or_none(names: &[String]) -> String {
 ///
 /// - no argument: the built-in default;
 /// - an existing file, or an argument ending in `.toml` or containing a path separator: that file;
+/// - `scenarios_dir/ARG.toml` if it exists (a local file wins over a built-in of that name);
 /// - a built-in name: that built-in;
-/// - otherwise `scenarios_dir/ARG.toml` if it exists;
 /// - otherwise [`ResolveError::NotFound`], listing what there is.
 pub fn resolve(arg: Option<&str>, scenarios_dir: &Path) -> Result<Scenario, ResolveError> {
     let Some(arg) = arg else {
@@ -77,12 +130,12 @@ pub fn resolve(arg: Option<&str>, scenarios_dir: &Path) -> Result<Scenario, Reso
     {
         return Ok(load_file(as_path)?);
     }
-    if let Some(result) = built_in(arg) {
-        return Ok(result?);
-    }
     let in_dir = scenarios_dir.join(format!("{arg}.toml"));
     if in_dir.is_file() {
         return Ok(load_file(&in_dir)?);
+    }
+    if let Some(result) = built_in(arg) {
+        return Ok(result?);
     }
     Err(not_found(arg, scenarios_dir))
 }
@@ -112,22 +165,50 @@ pub struct CatalogEntry {
     pub source: ScenarioSource,
     /// The first line of the first error, when the scenario is invalid.
     pub error: Option<String>,
+    /// A file in the scenarios folder that takes the place of the built-in of the same name.
+    pub overrides_built_in: bool,
 }
 
-/// Every scenario: the built-ins first, then `scenarios_dir/*.toml` sorted by file name.
+/// Every scenario once by name: the built-ins first (a file of the same name in
+/// `scenarios_dir` takes a built-in's place and says so), then the other `*.toml` files there,
+/// sorted by file name.
 ///
 /// An invalid file is listed with its error; a missing folder lists only the built-ins.
 pub fn list(scenarios_dir: &Path) -> Vec<CatalogEntry> {
-    let built_ins = BUILT_IN.iter().map(|(name, text)| {
-        let source = ScenarioSource::BuiltIn((*name).to_string());
-        entry((*name).to_string(), source.clone(), parse_str(text, source))
+    let files = toml_files(scenarios_dir);
+    let file_named = |name: &str| {
+        files
+            .iter()
+            .find(|path| stem(path).as_deref() == Some(name))
+    };
+    let built_ins = BUILT_IN.iter().map(|(name, text)| match file_named(name) {
+        Some(path) => {
+            let mut e = entry(
+                (*name).to_string(),
+                ScenarioSource::File(path.clone()),
+                load_file(path),
+            );
+            // A copy of the built-in (as in this repository) replaces nothing worth saying.
+            e.overrides_built_in = std::fs::read_to_string(path).map_or(true, |t| t != *text);
+            e
+        }
+        None => {
+            let source = ScenarioSource::BuiltIn((*name).to_string());
+            entry((*name).to_string(), source.clone(), parse_str(text, source))
+        }
     });
-    let files = toml_files(scenarios_dir).into_iter().map(|path| {
-        let name = stem(&path).unwrap_or_default();
-        let result = load_file(&path);
-        entry(name, ScenarioSource::File(path), result)
-    });
-    built_ins.chain(files).collect()
+    let others = files
+        .iter()
+        .filter(|path| {
+            !BUILT_IN
+                .iter()
+                .any(|(name, _)| stem(path).as_deref() == Some(*name))
+        })
+        .map(|path| {
+            let name = stem(path).unwrap_or_default();
+            entry(name, ScenarioSource::File(path.clone()), load_file(path))
+        });
+    built_ins.chain(others).collect()
 }
 
 fn entry(
@@ -141,12 +222,14 @@ fn entry(
             title: scenario.title,
             source,
             error: None,
+            overrides_built_in: false,
         },
         Err(errors) => CatalogEntry {
             name,
             title: String::new(),
             source,
             error: Some(errors.summary()),
+            overrides_built_in: false,
         },
     }
 }
@@ -202,7 +285,40 @@ mod tests {
         assert!(matches!(error, ResolveError::NotFound { .. }));
         let shown = error.to_string();
         assert!(shown.contains("\"nope\""), "{shown}");
-        assert!(shown.contains("built-in scenarios: default"), "{shown}");
+        assert!(shown.contains("built-in scenarios: default, "), "{shown}");
+    }
+
+    #[test]
+    fn every_shipped_file_is_built_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for path in toml_files(&dir) {
+            let name = stem(&path).expect("a file name");
+            let (_, text) = BUILT_IN
+                .iter()
+                .find(|(built_in, _)| *built_in == name)
+                .unwrap_or_else(|| panic!("scenarios/{name}.toml is not in BUILT_IN"));
+            let on_disk = std::fs::read_to_string(&path).expect("readable");
+            assert_eq!(*text, on_disk, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_local_file_wins_over_the_built_in_and_says_so() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = BUILT_IN[1]
+            .1
+            .replace("title = ", "title = \"local copy\"\n# was: ");
+        std::fs::write(dir.path().join(format!("{}.toml", BUILT_IN[1].0)), text).expect("write");
+        let scenario = resolve(Some(BUILT_IN[1].0), dir.path()).expect("resolves");
+        assert_eq!(scenario.title, "local copy");
+        let entries = list(dir.path());
+        assert_eq!(entries.len(), BUILT_IN.len());
+        let entry = entries
+            .iter()
+            .find(|e| e.name == BUILT_IN[1].0)
+            .expect("listed");
+        assert!(entry.overrides_built_in);
+        assert_eq!(entry.title, "local copy");
     }
 
     #[test]

@@ -93,6 +93,127 @@ pub struct Scenario {
     pub runtime: RuntimeSpec,
     pub detector: DetectorSpec,
     pub workloads: Vec<WorkloadSpec>,
+    /// The scripted demo, in time order; empty when the scenario has no phases.
+    pub phases: Vec<PhaseSpec>,
+}
+
+impl Scenario {
+    /// The same scenario with every phase start and every workload pause divided by `factor`
+    /// (`--time-scale`), so a phased demo runs in seconds in tests.
+    pub fn time_scaled(&self, factor: f64) -> Scenario {
+        let scale = |d: Duration| d.div_f64(factor.max(f64::MIN_POSITIVE));
+        let mut scaled = self.clone();
+        for phase in &mut scaled.phases {
+            phase.at = scale(phase.at);
+            for setting in &mut phase.set {
+                if let Knob::Every(d) = &mut setting.knob {
+                    *d = scale(*d);
+                }
+            }
+        }
+        for workload in &mut scaled.workloads {
+            match &mut workload.kind {
+                WorkloadKind::Hash(s) => s.every = scale(s.every),
+                WorkloadKind::Mutex(s) => s.every = scale(s.every),
+                WorkloadKind::Sleep(s) => s.every = scale(s.every),
+                WorkloadKind::Fs(s) => s.every = scale(s.every),
+                WorkloadKind::Echo(_) | WorkloadKind::Spawn(_) => {}
+            }
+        }
+        scaled
+    }
+}
+
+/// One step of a scripted demo: from `at` on, `note` is shown and `set` has been applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSpec {
+    /// Time since the run started.
+    pub at: Duration,
+    pub note: String,
+    pub set: Vec<KnobSetting>,
+}
+
+/// One live setting of one workload, as a phase's `set` or a dashboard key changes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnobSetting {
+    pub workload: String,
+    pub knob: Knob,
+}
+
+/// A setting that can change while a workload runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Knob {
+    /// hash
+    Placement(Placement),
+    /// mutex
+    Lock(LockKind),
+    /// mutex
+    HoldBy(HoldBy),
+    /// sleep
+    SleepMode(SleepMode),
+    /// fs
+    FsMode(FsMode),
+    /// echo, spawn: per second
+    Rate(u32),
+    /// hash, fs: bytes per job
+    Size(u64),
+    /// hash, mutex, sleep, fs: concurrent loops
+    Tasks(u32),
+    /// hash, mutex, sleep, fs: pause between operations
+    Every(Duration),
+    /// sleep: length of one sleep
+    Duration(Duration),
+    /// mutex: how long a holder keeps the lock
+    Hold(Duration),
+}
+
+impl Knob {
+    /// The key that names this knob in a phase's `set` (`"hasher.placement"`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Knob::Placement(_) => "placement",
+            Knob::Lock(_) => "lock",
+            Knob::HoldBy(_) => "hold_by",
+            Knob::SleepMode(_) => "mode",
+            Knob::FsMode(_) => "mode",
+            Knob::Rate(_) => "rate",
+            Knob::Size(_) => "size",
+            Knob::Tasks(_) => "tasks",
+            Knob::Every(_) => "every",
+            Knob::Duration(_) => "duration",
+            Knob::Hold(_) => "hold",
+        }
+    }
+}
+
+impl WorkloadKind {
+    /// This workload with one knob changed, or `None` when the kind has no such knob.
+    pub fn with(&self, knob: Knob) -> Option<WorkloadKind> {
+        let mut kind = self.clone();
+        match (&mut kind, knob) {
+            (WorkloadKind::Hash(s), Knob::Placement(p)) => s.placement = p,
+            (WorkloadKind::Hash(s), Knob::Size(n)) => s.size = n,
+            (WorkloadKind::Hash(s), Knob::Tasks(n)) => s.tasks = n,
+            (WorkloadKind::Hash(s), Knob::Every(d)) => s.every = d,
+            (WorkloadKind::Mutex(s), Knob::Lock(l)) => s.lock = l,
+            (WorkloadKind::Mutex(s), Knob::HoldBy(h)) => s.hold_by = h,
+            (WorkloadKind::Mutex(s), Knob::Tasks(n)) => s.tasks = n,
+            (WorkloadKind::Mutex(s), Knob::Every(d)) => s.every = d,
+            (WorkloadKind::Mutex(s), Knob::Hold(d)) => s.hold = d,
+            (WorkloadKind::Sleep(s), Knob::SleepMode(m)) => s.mode = m,
+            (WorkloadKind::Sleep(s), Knob::Tasks(n)) => s.tasks = n,
+            (WorkloadKind::Sleep(s), Knob::Every(d)) => s.every = d,
+            (WorkloadKind::Sleep(s), Knob::Duration(d)) => s.duration = d,
+            (WorkloadKind::Fs(s), Knob::FsMode(m)) => s.mode = m,
+            (WorkloadKind::Fs(s), Knob::Size(n)) => s.size = n,
+            (WorkloadKind::Fs(s), Knob::Tasks(n)) => s.tasks = n,
+            (WorkloadKind::Fs(s), Knob::Every(d)) => s.every = d,
+            (WorkloadKind::Echo(s), Knob::Rate(r)) => s.rate = r,
+            (WorkloadKind::Spawn(s), Knob::Rate(r)) => s.rate = r,
+            _ => return None,
+        }
+        Some(kind)
+    }
 }
 
 /// The measured runtime's shape.
@@ -138,6 +259,7 @@ pub enum WorkloadKind {
     Mutex(MutexSpec),
     Sleep(SleepSpec),
     Spawn(SpawnSpec),
+    Fs(FsSpec),
 }
 
 impl WorkloadKind {
@@ -149,6 +271,7 @@ impl WorkloadKind {
             WorkloadKind::Mutex(_) => "mutex",
             WorkloadKind::Sleep(_) => "sleep",
             WorkloadKind::Spawn(_) => "spawn",
+            WorkloadKind::Fs(_) => "fs",
         }
     }
 }
@@ -294,3 +417,42 @@ pub struct SpawnSpec {
     /// CPU work each spawned task does before it ends.
     pub work: Duration,
 }
+
+/// How the fs workload does its file I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsMode {
+    /// `std::fs` inside async code: the mistake.
+    Blocking,
+    /// `tokio::fs`, which runs each call on the blocking pool.
+    Async,
+}
+
+impl FsMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            FsMode::Blocking => "blocking",
+            FsMode::Async => "async",
+        }
+    }
+}
+
+/// `tasks` loops that each write `size` bytes to their own file in a temporary directory,
+/// `fsync` it, read it back, and pause `every`. The directory is removed when the run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsSpec {
+    pub tasks: u32,
+    pub mode: FsMode,
+    /// Bytes written and read per operation.
+    pub size: u64,
+    pub every: Duration,
+}
+
+/// Default fs loops.
+pub const DEFAULT_FS_TASKS: u32 = 2;
+/// Default fs mode: the mistake.
+pub const DEFAULT_FS_MODE: FsMode = FsMode::Blocking;
+/// Default bytes per fs operation.
+pub const DEFAULT_FS_SIZE: u64 = 4 * 1024 * 1024;
+/// Default pause between fs operations.
+pub const DEFAULT_FS_EVERY: Duration = Duration::from_millis(20);

@@ -15,6 +15,8 @@ pub fn fmt_dur(ms: f64) -> String {
         "-".into()
     } else if ms >= 1000.0 {
         format!("{:.1} s", ms / 1000.0)
+    } else if ms >= 1.0 && ms.fract() == 0.0 {
+        format!("{ms:.0} ms")
     } else {
         crate::report::fmt_ms(ms)
     }
@@ -75,6 +77,13 @@ pub fn unit(ratio: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// The rightmost `len` columns of `area` (all of it when `len` is larger): where a sparkline
+/// of `len` values goes so that the newest value sits at the right edge.
+pub fn flush_right(area: ratatui::layout::Rect, len: usize) -> ratatui::layout::Rect {
+    let w = u16::try_from(len).unwrap_or(u16::MAX).min(area.width);
+    ratatui::layout::Rect::new(area.right() - w, area.y, w, area.height)
 }
 
 /// Display width of a text drawn by tokmon (every character it uses is one cell wide).
@@ -144,6 +153,8 @@ mod tests {
         assert_eq!(fmt_clock(3_723_400), "62:03.4");
         assert_eq!(fmt_dur(840.0), "840 ms");
         assert_eq!(fmt_dur(1_234.0), "1.2 s");
+        assert_eq!(fmt_dur(10.0), "10 ms");
+        assert_eq!(fmt_dur(16.4), "16.4 ms");
         assert_eq!(fmt_count(27_000), "27k");
         assert_eq!(fmt_count(1_234), "1.2k");
         assert_eq!(fmt_share(Some(0.02)), "2.0%");

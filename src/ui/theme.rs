@@ -80,6 +80,10 @@ pub struct Theme {
     pub spark: Style,
     /// Keys in the footer and the help.
     pub key: Style,
+    /// The "phase 2/3" badge of a scripted demo: read from the back of the room.
+    pub phase: Style,
+    /// A change the presenter made (an event in the findings log): "the moment".
+    pub event: Style,
 }
 
 impl Theme {
@@ -94,11 +98,20 @@ impl Theme {
                 title: Style::new().fg(Color::Cyan).add_modifier(bold),
                 border: Style::new().fg(Color::DarkGray),
                 border_focus: Style::new().fg(Color::Cyan),
-                selected: Style::new().fg(Color::White).bg(Color::Blue).add_modifier(bold),
-                healthy: Style::new().fg(Color::Black).bg(Color::Green).add_modifier(bold),
-                waiting: Style::new().fg(Color::Black).bg(Color::Gray),
-                loud: Style::new().fg(Color::White).bg(Color::Red).add_modifier(bold),
-                paused: Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(bold),
+                selected: Style::new()
+                    .fg(Color::White)
+                    .bg(Color::Blue)
+                    .add_modifier(bold),
+                healthy: Style::new().fg(Color::LightGreen).add_modifier(bold),
+                waiting: Style::new().fg(Color::Gray),
+                loud: Style::new()
+                    .fg(Color::White)
+                    .bg(Color::Red)
+                    .add_modifier(bold),
+                paused: Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Yellow)
+                    .add_modifier(bold),
                 critical: Style::new().fg(Color::LightRed).add_modifier(bold),
                 warning: Style::new().fg(Color::Yellow),
                 info: Style::new().fg(Color::LightBlue),
@@ -106,6 +119,11 @@ impl Theme {
                 bar_empty: Style::new().fg(Color::DarkGray),
                 spark: Style::new().fg(Color::Cyan),
                 key: Style::new().fg(Color::Cyan).add_modifier(bold),
+                phase: Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Cyan)
+                    .add_modifier(bold),
+                event: Style::new().fg(Color::LightBlue).add_modifier(bold),
             },
             ThemeName::Light => Theme {
                 ascii: false,
@@ -115,10 +133,16 @@ impl Theme {
                 title: Style::new().fg(Color::Blue).add_modifier(bold),
                 border: Style::new().fg(Color::Gray),
                 border_focus: Style::new().fg(Color::Blue),
-                selected: Style::new().fg(Color::Black).bg(Color::LightCyan).add_modifier(bold),
-                healthy: Style::new().fg(Color::White).bg(Color::Green).add_modifier(bold),
-                waiting: Style::new().fg(Color::Black).bg(Color::Gray),
-                loud: Style::new().fg(Color::White).bg(Color::Red).add_modifier(bold),
+                selected: Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::LightCyan)
+                    .add_modifier(bold),
+                healthy: Style::new().fg(Color::Green).add_modifier(bold),
+                waiting: Style::new().fg(Color::DarkGray),
+                loud: Style::new()
+                    .fg(Color::White)
+                    .bg(Color::Red)
+                    .add_modifier(bold),
                 paused: Style::new()
                     .fg(Color::Black)
                     .bg(Color::LightYellow)
@@ -131,6 +155,11 @@ impl Theme {
                 bar_empty: Style::new().fg(Color::Gray),
                 spark: Style::new().fg(Color::Blue),
                 key: Style::new().fg(Color::Blue).add_modifier(bold),
+                phase: Style::new()
+                    .fg(Color::White)
+                    .bg(Color::Blue)
+                    .add_modifier(bold),
+                event: Style::new().fg(Color::Blue).add_modifier(bold),
             },
             ThemeName::Mono => Theme {
                 ascii: false,
@@ -152,6 +181,8 @@ impl Theme {
                 bar_empty: Style::new().add_modifier(Modifier::DIM),
                 spark: Style::new(),
                 key: Style::new().add_modifier(bold),
+                phase: Style::new().add_modifier(Modifier::REVERSED | bold),
+                event: Style::new().add_modifier(bold),
             },
         };
         theme.ascii = look.ascii;
@@ -176,7 +207,11 @@ impl Theme {
 
     /// The filled and the empty cell of a horizontal bar (busy %).
     pub fn gauge_symbols(&self) -> (&'static str, &'static str) {
-        if self.ascii { ("#", ".") } else { ("█", "░") }
+        if self.ascii {
+            ("#", ".")
+        } else {
+            ("█", "░")
+        }
     }
 
     /// Between items on one line.
@@ -192,6 +227,11 @@ impl Theme {
     /// Marks the selected row.
     pub fn pointer(&self) -> &'static str {
         if self.ascii { ">" } else { "▶" }
+    }
+
+    /// Tags an event (a change the presenter made) in the findings log.
+    pub fn event_mark(&self) -> &'static str {
+        if self.ascii { ">" } else { "▸" }
     }
 
     /// Marks a threshold under the histogram.
@@ -253,7 +293,8 @@ pub fn asciify(text: &str) -> String {
             '—' | '–' | '─' => out.push('-'),
             '‘' | '’' => out.push('\''),
             '“' | '”' => out.push('"'),
-            '▶' => out.push('>'),
+            '▶' | '▸' => out.push('>'),
+            '↔' => out.push_str("<->"),
             '\u{a0}' => out.push(' '),
             _ => out.push('?'),
         }

@@ -8,32 +8,41 @@ use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use super::TaskContext;
+use super::{LoopSpawner, TaskContext};
 use crate::scenario::{HashSpec, Placement};
 
 /// The buffer each job hashes over and over until it has hashed `size` bytes: big enough to
 /// amortise the call, small enough to stay in cache.
 const BUFFER_LEN: usize = 1 << 20;
 
-pub(super) fn start(
+/// Starts hash loops `from..to` on demand.
+pub(super) fn spawner(
     handle: &Handle,
     ctx: TaskContext,
     settings: watch::Receiver<HashSpec>,
-    tasks: u32,
-) {
+) -> LoopSpawner {
     let buffer: Arc<[u8]> = (0..BUFFER_LEN).map(|i| (i % 251) as u8).collect();
-    for _ in 0..tasks {
-        let task_ctx = ctx.clone();
-        ctx.spawn(
-            handle,
-            hash_loop(task_ctx, settings.clone(), buffer.clone()),
-        );
-    }
+    let handle = handle.clone();
+    Box::new(move |from, to| {
+        for index in from..to {
+            let task_ctx = ctx.clone();
+            ctx.spawn(
+                &handle,
+                hash_loop(index, task_ctx, settings.clone(), buffer.clone()),
+            );
+        }
+    })
 }
 
-async fn hash_loop(mut ctx: TaskContext, settings: watch::Receiver<HashSpec>, buffer: Arc<[u8]>) {
+async fn hash_loop(
+    index: u32,
+    mut ctx: TaskContext,
+    mut settings: watch::Receiver<HashSpec>,
+    buffer: Arc<[u8]>,
+) {
     loop {
         ctx.unpaused().await;
+        ctx.active(&mut settings, index, |s| s.tasks).await;
         let spec = *settings.borrow();
         let started = Instant::now();
         let digest = match spec.placement {

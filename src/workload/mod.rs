@@ -4,6 +4,7 @@
 //! running workload without restarting anything; its counters live in [`WorkloadStats`].
 
 mod echo;
+mod fs;
 mod hash;
 mod mutex;
 mod runtime;
@@ -12,8 +13,8 @@ mod spawn;
 mod stats;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -21,7 +22,7 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 
 use crate::probe::{LabelGuard, Probe};
-use crate::scenario::{Scenario, WorkloadKind};
+use crate::scenario::{KnobSetting, Scenario, WorkloadKind};
 
 pub use runtime::build_measured_runtime;
 pub use stats::{LatencyRecorder, WorkloadStats, new_histogram, to_buckets};
@@ -40,6 +41,8 @@ pub enum Control {
         workload: String,
         kind: WorkloadKind,
     },
+    /// Change one live setting of one workload.
+    Set(KnobSetting),
 }
 
 /// Why a control message was refused.
@@ -47,6 +50,12 @@ pub enum Control {
 pub enum ControlError {
     #[error("no workload with id `{0}`")]
     UnknownWorkload(String),
+    #[error("workload `{id}` ({kind}) has no live setting `{knob}`")]
+    NoSuchKnob {
+        id: String,
+        kind: &'static str,
+        knob: &'static str,
+    },
     #[error("workload `{id}` is a {is} workload; cannot change it to {to}")]
     KindMismatch {
         id: String,
@@ -79,6 +88,21 @@ impl TaskContext {
         let _ = self.paused.wait_for(|paused| !*paused).await;
     }
 
+    /// Waits while loop `index` is beyond the workload's current `tasks` (read by `tasks_of`);
+    /// true when the loop may run.
+    async fn active<T>(
+        &mut self,
+        settings: &mut watch::Receiver<T>,
+        index: u32,
+        tasks_of: fn(&T) -> u32,
+    ) {
+        if index < tasks_of(&settings.borrow()) {
+            return;
+        }
+        // An error means the engine is gone; the runtime is shutting down.
+        let _ = settings.wait_for(|s| index < tasks_of(s)).await;
+    }
+
     /// Spawns a task of this workload on the measured runtime, instrumented for scheduling
     /// delay. `#[track_caller]` keeps the task's spawn location at the workload's own code.
     #[track_caller]
@@ -99,13 +123,48 @@ enum SettingsTx {
     Mutex(watch::Sender<crate::scenario::MutexSpec>),
     Sleep(watch::Sender<crate::scenario::SleepSpec>),
     Spawn(watch::Sender<crate::scenario::SpawnSpec>),
+    Fs(watch::Sender<crate::scenario::FsSpec>),
 }
 
-#[derive(Debug)]
+/// Starts loops `from..to` of a workload whose loops are numbered; loops whose number is not
+/// below the current `tasks` wait, so `tasks` can go down and up again without restarting.
+type LoopSpawner = Box<dyn Fn(u32, u32) + Send + Sync>;
+
 struct RunningWorkload {
     id: String,
     stats: Arc<WorkloadStats>,
     settings: SettingsTx,
+    /// The settings in force now.
+    current: Mutex<WorkloadKind>,
+    /// Loops started so far, and how to start more (kinds with `tasks`).
+    loops: Option<(Mutex<u32>, LoopSpawner)>,
+}
+
+impl std::fmt::Debug for RunningWorkload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningWorkload")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One applied change, for the event log: `hasher placement: worker -> spawn_blocking`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub workload: String,
+    pub key: &'static str,
+    pub from: String,
+    pub to: String,
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {} → {}",
+            self.workload, self.key, self.from, self.to
+        )
+    }
 }
 
 /// The measured runtime with the scenario's workloads running on it.
@@ -117,6 +176,8 @@ pub struct Engine {
     paused: watch::Sender<bool>,
     stopping: Arc<AtomicBool>,
     probe: Arc<Probe>,
+    /// Where fs workloads keep their files; removed with the engine.
+    scratch: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -132,11 +193,8 @@ impl Engine {
     pub fn start(scenario: &Scenario, probe: Arc<Probe>) -> anyhow::Result<Engine> {
         let runtime = build_measured_runtime(&scenario.runtime, &probe)
             .context("building the measured runtime")?;
-        let needs_load_generator = scenario
-            .workloads
-            .iter()
-            .any(|w| matches!(w.kind, WorkloadKind::Echo(_)));
-        let load_generator = if needs_load_generator {
+        let has = |f: fn(&WorkloadKind) -> bool| scenario.workloads.iter().any(|w| f(&w.kind));
+        let load_generator = if has(|k| matches!(k, WorkloadKind::Echo(_))) {
             Some(
                 tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(1)
@@ -144,6 +202,16 @@ impl Engine {
                     .enable_all()
                     .build()
                     .context("building the load generator's runtime")?,
+            )
+        } else {
+            None
+        };
+        let scratch = if has(|k| matches!(k, WorkloadKind::Fs(_))) {
+            Some(
+                tempfile::Builder::new()
+                    .prefix("tokmon-fs-")
+                    .tempdir()
+                    .context("creating a temporary directory for the fs workload")?,
             )
         } else {
             None
@@ -156,6 +224,7 @@ impl Engine {
             paused,
             stopping: Arc::new(AtomicBool::new(false)),
             probe: probe.clone(),
+            scratch,
         };
         let handle = runtime.handle().clone();
         let canary_probe = probe.clone();
@@ -169,43 +238,72 @@ impl Engine {
                 paused: engine.paused.subscribe(),
                 stopping: engine.stopping.clone(),
             };
-            let settings = match &workload.kind {
-                WorkloadKind::Echo(spec) => {
-                    let (tx, rx) = watch::channel(*spec);
-                    let load_generator = engine
-                        .load_generator
-                        .as_ref()
-                        .map(|rt| rt.handle().clone())
-                        .context("echo needs the load generator")?;
-                    echo::start(&handle, &load_generator, ctx, rx)
-                        .with_context(|| format!("starting echo workload `{}`", workload.id))?;
-                    SettingsTx::Echo(tx)
-                }
-                WorkloadKind::Hash(spec) => {
-                    let (tx, rx) = watch::channel(*spec);
-                    hash::start(&handle, ctx, rx, spec.tasks);
-                    SettingsTx::Hash(tx)
-                }
-                WorkloadKind::Mutex(spec) => {
-                    let (tx, rx) = watch::channel(*spec);
-                    mutex::start(&handle, ctx, rx, spec.tasks);
-                    SettingsTx::Mutex(tx)
-                }
-                WorkloadKind::Sleep(spec) => {
-                    let (tx, rx) = watch::channel(*spec);
-                    sleep::start(&handle, ctx, rx, spec.tasks);
-                    SettingsTx::Sleep(tx)
-                }
-                WorkloadKind::Spawn(spec) => {
-                    let (tx, rx) = watch::channel(*spec);
-                    spawn::start(&handle, ctx, rx);
-                    SettingsTx::Spawn(tx)
-                }
-            };
+            let (settings, spawner, tasks): (SettingsTx, Option<LoopSpawner>, u32) =
+                match &workload.kind {
+                    WorkloadKind::Echo(spec) => {
+                        let (tx, rx) = watch::channel(*spec);
+                        let load_generator = engine
+                            .load_generator
+                            .as_ref()
+                            .map(|rt| rt.handle().clone())
+                            .context("echo needs the load generator")?;
+                        echo::start(&handle, &load_generator, ctx, rx)
+                            .with_context(|| format!("starting echo workload `{}`", workload.id))?;
+                        (SettingsTx::Echo(tx), None, 0)
+                    }
+                    WorkloadKind::Hash(spec) => {
+                        let (tx, rx) = watch::channel(*spec);
+                        (
+                            SettingsTx::Hash(tx),
+                            Some(hash::spawner(&handle, ctx, rx)),
+                            spec.tasks,
+                        )
+                    }
+                    WorkloadKind::Mutex(spec) => {
+                        let (tx, rx) = watch::channel(*spec);
+                        (
+                            SettingsTx::Mutex(tx),
+                            Some(mutex::spawner(&handle, ctx, rx)),
+                            spec.tasks,
+                        )
+                    }
+                    WorkloadKind::Sleep(spec) => {
+                        let (tx, rx) = watch::channel(*spec);
+                        (
+                            SettingsTx::Sleep(tx),
+                            Some(sleep::spawner(&handle, ctx, rx)),
+                            spec.tasks,
+                        )
+                    }
+                    WorkloadKind::Spawn(spec) => {
+                        let (tx, rx) = watch::channel(*spec);
+                        spawn::start(&handle, ctx, rx);
+                        (SettingsTx::Spawn(tx), None, 0)
+                    }
+                    WorkloadKind::Fs(spec) => {
+                        let (tx, rx) = watch::channel(*spec);
+                        let dir = engine
+                            .scratch
+                            .as_ref()
+                            .map(|d| d.path().to_path_buf())
+                            .context("fs needs its directory")?;
+                        (
+                            SettingsTx::Fs(tx),
+                            Some(fs::spawner(&handle, ctx, rx, dir)),
+                            spec.tasks,
+                        )
+                    }
+                };
+            let loops = spawner.map(|spawn| {
+                spawn(0, tasks);
+                (Mutex::new(tasks), spawn)
+            });
             engine.workloads.push(RunningWorkload {
                 id: workload.id.clone(),
                 stats,
                 settings,
+                current: Mutex::new(workload.kind.clone()),
+                loops,
             });
         }
         Ok(engine)
@@ -226,45 +324,91 @@ impl Engine {
         self.probe.clone()
     }
 
-    /// Applies one control message to the running workloads.
-    pub fn apply(&self, control: Control) -> Result<(), ControlError> {
+    /// Applies one control message to the running workloads; a settings change comes back
+    /// as a [`Change`] for the event log (`None` when nothing changed).
+    pub fn apply(&self, control: Control) -> Result<Option<Change>, ControlError> {
         match control {
             Control::Pause => {
                 self.paused.send_replace(true);
-                Ok(())
+                Ok(None)
             }
             Control::Resume => {
                 self.paused.send_replace(false);
-                Ok(())
+                Ok(None)
+            }
+            Control::Set(setting) => {
+                let running = self.find(&setting.workload)?;
+                let current = lock(&running.current).clone();
+                let kind = current
+                    .with(setting.knob)
+                    .ok_or_else(|| ControlError::NoSuchKnob {
+                        id: setting.workload.clone(),
+                        kind: current.name(),
+                        knob: setting.knob.key(),
+                    })?;
+                let change = Change {
+                    workload: setting.workload.clone(),
+                    key: setting.knob.key(),
+                    from: knob_value(&current, setting.knob.key()),
+                    to: knob_value(&kind, setting.knob.key()),
+                };
+                self.update(running, kind)?;
+                Ok((change.from != change.to).then_some(change))
             }
             Control::Update { workload, kind } => {
-                let running = self
-                    .workloads
-                    .iter()
-                    .find(|w| w.id == workload)
-                    .ok_or_else(|| ControlError::UnknownWorkload(workload.clone()))?;
-                let setting = setting_of(&kind);
-                let mismatch = |is: &'static str| ControlError::KindMismatch {
-                    id: workload.clone(),
-                    is,
-                    to: kind.name(),
-                };
-                match (&running.settings, &kind) {
-                    (SettingsTx::Echo(tx), WorkloadKind::Echo(s)) => drop(tx.send_replace(*s)),
-                    (SettingsTx::Hash(tx), WorkloadKind::Hash(s)) => drop(tx.send_replace(*s)),
-                    (SettingsTx::Mutex(tx), WorkloadKind::Mutex(s)) => drop(tx.send_replace(*s)),
-                    (SettingsTx::Sleep(tx), WorkloadKind::Sleep(s)) => drop(tx.send_replace(*s)),
-                    (SettingsTx::Spawn(tx), WorkloadKind::Spawn(s)) => drop(tx.send_replace(*s)),
-                    (SettingsTx::Echo(_), _) => return Err(mismatch("echo")),
-                    (SettingsTx::Hash(_), _) => return Err(mismatch("hash")),
-                    (SettingsTx::Mutex(_), _) => return Err(mismatch("mutex")),
-                    (SettingsTx::Sleep(_), _) => return Err(mismatch("sleep")),
-                    (SettingsTx::Spawn(_), _) => return Err(mismatch("spawn")),
-                }
-                running.stats.set_setting(setting);
-                Ok(())
+                let running = self.find(&workload)?;
+                self.update(running, kind)?;
+                Ok(None)
             }
         }
+    }
+
+    /// The settings a workload runs with now.
+    pub fn current(&self, workload: &str) -> Option<WorkloadKind> {
+        self.workloads
+            .iter()
+            .find(|w| w.id == workload)
+            .map(|w| lock(&w.current).clone())
+    }
+
+    fn find(&self, id: &str) -> Result<&RunningWorkload, ControlError> {
+        self.workloads
+            .iter()
+            .find(|w| w.id == id)
+            .ok_or_else(|| ControlError::UnknownWorkload(id.to_string()))
+    }
+
+    fn update(&self, running: &RunningWorkload, kind: WorkloadKind) -> Result<(), ControlError> {
+        let mismatch = |is: &'static str| ControlError::KindMismatch {
+            id: running.id.clone(),
+            is,
+            to: kind.name(),
+        };
+        let tasks = match (&running.settings, &kind) {
+            (SettingsTx::Echo(tx), WorkloadKind::Echo(s)) => send(tx, *s, 0),
+            (SettingsTx::Hash(tx), WorkloadKind::Hash(s)) => send(tx, *s, s.tasks),
+            (SettingsTx::Mutex(tx), WorkloadKind::Mutex(s)) => send(tx, *s, s.tasks),
+            (SettingsTx::Sleep(tx), WorkloadKind::Sleep(s)) => send(tx, *s, s.tasks),
+            (SettingsTx::Spawn(tx), WorkloadKind::Spawn(s)) => send(tx, *s, 0),
+            (SettingsTx::Fs(tx), WorkloadKind::Fs(s)) => send(tx, *s, s.tasks),
+            (SettingsTx::Echo(_), _) => return Err(mismatch("echo")),
+            (SettingsTx::Hash(_), _) => return Err(mismatch("hash")),
+            (SettingsTx::Mutex(_), _) => return Err(mismatch("mutex")),
+            (SettingsTx::Sleep(_), _) => return Err(mismatch("sleep")),
+            (SettingsTx::Spawn(_), _) => return Err(mismatch("spawn")),
+            (SettingsTx::Fs(_), _) => return Err(mismatch("fs")),
+        };
+        // More loops than ever started: start the missing ones (the others wake by themselves).
+        if let Some((started, spawn)) = &running.loops {
+            let mut started = lock(started);
+            if tasks > *started {
+                spawn(*started, tasks);
+                *started = tasks;
+            }
+        }
+        running.stats.set_setting(setting_of(&kind));
+        *lock(&running.current) = kind;
+        Ok(())
     }
 
     /// Stops the load generator, then the measured runtime, waiting at most `timeout` for a
@@ -293,6 +437,45 @@ impl Drop for Engine {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Sends new settings; returns the loop count they ask for.
+fn send<T>(tx: &watch::Sender<T>, spec: T, tasks: u32) -> u32 {
+    drop(tx.send_replace(spec));
+    tasks
+}
+
+/// A knob's value in words, for the event log.
+fn knob_value(kind: &WorkloadKind, key: &str) -> String {
+    let d = |d: Duration| humantime::format_duration(d).to_string();
+    match (kind, key) {
+        (WorkloadKind::Hash(s), "placement") => s.placement.name().into(),
+        (WorkloadKind::Hash(s), "size") => bytesize::ByteSize(s.size).display().iec().to_string(),
+        (WorkloadKind::Fs(s), "size") => bytesize::ByteSize(s.size).display().iec().to_string(),
+        (WorkloadKind::Hash(s), "tasks") => s.tasks.to_string(),
+        (WorkloadKind::Hash(s), "every") => d(s.every),
+        (WorkloadKind::Mutex(s), "lock") => s.lock.name().into(),
+        (WorkloadKind::Mutex(s), "hold_by") => s.hold_by.name().into(),
+        (WorkloadKind::Mutex(s), "tasks") => s.tasks.to_string(),
+        (WorkloadKind::Mutex(s), "every") => d(s.every),
+        (WorkloadKind::Mutex(s), "hold") => d(s.hold),
+        (WorkloadKind::Sleep(s), "mode") => s.mode.name().into(),
+        (WorkloadKind::Sleep(s), "tasks") => s.tasks.to_string(),
+        (WorkloadKind::Sleep(s), "every") => d(s.every),
+        (WorkloadKind::Sleep(s), "duration") => d(s.duration),
+        (WorkloadKind::Fs(s), "mode") => s.mode.name().into(),
+        (WorkloadKind::Fs(s), "tasks") => s.tasks.to_string(),
+        (WorkloadKind::Fs(s), "every") => d(s.every),
+        (WorkloadKind::Echo(s), "rate") => format!("{}/s", s.rate),
+        (WorkloadKind::Spawn(s), "rate") => format!("{}/s", s.rate),
+        _ => "?".into(),
+    }
+}
+
 /// The live setting that matters most for a kind, shown next to its numbers.
 fn setting_of(kind: &WorkloadKind) -> String {
     match kind {
@@ -301,6 +484,7 @@ fn setting_of(kind: &WorkloadKind) -> String {
         WorkloadKind::Mutex(s) => format!("lock={}", s.lock.name()),
         WorkloadKind::Sleep(s) => format!("mode={}", s.mode.name()),
         WorkloadKind::Spawn(s) => format!("rate={}/s", s.rate),
+        WorkloadKind::Fs(s) => format!("mode={}", s.mode.name()),
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use super::{TaskContext, spin_for};
+use super::{LoopSpawner, TaskContext, spin_for};
 use crate::scenario::{HoldBy, LockKind, MutexSpec};
 
 /// The one lock of each flavour the contenders share; `lock` picks which one they use.
@@ -16,22 +16,34 @@ struct Locks {
     tokio: tokio::sync::Mutex<u64>,
 }
 
-pub(super) fn start(
+/// Starts contenders `from..to` on demand; all of them share one pair of locks.
+pub(super) fn spawner(
     handle: &Handle,
     ctx: TaskContext,
     settings: watch::Receiver<MutexSpec>,
-    tasks: u32,
-) {
+) -> LoopSpawner {
     let locks = Arc::new(Locks::default());
-    for _ in 0..tasks {
-        let task_ctx = ctx.clone();
-        ctx.spawn(handle, contend(task_ctx, settings.clone(), locks.clone()));
-    }
+    let handle = handle.clone();
+    Box::new(move |from, to| {
+        for index in from..to {
+            let task_ctx = ctx.clone();
+            ctx.spawn(
+                &handle,
+                contend(index, task_ctx, settings.clone(), locks.clone()),
+            );
+        }
+    })
 }
 
-async fn contend(mut ctx: TaskContext, settings: watch::Receiver<MutexSpec>, locks: Arc<Locks>) {
+async fn contend(
+    index: u32,
+    mut ctx: TaskContext,
+    mut settings: watch::Receiver<MutexSpec>,
+    locks: Arc<Locks>,
+) {
     loop {
         ctx.unpaused().await;
+        ctx.active(&mut settings, index, |s| s.tasks).await;
         let spec = *settings.borrow();
         let asked = Instant::now();
         match spec.lock {

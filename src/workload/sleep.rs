@@ -5,24 +5,28 @@ use std::time::Instant;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use super::TaskContext;
+use super::{LoopSpawner, TaskContext};
 use crate::scenario::{SleepMode, SleepSpec};
 
-pub(super) fn start(
+/// Starts sleep loops `from..to` on demand.
+pub(super) fn spawner(
     handle: &Handle,
     ctx: TaskContext,
     settings: watch::Receiver<SleepSpec>,
-    tasks: u32,
-) {
-    for _ in 0..tasks {
-        let task_ctx = ctx.clone();
-        ctx.spawn(handle, sleep_loop(task_ctx, settings.clone()));
-    }
+) -> LoopSpawner {
+    let handle = handle.clone();
+    Box::new(move |from, to| {
+        for index in from..to {
+            let task_ctx = ctx.clone();
+            ctx.spawn(&handle, sleep_loop(index, task_ctx, settings.clone()));
+        }
+    })
 }
 
-async fn sleep_loop(mut ctx: TaskContext, settings: watch::Receiver<SleepSpec>) {
+async fn sleep_loop(index: u32, mut ctx: TaskContext, mut settings: watch::Receiver<SleepSpec>) {
     loop {
         ctx.unpaused().await;
+        ctx.active(&mut settings, index, |s| s.tasks).await;
         let spec = *settings.borrow();
         let started = Instant::now();
         match spec.mode {

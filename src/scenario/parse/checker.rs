@@ -3,8 +3,9 @@
 use std::ops::Range;
 
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::{DeArray, DeTable, DeValue};
 
+use super::values::did_you_mean;
 use crate::scenario::error::{ScenarioError, ScenarioErrors};
 use crate::scenario::spec::Scenario;
 
@@ -37,7 +38,7 @@ impl<T> Got<T> {
 /// Walks the document, collecting errors.
 ///
 /// Its rules live with what they check: [`super::document`], [`super::workloads`],
-/// [`super::kinds`] and [`super::values`] each add methods.
+/// [`super::kinds`], [`super::phases`] and [`super::values`] each add methods.
 pub(super) struct Checker<'t> {
     file: String,
     text: &'t str,
@@ -181,6 +182,46 @@ impl<'t> Checker<'t> {
     pub(super) fn wrong_type(&mut self, key: &str, value: &Value<'_>, expected: &str) {
         let message = format!("expected {expected}, got {}", describe(value.get_ref()));
         self.error_at(value.span(), Some(key.to_string()), message);
+    }
+
+    /// The array of tables `[[key]]` at the top level; `None` when it is anything else (reported).
+    pub(super) fn array_of_tables<'v, 'i>(
+        &mut self,
+        key: &str,
+        value: &'v Value<'i>,
+    ) -> Option<&'v DeArray<'i>> {
+        let message = match value.get_ref() {
+            DeValue::Array(items) => return Some(items),
+            DeValue::Table(_) => {
+                format!("expected an array of tables: write [[{key}]] (two brackets), got a table")
+            }
+            other => format!(
+                "expected an array of tables ([[{key}]]), got {}",
+                describe(other)
+            ),
+        };
+        self.error_at(value.span(), Some(key.to_string()), message);
+        None
+    }
+
+    /// Reports every key of `table` not in `allowed`; `shown` says where and lists them.
+    pub(super) fn unknown_keys(
+        &mut self,
+        table: &DeTable<'_>,
+        prefix: &str,
+        allowed: &[&str],
+        shown: &str,
+    ) {
+        for key in table.keys() {
+            let name: &str = key.get_ref();
+            if !allowed.contains(&name) {
+                let message = format!(
+                    "unknown key{}; allowed {shown}",
+                    did_you_mean(name, allowed.iter().copied())
+                );
+                self.error_at(key.span(), Some(path(prefix, name)), message);
+            }
+        }
     }
 }
 

@@ -1,12 +1,11 @@
 //! The document's top level (name, title, description) and its `[runtime]` and `[detector]` tables.
 
 use std::num::NonZeroUsize;
-use std::time::Duration;
 
 use toml::de::DeTable;
 
-use super::checker::{Checker, Got, path};
-use super::values::did_you_mean;
+use super::checker::{Checker, Got};
+use super::values::show_duration;
 use crate::scenario::spec::{
     DEFAULT_MAX_BLOCKING_THREADS, DetectorSpec, MIN_DEFAULT_WORKERS, RuntimeSpec, Scenario,
     ScenarioSource,
@@ -19,8 +18,10 @@ const TOP_KEYS: &[&str] = &[
     "runtime",
     "detector",
     "workload",
+    "phase",
 ];
-const TOP_KEYS_SHOWN: &str = "name, title, description, [runtime], [detector], [[workload]]";
+const TOP_KEYS_SHOWN: &str =
+    "name, title, description, [runtime], [detector], [[workload]], [[phase]]";
 const RUNTIME_KEYS: &[&str] = &["workers", "max_blocking_threads"];
 const DETECTOR_KEYS: &[&str] = &["stall_threshold", "long_poll_threshold", "lag_threshold"];
 
@@ -70,6 +71,7 @@ impl Checker<'_> {
             None => DetectorSpec::default(),
         };
         let workloads = self.workloads(root);
+        let phases = self.phases(root, &workloads);
 
         Some(Scenario {
             name,
@@ -79,6 +81,7 @@ impl Checker<'_> {
             runtime,
             detector,
             workloads,
+            phases,
         })
     }
 
@@ -164,20 +167,6 @@ impl Checker<'_> {
             lag_threshold: lag.or(defaults.lag_threshold),
         }
     }
-
-    /// Reports every key of `table` not in `allowed`.
-    fn unknown_keys(&mut self, table: &DeTable<'_>, prefix: &str, allowed: &[&str], shown: &str) {
-        for key in table.keys() {
-            let name: &str = key.get_ref();
-            if !allowed.contains(&name) {
-                let message = format!(
-                    "unknown key{}; allowed {shown}",
-                    did_you_mean(key.get_ref(), allowed.iter().copied())
-                );
-                self.error_at(key.span(), Some(path(prefix, key.get_ref())), message);
-            }
-        }
-    }
 }
 
 /// Worker threads when a scenario does not say: the CPUs, at least [`MIN_DEFAULT_WORKERS`].
@@ -197,10 +186,6 @@ fn default_name(source: &ScenarioSource) -> String {
             |stem| stem.to_string_lossy().into_owned(),
         ),
     }
-}
-
-fn show_duration(duration: Duration) -> String {
-    humantime::format_duration(duration).to_string()
 }
 
 #[cfg(test)]

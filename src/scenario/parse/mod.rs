@@ -10,13 +10,17 @@
 //!   collects the errors.
 //! - [`document`]: the top level, `[runtime]` and `[detector]`.
 //! - [`workloads`]: the `[[workload]]` array: each entry's id, kind and allowed keys.
-//! - [`kinds`]: the rules of each workload kind: its keys, limits and allowed values.
+//! - [`kinds`]: the rules of each workload kind: its keys, limits and allowed values, and which
+//!   keys are knobs that can change while it runs.
+//! - [`phases`]: the `[[phase]]` array: times in order, and the knobs each phase sets, read by the
+//!   rules of the workload keys of the same name.
 //! - [`values`]: readers for one value: strings, ids, integers in a range, durations, sizes and
 //!   one-of-a-set choices, with "did you mean" suggestions.
 
 mod checker;
 mod document;
 mod kinds;
+mod phases;
 mod values;
 mod workloads;
 

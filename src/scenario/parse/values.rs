@@ -259,7 +259,12 @@ impl Checker<'_> {
     }
 }
 
-// ---- Sizes in messages -----------------------------------------------------------------------
+// ---- Durations and sizes in messages ---------------------------------------------------------
+
+/// A duration as a person writes it, e.g. "1s 500ms".
+pub(super) fn show_duration(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
 
 fn bytes(n: u64) -> &'static str {
     if n == 1 { "byte" } else { "bytes" }
@@ -455,7 +460,7 @@ mod tests {
         let error = one_error(&with_workload("ech", ""));
         assert_eq!(
             error.message,
-            "unknown kind \"ech\" (did you mean \"echo\"?); allowed: echo, hash, mutex, sleep, spawn"
+            "unknown kind \"ech\" (did you mean \"echo\"?); allowed: echo, fs, hash, mutex, sleep, spawn"
         );
     }
 

@@ -16,25 +16,20 @@ const WORKLOAD_KEYS: &[&str] = &["id", "kind"];
 impl Checker<'_> {
     pub(super) fn workloads(&mut self, root: &DeTable<'_>) -> Vec<WorkloadSpec> {
         let Some(value) = root.get("workload") else {
+            let (last, first) = KINDS.split_last().expect("there are kinds");
+            let first: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
             self.error_at_top(
                 "workload",
-                "no workloads; add at least one [[workload]] table with an id and a kind \
-                 (echo, hash, mutex, sleep or spawn)",
+                format!(
+                    "no workloads; add at least one [[workload]] table with an id and a kind \
+                     ({} or {})",
+                    first.join(", "),
+                    last.0
+                ),
             );
             return Vec::new();
         };
-        let DeValue::Array(items) = value.get_ref() else {
-            let message = match value.get_ref() {
-                DeValue::Table(_) => {
-                    "expected an array of tables: write [[workload]] (two brackets), got a table"
-                        .to_string()
-                }
-                other => format!(
-                    "expected an array of tables ([[workload]]), got {}",
-                    describe(other)
-                ),
-            };
-            self.error_at(value.span(), Some("workload".into()), message);
+        let Some(items) = self.array_of_tables("workload", value) else {
             return Vec::new();
         };
         if items.is_empty() {

@@ -1,0 +1,121 @@
+use super::*;
+
+fn frame(function: &str, file: Option<&str>, app: bool) -> Frame {
+    Frame {
+        address: 0x1000,
+        function: function.to_string(),
+        file: file.map(str::to_string),
+        line: Some(7),
+        inlined: false,
+        app,
+    }
+}
+
+#[test]
+fn shortens_paths_inside_the_crate_only() {
+    assert_eq!(
+        shorten(format!("{CRATE_ROOT}/src/workload/hash.rs")),
+        "src/workload/hash.rs"
+    );
+    assert_eq!(
+        shorten("/elsewhere/src/main.rs".into()),
+        "/elsewhere/src/main.rs"
+    );
+}
+
+#[test]
+fn classifies_std_dependencies_and_libc_as_not_app() {
+    assert!(is_app(
+        Some("src/workload/hash.rs"),
+        "tokmon::workload::hash::run"
+    ));
+    assert!(is_app(
+        Some("/home/me/project/src/main.rs"),
+        "project::main"
+    ));
+    assert!(!is_app(
+        Some("/rustc/abc/library/std/src/thread/mod.rs"),
+        "std::thread::sleep"
+    ));
+    assert!(!is_app(
+        Some(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.54.1/src/runtime/park.rs"
+        ),
+        "tokio::runtime::park::Inner::park"
+    ));
+    assert!(!is_app(None, "read"));
+    assert!(!is_app(Some("/somewhere/tokio/src/lib.rs"), "tokio::spawn"));
+}
+
+#[test]
+fn blocking_site_is_the_first_app_frame_outside_this_module() {
+    let frames = vec![
+        frame("read", None, false),
+        frame("tokmon::stack::x", Some("src/stack/mod.rs"), true),
+        frame(
+            "std::io::Read::read",
+            Some("/rustc/x/library/std/src/io/mod.rs"),
+            false,
+        ),
+        frame(
+            "tokmon::workload::hash::run",
+            Some("src/workload/hash.rs"),
+            true,
+        ),
+        frame("tokmon::runner::run", Some("src/runner.rs"), true),
+    ];
+    let site = blocking_site(&frames).expect("an app frame");
+    assert_eq!(site.site().as_deref(), Some("src/workload/hash.rs:7"));
+    assert!(blocking_site(&frames[..3]).is_none());
+    assert_eq!(
+        frames[3].to_string(),
+        "tokmon::workload::hash::run at src/workload/hash.rs:7"
+    );
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn captures_a_sleeping_thread_and_finds_its_function() {
+    use std::sync::mpsc;
+
+    #[inline(never)]
+    fn stack_unit_test_sleeper(ready: mpsc::Sender<i32>) {
+        ready
+            .send(rustix::thread::gettid().as_raw_nonzero().get())
+            .expect("receiver alive");
+        std::thread::sleep(Duration::from_millis(400));
+        std::hint::black_box(());
+    }
+
+    assert!(supported());
+    let (tx, rx) = mpsc::channel();
+    let sleeper = std::thread::spawn(move || stack_unit_test_sleeper(tx));
+    let tid = rx.recv().expect("sleeper started");
+    std::thread::sleep(Duration::from_millis(50));
+    let raw = capture(tid, None, Duration::from_secs(2)).expect("capture");
+    let frames = symbolize(&raw);
+    let text: Vec<String> = frames.iter().map(ToString::to_string).collect();
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.function.contains("stack_unit_test_sleeper")),
+        "{text:#?}"
+    );
+    println!("{raw:?}\n{text:#?}");
+    let ours = frames
+        .iter()
+        .find(|f| f.function.contains("stack_unit_test_sleeper"))
+        .expect("found above");
+    assert_eq!(ours.file.as_deref(), Some("src/stack/tests.rs"));
+    assert!(ours.app);
+    // This module's own files are never the blocking site.
+    assert!(blocking_site(&frames).is_none(), "{text:#?}");
+    sleeper.join().expect("sleeper");
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn a_thread_that_does_not_exist_is_a_clean_error() {
+    let err = capture(i32::MAX - 7, None, Duration::from_millis(100)).expect_err("no such thread");
+    assert_eq!(err, CaptureError::NoSuchThread { tid: i32::MAX - 7 });
+}

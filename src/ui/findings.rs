@@ -1,0 +1,204 @@
+//! Findings: the detector's log, newest first, coloured by severity, each with its hint.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use crate::app::view::finding_counts;
+use crate::app::{App, Focus};
+use crate::detect::{Finding, FindingKind, Severity};
+
+use super::layout::Mode;
+use super::text::{fmt_clock, truncate, width};
+use super::theme::Theme;
+use super::workers::scroll_offset;
+
+pub struct Findings<'a> {
+    pub app: &'a App,
+    pub theme: &'a Theme,
+    pub mode: Mode,
+}
+
+pub fn severity_name(severity: Severity, short: bool) -> &'static str {
+    match (severity, short) {
+        (Severity::Critical, false) => "CRITICAL",
+        (Severity::Warning, false) => "WARNING",
+        (Severity::Info, false) => "INFO",
+        (Severity::Critical, true) => "CRIT",
+        (Severity::Warning, true) => "WARN",
+        (Severity::Info, true) => "INFO",
+    }
+}
+
+impl Widget for Findings<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let t = self.theme;
+        let findings = self.app.findings_newest_first();
+        let focused = self.app.focus == Focus::Findings;
+        let mut title = vec![Span::styled(" Findings ", t.title)];
+        let counts = finding_counts(self.app);
+        if counts.is_empty() {
+            title.push(Span::styled("none yet ", t.dim));
+        } else {
+            let text = counts
+                .iter()
+                .map(|(kind, n)| format!("{} {n}", kind.name()))
+                .collect::<Vec<_>>()
+                .join(t.sep());
+            title.push(Span::styled(format!("{text} "), t.strong));
+        }
+        let mut block = t.block(Line::from(title), focused);
+        let inner = block.inner(area);
+        let per = if inner.height >= 2 { 2 } else { 1 };
+        // Entries surely on screen (an event without a note takes one row, the others two).
+        let visible = usize::from(inner.height / per).max(1);
+        let offset = scroll_offset(self.app.selected_finding, visible, findings.len());
+        let max = usize::from(inner.width);
+        let rows = usize::from(inner.height);
+        let mut lines: Vec<Line> = Vec::new();
+        let mut whole = 0;
+        for (n, finding) in findings.iter().enumerate().skip(offset) {
+            if lines.len() >= rows {
+                break;
+            }
+            let selected = focused && n == self.app.selected_finding;
+            let entry = self.entry(finding, selected, max, per == 2);
+            if lines.len() + entry.len() <= rows {
+                whole += 1;
+            }
+            lines.extend(entry);
+        }
+        if findings.len() > whole && whole > 0 {
+            block = block.title_bottom(Line::styled(
+                format!(" {}-{} of {} ", offset + 1, offset + whole, findings.len()),
+                t.dim,
+            ));
+        }
+        block.render(area, buf);
+        if inner.is_empty() {
+            return;
+        }
+        if findings.is_empty() {
+            let text = t.s(
+                "nothing yet: stalls, long polls, timer lag and blocking-pool queues show up here",
+            );
+            Paragraph::new(Line::styled(
+                truncate(&text, usize::from(inner.width), t.ellipsis()),
+                t.dim,
+            ))
+            .render(inner, buf);
+            return;
+        }
+        Paragraph::new(lines).render(inner, buf);
+    }
+}
+
+impl Findings<'_> {
+    /// The entry's line, and its hint's line below when `hint` is set (and it has one).
+    fn entry<'a>(&self, f: &Finding, selected: bool, max: usize, hint: bool) -> Vec<Line<'a>> {
+        if f.kind == FindingKind::Event {
+            return self.event(f, selected, max, hint);
+        }
+        let t = self.theme;
+        let short = self.mode == Mode::Compact;
+        let pointer = if selected { t.pointer() } else { " " };
+        let stamp = format!("[{}]", fmt_clock(f.first_seen_ms));
+        let severity = format!(
+            "{:<w$}",
+            severity_name(f.severity, short),
+            w = if short { 4 } else { 8 }
+        );
+        let mut summary = f.summary.clone();
+        if f.count > 1 {
+            summary.push_str(&format!(" ×{}", f.count));
+        }
+        if f.ongoing {
+            summary.push_str(" (ongoing)");
+        }
+        let head = format!("{pointer}{stamp} {severity} {} ", f.kind.name());
+        let summary = truncate(
+            &t.s(&summary),
+            max.saturating_sub(width(&head)),
+            t.ellipsis(),
+        );
+        let sev = t.severity(f.severity);
+        let (head_style, text_style, hint_style) = if selected {
+            (t.selected, t.selected, t.selected)
+        } else {
+            (sev, sev, t.dim)
+        };
+        let mut lines = vec![Line::from(vec![
+            Span::styled(
+                format!("{pointer}{stamp} "),
+                if selected { t.selected } else { t.dim },
+            ),
+            Span::styled(format!("{severity} {} ", f.kind.name()), head_style),
+            Span::styled(summary, text_style),
+        ])];
+        if hint {
+            let indent = " ".repeat(width(&stamp) + 2);
+            let lead = format!("{indent}{} ", t.arrow());
+            let text = truncate(
+                &t.s(&f.hint),
+                max.saturating_sub(width(&lead)),
+                t.ellipsis(),
+            );
+            lines.push(Line::from(vec![
+                Span::styled(lead, hint_style),
+                Span::styled(text, hint_style),
+            ]));
+        }
+        if selected {
+            lines = lines.into_iter().map(|l| l.style(t.selected)).collect();
+        }
+        lines
+    }
+
+    /// A change the presenter made: "[00:12.4] EVENT ▸ hasher placement: worker → spawn_blocking",
+    /// with the phase's note below (no line when there is none).
+    fn event<'a>(&self, f: &Finding, selected: bool, max: usize, hint: bool) -> Vec<Line<'a>> {
+        let t = self.theme;
+        let short = self.mode == Mode::Compact;
+        let pointer = if selected { t.pointer() } else { " " };
+        let stamp = format!("[{}]", fmt_clock(f.first_seen_ms));
+        let tag = format!(
+            "{:<w$}{} ",
+            "EVENT",
+            t.event_mark(),
+            w = if short { 6 } else { 9 }
+        );
+        let head = format!("{pointer}{stamp} {tag}");
+        let summary = truncate(
+            &t.s(&f.summary),
+            max.saturating_sub(width(&head)),
+            t.ellipsis(),
+        );
+        let (stamp_style, text_style, note_style) = if selected {
+            (t.selected, t.selected, t.selected)
+        } else {
+            (t.dim, t.event, t.info)
+        };
+        let mut lines = vec![Line::from(vec![
+            Span::styled(format!("{pointer}{stamp} "), stamp_style),
+            Span::styled(tag, text_style),
+            Span::styled(summary, text_style),
+        ])];
+        let note = f.hint.split_whitespace().collect::<Vec<_>>().join(" ");
+        if hint && !note.is_empty() {
+            let lead = " ".repeat(width(&head));
+            let text = truncate(&t.s(&note), max.saturating_sub(width(&lead)), t.ellipsis());
+            lines.push(Line::from(vec![
+                Span::styled(lead, note_style),
+                Span::styled(text, note_style),
+            ]));
+        }
+        if selected {
+            lines = lines.into_iter().map(|l| l.style(t.selected)).collect();
+        }
+        lines
+    }
+}

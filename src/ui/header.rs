@@ -1,0 +1,301 @@
+//! The header: scenario, elapsed time, runtime shape, thresholds, and the one status line.
+
+use std::time::Duration;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use crate::app::App;
+use crate::app::view::{Status, status};
+
+use super::layout::Mode;
+use super::text::{fit, fmt_clock, fmt_dur, truncate, width};
+use super::theme::Theme;
+
+pub struct Header<'a> {
+    pub app: &'a App,
+    pub theme: &'a Theme,
+    pub mode: Mode,
+}
+
+/// How loud the status line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Waiting,
+    Healthy,
+    Loud,
+}
+
+/// The status line's words and tone, from the view model.
+pub fn status_text(app: &App) -> (String, Tone) {
+    match status(app) {
+        Status::Waiting => ("waiting for the first sample".into(), Tone::Waiting),
+        Status::Healthy => ("healthy".into(), Tone::Healthy),
+        Status::Stuck {
+            worker,
+            ms,
+            workload,
+            task_id,
+            others,
+        } => {
+            let place = workload.map(|w| format!(" in {w}")).unwrap_or_default();
+            let mut text = format!(
+                "worker {worker} STUCK {}{place} (task {task_id})",
+                fmt_dur(ms)
+            );
+            if others > 0 {
+                text.push_str(&format!(
+                    " + {others} more worker{} stuck",
+                    if others == 1 { "" } else { "s" }
+                ));
+            }
+            (text, Tone::Loud)
+        }
+    }
+}
+
+fn threshold(d: Duration) -> String {
+    fmt_dur(d.as_secs_f64() * 1000.0)
+}
+
+impl Widget for Header<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let t = self.theme;
+        let info = &self.app.info;
+        let model = self.app.model();
+        let elapsed = format!("elapsed {}", fmt_clock(model.now_ns() / 1_000_000));
+        let dropped = model.samples_dropped;
+        let ge = t.s("≥");
+        let stall = format!("stall {ge} {}", threshold(info.thresholds.stall_threshold));
+        let long = format!(
+            "long poll {ge} {}",
+            threshold(info.thresholds.long_poll_threshold)
+        );
+        let lag = format!("lag {ge} {}", threshold(info.thresholds.lag_threshold));
+        let workers = format!(
+            "{} worker{}",
+            info.workers,
+            if info.workers == 1 { "" } else { "s" }
+        );
+        let cap = format!("blocking cap {}", info.max_blocking_threads);
+        let dropped_text = format!("{dropped} samples dropped");
+        let dropped_style = if dropped > 0 { t.warning } else { t.dim };
+
+        let status_row = match self.mode {
+            Mode::Wide => {
+                // Row 0: what runs, and for how long.
+                let room = usize::from(area.width).saturating_sub(width(&elapsed) + 2);
+                let title = title_line(self.app, t, room);
+                line_lr(buf, row(area, 0), title, Line::styled(elapsed, t.strong));
+                // Row 1: its shape and the thresholds.
+                let shape = fit(
+                    &[
+                        (0, workers),
+                        (1, cap),
+                        (0, stall),
+                        (0, long),
+                        (1, lag),
+                        (2, format!("from {}", info.source)),
+                    ],
+                    t.sep(),
+                    usize::from(area.width).saturating_sub(width(&dropped_text) + 2),
+                );
+                line_lr(
+                    buf,
+                    row(area, 1),
+                    Line::styled(t.s(&shape), t.dim),
+                    Line::styled(dropped_text, dropped_style),
+                );
+                // Row 2, in a scripted demo: the phase and its note.
+                if info.phase_count > 0 {
+                    let phase_row = row(area, 2);
+                    let line = phase_line(self.app, t, usize::from(phase_row.width));
+                    Paragraph::new(line).render(phase_row, buf);
+                    3
+                } else {
+                    2
+                }
+            }
+            Mode::Compact if info.phase_count > 0 => {
+                // A scripted demo: the phase line takes the title's row; the clock stays.
+                let mut segments = vec![(0, fmt_clock(model.now_ns() / 1_000_000))];
+                if dropped > 0 {
+                    segments.push((1, format!("{dropped} dropped")));
+                }
+                let right = fit(&segments, t.sep(), usize::from(area.width) / 4);
+                let room = usize::from(area.width).saturating_sub(width(&right) + 2);
+                line_lr(
+                    buf,
+                    row(area, 0),
+                    phase_line(self.app, t, room),
+                    Line::styled(t.s(&right), if dropped > 0 { t.warning } else { t.dim }),
+                );
+                1
+            }
+            Mode::Compact => {
+                let mut segments = vec![
+                    (2, workers),
+                    (
+                        3,
+                        format!("stall {}", threshold(info.thresholds.stall_threshold)),
+                    ),
+                    (4, format!("cap {}", info.max_blocking_threads)),
+                ];
+                if dropped > 0 {
+                    segments.push((1, format!("{dropped} dropped")));
+                }
+                segments.push((0, fmt_clock(model.now_ns() / 1_000_000)));
+                let right = fit(&segments, t.sep(), usize::from(area.width) / 2);
+                let room = usize::from(area.width).saturating_sub(width(&right) + 2);
+                let title = title_line(self.app, t, room);
+                line_lr(
+                    buf,
+                    row(area, 0),
+                    title,
+                    Line::styled(t.s(&right), if dropped > 0 { t.warning } else { t.dim }),
+                );
+                1
+            }
+        };
+        self.render_status(buf, row(area, status_row));
+    }
+}
+
+impl Header<'_> {
+    fn render_status(&self, buf: &mut Buffer, area: Rect) {
+        if area.is_empty() {
+            return;
+        }
+        let t = self.theme;
+        let (text, tone) = status_text(self.app);
+        let style = match tone {
+            Tone::Waiting => t.waiting,
+            Tone::Healthy => t.healthy,
+            Tone::Loud => t.loud,
+        };
+        let badge = if self.app.paused() {
+            match self.mode {
+                Mode::Wide => " PAUSED: space resumes ",
+                Mode::Compact => " PAUSED ",
+            }
+        } else {
+            ""
+        };
+        let room = usize::from(area.width).saturating_sub(width(badge) + 1);
+        let mark = match tone {
+            Tone::Loud => t.s(" !! "),
+            Tone::Healthy => t.s(" ok "),
+            Tone::Waiting => " .. ".into(),
+        };
+        let line = Line::from(vec![
+            Span::raw(mark),
+            Span::raw(truncate(&t.s(&text), room.saturating_sub(4), t.ellipsis())),
+        ]);
+        // A stuck worker paints the whole row; otherwise only the words are coloured.
+        let line_style = if tone == Tone::Loud {
+            style
+        } else {
+            Style::new()
+        };
+        buf.set_style(area, line_style);
+        Paragraph::new(line.style(style)).render(area, buf);
+        if !badge.is_empty() {
+            Paragraph::new(Line::styled(badge, t.paused))
+                .alignment(Alignment::Right)
+                .render(area, buf);
+        }
+    }
+}
+
+/// The phase line of a scripted demo, cut to `room` cells:
+/// "` phase 2/3 ` next in 12.4 s · The mistake: each job grows to 256 MiB, …".
+pub fn phase_line<'a>(app: &App, t: &Theme, room: usize) -> Line<'a> {
+    let count = app.info.phase_count;
+    let now_ms = app.model().now_ns() / 1_000_000;
+    let (badge, when, note) = match &app.phase {
+        Some(p) => {
+            let when = match p.next_at_ms {
+                Some(at) => format!("next in {:.1} s", at.saturating_sub(now_ms) as f64 / 1000.0),
+                None => "last phase".to_string(),
+            };
+            let note = p.note.split_whitespace().collect::<Vec<_>>().join(" ");
+            (
+                format!(" phase {}/{} ", p.index + 1, count.max(p.index + 1)),
+                when,
+                note,
+            )
+        }
+        None => (
+            format!(" phase -/{count} "),
+            "starting".to_string(),
+            String::new(),
+        ),
+    };
+    let mut spans = vec![Span::styled(truncate(&badge, room, ""), t.phase)];
+    let mut left = room.saturating_sub(width(&badge));
+    let when = format!(" {when}");
+    if left > 0 {
+        spans.push(Span::styled(truncate(&when, left, ""), t.text));
+    }
+    left = left.saturating_sub(width(&when));
+    let sep = t.sep();
+    // A note cut to a few letters says nothing: it shows when a word or two fit.
+    if !note.is_empty() && left >= width(sep) + 12 {
+        spans.push(Span::styled(sep, t.dim));
+        spans.push(Span::styled(
+            truncate(&t.s(&note), left - width(sep), t.ellipsis()),
+            t.strong,
+        ));
+    }
+    Line::from(spans)
+}
+
+/// "tokmon  <title>  [<name>]", cut to `room` cells.
+fn title_line<'a>(app: &App, t: &Theme, room: usize) -> Line<'a> {
+    let head = "tokmon ";
+    let name = format!("  [{}]", app.info.name);
+    let title = t.s(&app.info.title);
+    let title_room = room.saturating_sub(width(head) + width(&name));
+    let mut spans = vec![Span::styled(head, t.title)];
+    if title_room >= 12 || width(&title) <= title_room {
+        spans.push(Span::styled(
+            truncate(&title, title_room, t.ellipsis()),
+            t.strong,
+        ));
+        spans.push(Span::styled(t.s(&name), t.dim));
+    } else {
+        spans.push(Span::styled(
+            truncate(
+                &t.s(&app.info.name),
+                room.saturating_sub(width(head)),
+                t.ellipsis(),
+            ),
+            t.strong,
+        ));
+    }
+    Line::from(spans)
+}
+
+fn row(area: Rect, index: u16) -> Rect {
+    if index >= area.height {
+        return Rect::new(area.x, area.y, area.width, 0);
+    }
+    Rect::new(area.x, area.y + index, area.width, 1)
+}
+
+/// One row with `left` flush left and `right` flush right (the right one wins a collision).
+fn line_lr(buf: &mut Buffer, area: Rect, left: Line<'_>, right: Line<'_>) {
+    if area.is_empty() {
+        return;
+    }
+    Paragraph::new(left).render(area, buf);
+    Paragraph::new(right)
+        .alignment(Alignment::Right)
+        .render(area, buf);
+}

@@ -1,0 +1,203 @@
+//! Poll durations: a log-bucket histogram with the long-poll and stall thresholds marked.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Widget};
+
+use crate::app::App;
+use crate::app::view::{PollHistogramView, poll_histogram};
+
+use super::layout::Mode;
+use super::text::{fit, fmt_count, fmt_dur, fmt_opt_dur, width};
+use super::theme::Theme;
+
+pub struct Polls<'a> {
+    pub app: &'a App,
+    pub theme: &'a Theme,
+    pub mode: Mode,
+}
+
+/// A bar's height for a count: logarithmic, so one 2-second poll among a million short ones
+/// still shows. Zero stays zero; one is the shortest visible bar.
+pub fn log_height(count: u64) -> u64 {
+    if count == 0 {
+        0
+    } else {
+        100 + ((count as f64).log10() * 100.0).round() as u64
+    }
+}
+
+/// Which buckets fit, and how wide each bar is: (first bucket shown, bar width, gap).
+/// When not all fit, the shortest polls are left out: the long ones are the point.
+fn bar_geometry(buckets: usize, width: u16) -> (usize, u16, u16) {
+    let n = u16::try_from(buckets).unwrap_or(u16::MAX).max(1);
+    let gap = u16::from(width >= n.saturating_mul(2));
+    let bar = ((width + gap) / n).saturating_sub(gap).clamp(1, 7);
+    let fits = usize::from((width + gap) / (bar + gap));
+    (buckets.saturating_sub(fits), bar, gap)
+}
+
+impl Widget for Polls<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let t = self.theme;
+        let view = poll_histogram(self.app);
+        let sep = t.sep();
+        let figures = fit(
+            &[
+                (2, format!("p50 {}", fmt_opt_dur(view.p50_ms))),
+                (1, format!("p99 {}", fmt_opt_dur(view.p99_ms))),
+                (0, format!("max {}", fmt_opt_dur(view.max_ms))),
+            ],
+            sep,
+            usize::from(area.width).saturating_sub(4),
+        );
+        let thresholds = &self.app.info.thresholds;
+        let long = fmt_dur(thresholds.long_poll_threshold.as_secs_f64() * 1000.0);
+        let stall = fmt_dur(thresholds.stall_threshold.as_secs_f64() * 1000.0);
+        let mut block = t.block(Line::styled(" Poll durations ", t.title), false);
+        match self.mode {
+            Mode::Wide => {
+                block = block
+                    .title(Line::styled(format!(" {figures} "), t.strong).right_aligned())
+                    .title_bottom(Line::styled(
+                        t.s(&format!(
+                            " ▲ long poll ≥ {long} · ▲ stall ≥ {stall} · log scale, count on the bar "
+                        )),
+                        t.dim,
+                    ));
+            }
+            Mode::Compact => {
+                block = block.title_bottom(Line::styled(format!(" {figures} "), t.strong));
+            }
+        }
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if inner.is_empty() {
+            return;
+        }
+        if view.buckets.iter().all(|(_, c)| *c == 0) {
+            Paragraph::new(Line::styled("no polls yet", t.dim)).render(inner, buf);
+            return;
+        }
+        self.render_histogram(&view, inner, buf);
+    }
+}
+
+impl Polls<'_> {
+    fn render_histogram(&self, view: &PollHistogramView, area: Rect, buf: &mut Buffer) {
+        let t = self.theme;
+        let (first, bar_width, gap) = bar_geometry(view.buckets.len(), area.width);
+        let style_of = |i: usize| -> Style {
+            if view.stall_at.is_some_and(|s| i >= s) {
+                t.critical
+            } else if view.long_poll_at.is_some_and(|l| i >= l) {
+                t.warning
+            } else {
+                t.bar
+            }
+        };
+        let bars: Vec<Bar> = view
+            .buckets
+            .iter()
+            .enumerate()
+            .skip(first)
+            .map(|(i, (_, count))| {
+                Bar::new(log_height(*count))
+                    .text_value(fmt_count(*count))
+                    .style(style_of(i))
+            })
+            .collect();
+        let (chart_h, labels) = if area.height >= 3 {
+            (area.height - 2, true)
+        } else {
+            (area.height, false)
+        };
+        let chart = Rect::new(area.x, area.y, area.width, chart_h);
+        BarChart::default()
+            .data(BarGroup::default().bars(&bars))
+            .bar_width(bar_width)
+            .bar_gap(gap)
+            .bar_set(t.bar_set())
+            .value_style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD))
+            .render(chart, buf);
+        if !labels {
+            return;
+        }
+        let x_of = |i: usize| -> Option<u16> {
+            let k = u16::try_from(i.checked_sub(first)?).ok()?;
+            let x = k.checked_mul(bar_width + gap)?;
+            (x < area.width).then_some(area.x + x)
+        };
+        // Axis: bucket floors, as many as fit without touching.
+        let axis_y = area.y + chart_h;
+        let mut free = area.x;
+        for (i, (label, _)) in view.buckets.iter().enumerate().skip(first) {
+            let Some(x) = x_of(i) else { continue };
+            let label = t.s(label);
+            let w = u16::try_from(width(&label)).unwrap_or(u16::MAX);
+            if x < free || x.saturating_add(w) > area.right() {
+                continue;
+            }
+            let style = if Some(i) == view.stall_at || Some(i) == view.long_poll_at {
+                style_of(i)
+            } else {
+                t.dim
+            };
+            buf.set_string(x, axis_y, &label, style);
+            free = x + w + 1;
+        }
+        // Markers under the threshold buckets: the stall's wins a collision.
+        let marker_y = axis_y + 1;
+        let up = t.up();
+        let mut taken: Option<(u16, u16)> = None;
+        let marks = [
+            (view.stall_at, "stall", t.critical),
+            (view.long_poll_at, "long poll", t.warning),
+        ];
+        for (at, name, style) in marks {
+            let Some(x) = at.and_then(x_of) else { continue };
+            // The word after the arrow, else before it, else the arrow alone.
+            let after = format!("{up}{name}");
+            let before = format!("{name}{up}");
+            let back = u16::try_from(width(name)).unwrap_or(u16::MAX);
+            let mut candidates = vec![(after, x)];
+            if let Some(start) = x.checked_sub(back).filter(|s| *s >= area.x) {
+                candidates.push((before, start));
+            }
+            candidates.push((up.to_string(), x));
+            let choice = candidates.into_iter().find_map(|(text, start)| {
+                let w = u16::try_from(width(&text)).unwrap_or(u16::MAX);
+                let fits = start.saturating_add(w) <= area.right();
+                let clash = taken.is_some_and(|(a, b)| start <= b && a <= start + w);
+                (fits && !clash).then_some((text, start, w))
+            });
+            let Some((text, start, w)) = choice else {
+                continue;
+            };
+            Paragraph::new(Line::from(Span::styled(text, style)))
+                .render(Rect::new(start, marker_y, w, 1), buf);
+            taken = Some((start, start + w));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_shrink_and_drop_the_shortest_polls_first() {
+        assert_eq!(bar_geometry(17, 100), (0, 4, 1));
+        assert_eq!(bar_geometry(17, 30), (0, 1, 0));
+        assert_eq!(bar_geometry(17, 17), (0, 1, 0));
+        assert_eq!(bar_geometry(17, 10), (7, 1, 0));
+        assert_eq!(bar_geometry(0, 10).0, 0);
+        assert_eq!(log_height(0), 0);
+        assert!(log_height(1) > 0 && log_height(1000) > log_height(10));
+    }
+}

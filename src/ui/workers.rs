@@ -1,0 +1,255 @@
+//! Workers: one row each with its state, a busy bar, a busy sparkline and its poll figures.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{LineGauge, Paragraph, Sparkline, Widget};
+
+use crate::app::view::{WorkerRow, WorkerState, worker_rows};
+use crate::app::{App, Focus};
+
+use super::layout::Mode;
+use super::text::{flush_right, fmt_dur, fmt_rate, fmt_share, unit};
+use super::theme::Theme;
+
+pub struct Workers<'a> {
+    pub app: &'a App,
+    pub theme: &'a Theme,
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Index,
+    State,
+    Busy,
+    Polls,
+    MaxPoll,
+    Queue,
+    /// Where a stuck worker is stuck (wide layout).
+    Task,
+    /// Busy % over the last minute; in the compact layout a stuck row shows its task here.
+    History,
+}
+
+fn columns(mode: Mode) -> Vec<(Col, Constraint)> {
+    use Constraint::{Fill, Length};
+    match mode {
+        Mode::Wide => vec![
+            (Col::Index, Length(4)),
+            (Col::State, Length(14)),
+            (Col::Busy, Length(26)),
+            (Col::Polls, Length(9)),
+            (Col::MaxPoll, Length(10)),
+            (Col::Queue, Length(6)),
+            (Col::Task, Length(24)),
+            (Col::History, Fill(1)),
+        ],
+        Mode::Compact => vec![
+            (Col::Index, Length(4)),
+            (Col::State, Length(13)),
+            (Col::Busy, Length(14)),
+            (Col::Polls, Length(8)),
+            (Col::MaxPoll, Length(9)),
+            (Col::Queue, Length(5)),
+            (Col::History, Fill(1)),
+        ],
+    }
+}
+
+fn heading(col: Col, mode: Mode) -> (&'static str, Alignment) {
+    match col {
+        Col::Index => ("  #", Alignment::Left),
+        Col::State => ("state", Alignment::Left),
+        Col::Busy => ("busy", Alignment::Left),
+        Col::Polls => ("polls/s", Alignment::Right),
+        Col::MaxPoll => ("max poll", Alignment::Right),
+        Col::Queue => ("queue", Alignment::Right),
+        Col::Task => ("stuck in", Alignment::Left),
+        Col::History => match mode {
+            Mode::Wide => ("busy, last minute", Alignment::Left),
+            Mode::Compact => ("busy, recent", Alignment::Left),
+        },
+    }
+}
+
+/// The first row to show so that `selected` is visible in `visible` rows.
+pub fn scroll_offset(selected: usize, visible: usize, len: usize) -> usize {
+    if visible == 0 || len <= visible {
+        return 0;
+    }
+    let selected = selected.min(len - 1);
+    if selected < visible {
+        0
+    } else {
+        (selected + 1 - visible).min(len - visible)
+    }
+}
+
+impl Widget for Workers<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let t = self.theme;
+        let rows = worker_rows(self.app);
+        let focused = self.app.focus == Focus::Workers;
+        let stuck = rows
+            .iter()
+            .filter(|r| matches!(r.state, WorkerState::Stuck { .. }))
+            .count();
+        let mut title = vec![
+            Span::styled(" Workers ", t.title),
+            Span::styled(format!("{} ", rows.len()), t.dim),
+        ];
+        if stuck > 0 {
+            title.push(Span::styled(format!(" {stuck} STUCK "), t.loud));
+            title.push(Span::raw(" "));
+        }
+        let mut block = t.block(Line::from(title), focused);
+        let inner = block.inner(area);
+        let visible = usize::from(inner.height.saturating_sub(1));
+        let offset = scroll_offset(self.app.selected_worker, visible, rows.len());
+        if rows.len() > visible && visible > 0 {
+            let last = (offset + visible).min(rows.len());
+            block = block.title_bottom(Line::styled(
+                format!(" rows {}-{} of {} ", offset + 1, last, rows.len()),
+                t.dim,
+            ));
+        }
+        block.render(area, buf);
+        if inner.is_empty() {
+            return;
+        }
+        let cols = columns(self.mode);
+        let layout = Layout::horizontal(cols.iter().map(|(_, c)| *c)).spacing(1);
+        let head = Rect::new(inner.x, inner.y, inner.width, 1);
+        for ((col, _), rect) in cols.iter().zip(layout.split(head).iter()) {
+            let (text, align) = heading(*col, self.mode);
+            Paragraph::new(Line::styled(text, t.dim))
+                .alignment(align)
+                .render(*rect, buf);
+        }
+        if rows.is_empty() {
+            let rect = Rect::new(inner.x, inner.y + 1, inner.width, inner.height - 1);
+            Paragraph::new(Line::styled("  no worker seen yet", t.dim)).render(rect, buf);
+            return;
+        }
+        for (n, row) in rows.iter().skip(offset).take(visible).enumerate() {
+            let y = inner.y + 1 + u16::try_from(n).unwrap_or(u16::MAX);
+            let rect = Rect::new(inner.x, y, inner.width, 1);
+            let selected = focused && row.index == self.app.selected_worker;
+            if selected {
+                buf.set_style(rect, t.selected);
+            }
+            for ((col, _), cell) in cols.iter().zip(layout.split(rect).iter()) {
+                self.render_cell(*col, row, selected, *cell, buf);
+            }
+        }
+    }
+}
+
+impl Workers<'_> {
+    fn render_cell(&self, col: Col, row: &WorkerRow, selected: bool, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let t = self.theme;
+        let right = |text: String, style: Style| {
+            Paragraph::new(Line::styled(text, style)).alignment(Alignment::Right)
+        };
+        match col {
+            Col::Index => {
+                let pointer = if selected { t.pointer() } else { " " };
+                Paragraph::new(Line::from(vec![
+                    Span::raw(pointer),
+                    Span::styled(format!("{:>2}", row.index), t.strong),
+                ]))
+                .render(area, buf);
+            }
+            Col::State => {
+                let (text, style) = match &row.state {
+                    WorkerState::Idle => ("idle".to_string(), t.dim),
+                    WorkerState::Polling => ("polling".to_string(), t.text),
+                    WorkerState::Stuck { ms, .. } => (format!("STUCK {}", fmt_dur(*ms)), t.loud),
+                };
+                Paragraph::new(Line::styled(text, style)).render(area, buf);
+            }
+            Col::Busy => {
+                let (filled, empty) = t.gauge_symbols();
+                let stuck = matches!(row.state, WorkerState::Stuck { .. });
+                LineGauge::default()
+                    .ratio(unit(row.busy))
+                    .label(Line::styled(
+                        format!("{:>4}", fmt_share(Some(unit(row.busy)))),
+                        t.strong,
+                    ))
+                    .filled_symbol(filled)
+                    .unfilled_symbol(empty)
+                    .filled_style(if stuck { t.critical } else { t.bar })
+                    .unfilled_style(t.bar_empty)
+                    .render(area, buf);
+            }
+            Col::Polls => right(fmt_rate(row.polls_per_sec), t.text).render(area, buf),
+            Col::MaxPoll => {
+                let text = if row.max_poll_ms > 0.0 {
+                    fmt_dur(row.max_poll_ms)
+                } else {
+                    "-".into()
+                };
+                right(text, t.text).render(area, buf);
+            }
+            Col::Queue => right(row.local_queue.to_string(), t.text).render(area, buf),
+            Col::Task => {
+                if let Some(text) = stuck_in(row) {
+                    Paragraph::new(Line::styled(t.s(&text), t.critical)).render(area, buf);
+                }
+            }
+            Col::History => match (self.mode, stuck_in(row)) {
+                (Mode::Compact, Some(text)) => {
+                    Paragraph::new(Line::styled(t.s(&text), t.critical)).render(area, buf);
+                }
+                _ => {
+                    let width = usize::from(area.width);
+                    let skip = row.busy_history.len().saturating_sub(width);
+                    Sparkline::default()
+                        .data(row.busy_history.iter().skip(skip).copied())
+                        .max(100)
+                        .bar_set(t.bar_set())
+                        .style(t.spark)
+                        .render(flush_right(area, row.busy_history.len()), buf);
+                }
+            },
+        }
+    }
+}
+
+/// "task 22 in hasher" for a stuck worker.
+fn stuck_in(row: &WorkerRow) -> Option<String> {
+    match &row.state {
+        WorkerState::Stuck {
+            task_id, workload, ..
+        } => Some(match workload {
+            Some(w) => format!("task {task_id} in {w}"),
+            None => format!("task {task_id}"),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scroll_offset;
+
+    #[test]
+    fn the_selected_row_stays_visible() {
+        assert_eq!(scroll_offset(0, 3, 10), 0);
+        assert_eq!(scroll_offset(2, 3, 10), 0);
+        assert_eq!(scroll_offset(3, 3, 10), 1);
+        assert_eq!(scroll_offset(9, 3, 10), 7);
+        assert_eq!(scroll_offset(50, 3, 10), 7);
+        assert_eq!(scroll_offset(5, 0, 10), 0);
+        assert_eq!(scroll_offset(5, 10, 3), 0);
+    }
+}
