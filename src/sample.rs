@@ -95,6 +95,33 @@ pub struct PollRecord {
     /// The worker's run queue moved to another thread (`block_in_place`): the runtime is not
     /// blocked by this poll.
     pub worker_moved: bool,
+    /// The stuck thread's stack, captured while it was stuck (stalls only, where supported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<StackInfo>,
+}
+
+/// A stuck thread's stack, symbolized, with the line of the application that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackInfo {
+    /// Innermost first.
+    pub frames: Vec<StackFrame>,
+    /// `file:line` of the first frame of the application (not std, tokio, libc or a
+    /// dependency): the blocking site.
+    pub site: Option<String>,
+    /// How long the capture took, in microseconds.
+    pub capture_us: u64,
+}
+
+/// One frame of a captured stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackFrame {
+    pub function: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Inlined into the frame below it.
+    pub inlined: bool,
+    /// Belongs to the application rather than to std, tokio, libc or a dependency.
+    pub app: bool,
 }
 
 /// One worker's counters, cumulative since the runtime started (gauges say so).

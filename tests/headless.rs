@@ -118,6 +118,27 @@ fn hashing_on_the_workers_hurts_echo_latency_and_spawn_blocking_fixes_it() {
         );
     }
     assert!(named.iter().any(|f| f.cpu == CpuUse::On), "{named:#?}");
+    if tokmon::stack::supported() {
+        // The stall names the line that holds the worker, from its stack taken while stuck.
+        let sited: Vec<_> = of_kind(&mistake, FindingKind::Stall)
+            .into_iter()
+            .filter(|f| f.site.is_some())
+            .collect();
+        assert!(
+            !sited.is_empty(),
+            "no stall with a site: {:#?}",
+            mistake.findings
+        );
+        for f in &sited {
+            let site = f.site.as_deref().unwrap_or_default();
+            assert!(site.starts_with("src/workload/hash.rs:"), "{site}");
+            assert!(
+                f.summary.contains(", at src/workload/hash.rs:"),
+                "{}",
+                f.summary
+            );
+        }
+    }
     assert!(
         named.iter().any(|f| f.hint.contains("spawn_blocking")),
         "{named:#?}"
@@ -170,6 +191,29 @@ fn a_std_mutex_held_across_blocking_work_shows_workers_waiting_in_futex() {
             "{named:#?}"
         );
         assert!(named.iter().all(|f| f.cpu != CpuUse::On), "{named:#?}");
+    }
+    if tokmon::stack::supported() {
+        // The stack shows what the stuck thread was doing when it was caught: waiting for the
+        // std lock (futex), or sleeping while holding it; either way in the mutex workload.
+        for f in of_kind(&report, FindingKind::Stall)
+            .iter()
+            .filter(|f| f.site.is_some())
+        {
+            assert!(
+                f.site
+                    .as_deref()
+                    .unwrap_or_default()
+                    .starts_with("src/workload/mutex.rs:"),
+                "{f:#?}"
+            );
+            assert!(
+                f.stack.iter().any(|fr| ["lock", "futex", "sleep"]
+                    .iter()
+                    .any(|w| fr.function.contains(w))),
+                "{:#?}",
+                f.stack
+            );
+        }
     }
 }
 
@@ -234,6 +278,24 @@ fn blocking_sleep_keeps_workers_busy_off_the_cpu_and_async_sleep_parks_them() {
             stalls.iter().any(|f| f.hint.contains("tokio::time::sleep")),
             "{stalls:#?}"
         );
+        if tokmon::stack::supported() {
+            let sited: Vec<_> = stalls.iter().filter(|f| f.site.is_some()).collect();
+            assert!(!sited.is_empty(), "no stall with a site: {stalls:#?}");
+            for f in sited {
+                assert!(
+                    f.site
+                        .as_deref()
+                        .unwrap_or_default()
+                        .starts_with("src/workload/sleep.rs:"),
+                    "{f:#?}"
+                );
+                assert!(
+                    f.stack.iter().any(|fr| fr.function.contains("sleep")),
+                    "{:#?}",
+                    f.stack
+                );
+            }
+        }
     }
     assert!(poll_findings(&fix).is_empty(), "{:#?}", fix.findings);
     for report in [&mistake, &fix] {

@@ -7,7 +7,7 @@ use crate::probe::ProbeWorker;
 use crate::probe::buckets::BUCKETS;
 use crate::sample::{
     CpuUse, LatencyBuckets, PollRecord, ProbeSample, RuntimeCounters, SAMPLE_FORMAT_VERSION,
-    Sample, SchedCounters, WorkerCounters, WorkloadCounters,
+    Sample, SchedCounters, StackFrame, StackInfo, WorkerCounters, WorkloadCounters,
 };
 use crate::scenario::DetectorSpec;
 
@@ -29,6 +29,55 @@ pub fn info() -> RunInfo {
             lag_threshold: Duration::from_millis(50),
         },
         phase_count: 0,
+    }
+}
+
+/// The stack of a worker stuck hashing, as the capture shows it (innermost first).
+fn stack() -> StackInfo {
+    let frame = |function: &str, file: Option<&str>, line: Option<u32>, app: bool| StackFrame {
+        function: function.into(),
+        file: file.map(Into::into),
+        line,
+        inlined: false,
+        app,
+    };
+    let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+    StackInfo {
+        frames: vec![
+            frame(
+                "compress",
+                Some(&format!("{registry}/sha2-0.11.1/src/sha256/x86_sha.rs")),
+                Some(96),
+                false,
+            ),
+            frame(
+                "update<sha2::Sha256, &[u8]>",
+                Some(&format!("{registry}/digest-0.11.3/src/digest.rs")),
+                Some(77),
+                false,
+            ),
+            frame(
+                "tokmon::workload::hash::feed",
+                Some("src/workload/hash.rs"),
+                Some(106),
+                true,
+            ),
+            frame(
+                "tokmon::workload::hash::hash_bytes",
+                Some("src/workload/hash.rs"),
+                Some(83),
+                true,
+            ),
+            frame("{async_fn#0}", Some("src/workload/hash.rs"), Some(49), true),
+            frame(
+                "tokio::runtime::task::core::Core<T,S>::poll",
+                Some(&format!("{registry}/tokio-1.54.1/src/runtime/task/core.rs")),
+                Some(380),
+                false,
+            ),
+        ],
+        site: Some("src/workload/hash.rs:106".into()),
+        capture_us: 41,
     }
 }
 
@@ -62,6 +111,7 @@ pub fn sample(i: u64, busy: f64, stuck_ms: Option<u64>) -> Sample {
             thread_state: Some('R'),
             syscall: None,
             worker_moved: false,
+            stack: Some(stack()),
         })
         .into_iter()
         .collect();

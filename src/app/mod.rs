@@ -346,6 +346,8 @@ fn panic_finding(report: PanicReport, at_ms: u64) -> Finding {
         cpu_ratio: None,
         thread_state: None,
         syscall: None,
+        site: None,
+        stack: Vec::new(),
         summary: format!(
             "a task panicked on {}{location}: {}",
             report.thread, report.message

@@ -56,6 +56,8 @@ impl BlockingQueueRule {
                 cpu_ratio: None,
                 thread_state: None,
                 syscall: None,
+                site: None,
+                stack: Vec::new(),
                 summary: String::new(),
                 hint: hints::for_blocking_queue(cap),
             });

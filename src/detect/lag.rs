@@ -43,6 +43,8 @@ impl LagRule {
                 cpu_ratio: None,
                 thread_state: None,
                 syscall: None,
+                site: None,
+                stack: Vec::new(),
                 summary: String::new(),
                 hint: hints::for_lag(),
             });

@@ -47,6 +47,8 @@ impl LongPollRule {
                     cpu_ratio: poll.cpu_ratio,
                     thread_state: None,
                     syscall: None,
+                    site: None,
+                    stack: Vec::new(),
                     summary: String::new(),
                     hint: String::new(),
                 });

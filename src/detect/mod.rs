@@ -89,6 +89,13 @@ pub struct Finding {
     pub cpu_ratio: Option<f64>,
     pub thread_state: Option<char>,
     pub syscall: Option<String>,
+    /// The blocking site: `file:line` of the first application frame of the stuck thread's
+    /// stack (stalls, where stacks are captured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// The stuck thread's stack, innermost frame first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<crate::sample::StackFrame>,
     /// One line: what happened.
     pub summary: String,
     /// One line: what to do about it.
@@ -174,6 +181,8 @@ pub fn event(at_ms: u64, summary: String, hint: String) -> Finding {
         cpu_ratio: None,
         thread_state: None,
         syscall: None,
+        site: None,
+        stack: Vec::new(),
         summary,
         hint,
     }

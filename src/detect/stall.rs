@@ -71,6 +71,10 @@ impl StallRule {
                 if finding.cpu_ratio.is_none() {
                     finding.cpu_ratio = done.cpu_ratio;
                 }
+                if let Some(stack) = done.stack.as_ref().filter(|_| finding.stack.is_empty()) {
+                    finding.site = stack.site.clone();
+                    finding.stack = stack.frames.clone();
+                }
             }
             finding.ongoing = false;
             finding.last_seen_ms = now_ms;
@@ -99,6 +103,8 @@ fn new_finding(poll: &PollRecord, now_ms: u64) -> Finding {
         cpu_ratio: poll.cpu_ratio,
         thread_state: poll.thread_state,
         syscall: poll.syscall.clone(),
+        site: None,
+        stack: Vec::new(),
         summary: String::new(),
         hint: String::new(),
     };
@@ -119,6 +125,10 @@ fn update(finding: &mut Finding, poll: &PollRecord, now_ms: u64) {
     if poll.thread_state.is_some() {
         finding.thread_state = poll.thread_state;
         finding.syscall = poll.syscall.clone();
+    }
+    if let Some(stack) = &poll.stack {
+        finding.site = stack.site.clone();
+        finding.stack = stack.frames.clone();
     }
     if poll.worker_moved {
         finding.kind = FindingKind::BlockInPlace;
@@ -141,8 +151,13 @@ pub(super) fn summary(f: &Finding) -> String {
         (_, true) => "stuck",
         (_, false) => "was stuck",
     };
+    let site = f
+        .site
+        .as_ref()
+        .map(|s| format!(", at {s}"))
+        .unwrap_or_default();
     format!(
-        "{worker} {verb} {} in task {}{}{}",
+        "{worker} {verb} {} in task {}{}{}{site}",
         fmt_duration(f.duration_ms),
         f.task_id.unwrap_or(0),
         origin(f),

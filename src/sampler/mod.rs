@@ -5,6 +5,7 @@
 
 mod attribution;
 mod live;
+pub mod stacks;
 mod watch;
 
 use std::sync::atomic::{AtomicBool, Ordering};

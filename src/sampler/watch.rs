@@ -8,11 +8,18 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
+use super::stacks::{PollKey, StackService};
 use crate::probe::{LongPoll, Probe, locations, thread_state};
-use crate::sample::{CpuUse, PollRecord};
+use crate::sample::{CpuUse, PollRecord, StackInfo};
 
 /// The coarse clock's tick, in nanoseconds.
 const COARSE_TICK_NS: u64 = crate::probe::clock::COARSE_TICK.as_nanos() as u64;
+
+/// Symbolized stacks kept for polls whose record has not arrived yet.
+const LATE_STACKS_KEPT: usize = 64;
+
+/// A poll still stuck after this many stall thresholds has its stack captured once more.
+const RECAPTURE_AFTER: u64 = 10;
 
 /// A poll running this long is watched: its thread's CPU time is read once, to compare later.
 const WATCH_FROM_NS: u64 = 2_000_000;
@@ -31,6 +38,10 @@ struct Sighting {
     /// runnable and waiting for a CPU on a busy machine).
     looks: u32,
     in_user: u32,
+    /// Stack captures taken of this poll (once at the stall, again at ten times the
+    /// threshold), and the latest symbolized stack.
+    captures: u32,
+    stack: Option<StackInfo>,
 }
 
 impl Sighting {
@@ -80,6 +91,7 @@ struct Finished {
     workload: Option<Arc<str>>,
     syscall: Option<String>,
     cpu: CpuUse,
+    stack: Option<StackInfo>,
 }
 
 /// Forgets finished polls nobody asked about after this long.
@@ -101,6 +113,11 @@ struct Gap {
 #[derive(Debug)]
 pub struct PollWatch {
     probe: Arc<Probe>,
+    /// Captures and symbolizes stuck threads' stacks; `None` where off or unsupported.
+    stacks: Option<StackService>,
+    /// Stacks symbolized after their poll was settled and forgotten: attached to the finished
+    /// poll's record if it is still to come.
+    late_stacks: Vec<(PollKey, StackInfo)>,
     /// The last tick, and the gaps between ticks longer than [`GAP_NS`]: a starved monitor
     /// thread must not make short polls look long.
     last_tick: Option<u64>,
@@ -118,6 +135,8 @@ impl PollWatch {
             stall_threshold_ns,
             watching: HashMap::new(),
             finished: HashMap::new(),
+            stacks: StackService::start(),
+            late_stacks: Vec::new(),
             last_tick: None,
             gaps: std::collections::VecDeque::new(),
         }
@@ -173,11 +192,38 @@ impl PollWatch {
                 syscalls: Vec::new(),
                 looks: 0,
                 in_user: 0,
+                captures: 0,
+                stack: None,
             });
             sighting.tally(slot.tid.and_then(thread_state::syscall));
             if age >= self.stall_threshold_ns && !sighting.announced_stall {
                 sighting.announced_stall = true;
                 urgent = true;
+            }
+            // Capture the stuck thread's stack on the pass after the stall was announced (the
+            // urgent sample goes out first), and once more if it is still stuck much later.
+            let due = match sighting.captures {
+                0 => sighting.announced_stall && !urgent,
+                1 => age >= self.stall_threshold_ns.saturating_mul(RECAPTURE_AFTER),
+                _ => false,
+            };
+            if due && let (Some(stacks), Some(tid)) = (&self.stacks, slot.tid) {
+                sighting.captures += 1;
+                stacks.capture(key, tid, slot.stack);
+            }
+        }
+        if let Some(stacks) = &self.stacks {
+            for (key, info) in stacks.ready() {
+                if let Some(s) = self.watching.get_mut(&key) {
+                    s.stack = Some(info);
+                } else if let Some(f) = self.finished.get_mut(&key) {
+                    f.stack = Some(info);
+                } else {
+                    if self.late_stacks.len() >= LATE_STACKS_KEPT {
+                        self.late_stacks.remove(0);
+                    }
+                    self.late_stacks.push((key, info));
+                }
             }
         }
         // Polls watched before and gone now have finished: settle their CPU use.
@@ -195,6 +241,7 @@ impl PollWatch {
                 let finished = Finished {
                     cpu_ratio,
                     at_ns: now_ns,
+                    stack: s.stack.clone(),
                     cpu: s.cpu_use(cpu_ratio),
                     syscall: s.main_syscall(),
                     workload: s.workload,
@@ -240,6 +287,7 @@ impl PollWatch {
                 thread_state: state.state,
                 syscall: sighting.and_then(Sighting::main_syscall).or(state.syscall),
                 worker_moved,
+                stack: sighting.and_then(|s| s.stack.clone()),
             });
         }
         out
@@ -265,6 +313,7 @@ impl PollWatch {
             Some(Finished {
                 cpu_ratio,
                 at_ns: 0,
+                stack: s.stack.clone(),
                 cpu: s.cpu_use(cpu_ratio),
                 syscall: s.main_syscall(),
                 workload: s.workload,
@@ -275,6 +324,12 @@ impl PollWatch {
             .as_ref()
             .map_or(CpuUse::from_ratio(ratio), |f| f.cpu);
         let syscall = finished.as_ref().and_then(|f| f.syscall.clone());
+        let late = self
+            .late_stacks
+            .iter()
+            .position(|(k, _)| *k == key)
+            .map(|i| self.late_stacks.swap_remove(i).1);
+        let stack = finished.as_ref().and_then(|f| f.stack.clone()).or(late);
         let workload = finished
             .and_then(|f| f.workload)
             .or_else(|| self.probe.labels.get(poll.task_id));
@@ -300,6 +355,7 @@ impl PollWatch {
             thread_state: None,
             syscall,
             worker_moved: poll.worker_moved,
+            stack,
         }
     }
 }

@@ -76,9 +76,19 @@ pub fn fields(f: &Finding) -> Vec<(&'static str, String)> {
             f.thread_state.map_or("-".into(), thread_state),
         ),
         ("syscall", or_dash(f.syscall.as_ref())),
+        ("blocking site", or_dash(f.site.as_ref())),
         ("count", f.count.to_string()),
         ("hint", f.hint.clone()),
     ]
+}
+
+/// The last three parts of a long path: the crate and file, not the registry.
+fn short_path(file: &str) -> String {
+    let parts: Vec<&str> = file.split('/').collect();
+    if parts.len() <= 4 {
+        return file.to_string();
+    }
+    format!("…/{}", parts[parts.len() - 3..].join("/"))
 }
 
 impl Widget for Detail<'_> {
@@ -102,6 +112,48 @@ impl Widget for Detail<'_> {
                     Span::styled(format!(" {label:<LABEL$} "), t.dim),
                     Span::styled(part.to_string(), style),
                 ]));
+            }
+        }
+        if !f.stack.is_empty() {
+            lines.push(Line::from(Span::styled(
+                t.s(&format!(
+                    " {:<LABEL$} innermost first; ▶ marks the blocking site",
+                    "stack"
+                )),
+                t.dim,
+            )));
+            // As many frames as fit, the site always among them.
+            let room = usize::from(area.height.saturating_sub(4)).saturating_sub(lines.len());
+            let site_at = f
+                .stack
+                .iter()
+                .position(|fr| fr.app && fr.file.is_some())
+                .unwrap_or(0);
+            let first = site_at.saturating_sub(room.saturating_sub(2));
+            for (i, frame) in f.stack.iter().enumerate().skip(first).take(room) {
+                let at = match (&frame.file, frame.line) {
+                    (Some(file), Some(line)) => format!("  {}:{line}", short_path(file)),
+                    _ => String::new(),
+                };
+                let mark = if i == site_at && frame.app {
+                    "▶"
+                } else {
+                    " "
+                };
+                let inl = if frame.inlined { " (inlined)" } else { "" };
+                let text = t.s(&format!("{mark} {}{inl}{at}", frame.function));
+                let style = if i == site_at && frame.app {
+                    t.strong
+                } else if frame.app {
+                    t.text
+                } else {
+                    t.dim
+                };
+                let text: String = text
+                    .chars()
+                    .take(usize::from(w).saturating_sub(4))
+                    .collect();
+                lines.push(Line::from(Span::styled(format!("  {text}"), style)));
             }
         }
         let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
