@@ -1,6 +1,7 @@
-//! The command line: `tokmon [run] [SCENARIO]`, `tokmon check FILE...`, `tokmon list`.
+//! The command line: `tokmon [run] [SCENARIO]`, `tokmon replay FILE`, `tokmon check FILE...`,
+//! `tokmon list`.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,9 +14,12 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::ScenarioChoice;
 use crate::detect::FindingKind;
 use crate::model::Model;
+use crate::record::{Recorder, Recording};
+use crate::report::Report;
 use crate::report::{Format, render_text};
 use crate::runner::{
-    DEFAULT_FPS, DashboardOptions, RunConfig, Switcher, run_dashboard, run_headless,
+    DEFAULT_FPS, DashboardOptions, RunConfig, Switcher, replay_dashboard, replay_headless,
+    run_dashboard_recorded, run_headless_recorded,
 };
 use crate::sampler::DEFAULT_INTERVAL;
 use crate::scenario::{self, catalog};
@@ -44,6 +48,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario (the default command).
     Run(RunArgs),
+    /// Replay a recording made with `run --record`: the dashboard, or the report.
+    Replay(ReplayArgs),
     /// Validate scenario files without running them; exits 1 if any is bad.
     Check {
         #[arg(required = true)]
@@ -99,6 +105,37 @@ pub struct RunArgs {
     /// Do not print the one-line status every second.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Record the run to this file as it goes (samples, phases, knob changes, findings'
+    /// events), for `tokmon replay FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A recording made with `tokmon run --record FILE`.
+    pub file: PathBuf,
+    /// Print the report the live run would have printed instead of opening the dashboard.
+    #[arg(long)]
+    pub headless: bool,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Dashboard: replay this many times faster than the run went (`<` and `>` change it).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// Dashboard: redraw at most this many times a second.
+    #[arg(long, default_value_t = DEFAULT_FPS, value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub fps: u32,
+    /// Dashboard colours (default: dark; `NO_COLOR` in the environment picks mono).
+    #[arg(long, value_enum)]
+    pub theme: Option<ThemeName>,
+    /// Dashboard: draw bars, sparklines and borders with ASCII characters only.
+    #[arg(long)]
+    pub ascii: bool,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -108,6 +145,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("must be greater than zero".into());
     }
     Ok(d)
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!(
+            "`{text}` is not a positive number (e.g. 2 to replay twice as fast)"
+        )),
+    }
 }
 
 fn parse_time_scale(text: &str) -> Result<f64, String> {
@@ -124,6 +170,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(args)) => run(args),
+        Some(Command::Replay(args)) => replay(args),
         Some(Command::Check { files }) => Ok(check(&files)),
         Some(Command::List) => list(),
         None => run(cli.run),
@@ -167,24 +214,33 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             args.interval
         },
     };
+    let mut recorder = match &args.record {
+        Some(path) => Some(Recorder::create(path, &config, args.time_scale)?),
+        None => None,
+    };
     let stop = install_ctrl_c()?;
     let report = if args.headless {
-        headless(&args, &config, &stop)?
+        headless(&args, &config, recorder.as_mut(), &stop)
     } else {
-        dashboard(&args, &config, &stop)?
+        dashboard(&args, &config, recorder.as_mut(), &stop)
     };
-    let text = match args.format {
-        Format::Json => report.to_json(),
-        Format::Text => render_text(&report),
-    };
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
-        }
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
-            stdout.flush()?;
+    // Whatever became of the run, the recording is closed and told about.
+    let recorded = recorder.map(|r| {
+        let path = r.path().to_path_buf();
+        (path, r.finish())
+    });
+    let report = report?;
+    write_report(&report, args.format, args.out.as_deref())?;
+    if let Some((path, result)) = recorded {
+        let stats = result?;
+        if !args.quiet {
+            eprintln!(
+                "tokmon: recorded {} samples ({} bytes) to {}; replay with `tokmon replay {}`",
+                stats.samples,
+                stats.bytes,
+                path.display(),
+                path.display()
+            );
         }
     }
     let failed: Vec<&str> = args
@@ -203,12 +259,102 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints a report in `format` to standard output, or writes it to `out`.
+fn write_report(report: &Report, format: Format, out: Option<&Path>) -> anyhow::Result<()> {
+    let text = match format {
+        Format::Json => report.to_json(),
+        Format::Text => render_text(report),
+    };
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// `tokmon replay FILE`: the dashboard from a recording, or with `--headless` the report the
+/// live run would have printed.
+fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let recording = Recording::open(&args.file)?;
+    if recording.cut_off {
+        eprintln!(
+            "tokmon: {}: the last line was cut off (the run was killed, or is still recording); \
+             replaying up to the line before it",
+            args.file.display()
+        );
+    } else if !recording.complete {
+        eprintln!(
+            "tokmon: {}: the recording has no end line (the run was killed, or is still \
+             recording); replaying what there is",
+            args.file.display()
+        );
+    }
+    if !args.headless {
+        if !std::io::stdout().is_terminal() {
+            anyhow::bail!(
+                "standard output is not a terminal, and the replay dashboard needs one; \
+                 `tokmon replay {} --headless` prints the report instead",
+                args.file.display()
+            );
+        }
+        let look = Look {
+            theme: theme(args.theme),
+            ascii: args.ascii,
+        };
+        let options = DashboardOptions {
+            look,
+            fps: args.fps,
+        };
+        let stop = install_ctrl_c()?;
+        let (mut terminal, guard) = crate::tui::enter()?;
+        let (panic_tx, _panic_rx) = std::sync::mpsc::sync_channel(1);
+        let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);
+        let mut events = crate::tui::TerminalEvents::start()?;
+        let result = replay_dashboard(
+            &recording,
+            &mut terminal,
+            &mut events,
+            &stop,
+            options,
+            args.speed,
+            |_, _| {},
+        );
+        drop(hook);
+        drop(guard);
+        result?;
+    }
+    // After the dashboard too, as a live dashboard run prints its report when it closes.
+    write_report(
+        &replay_headless(&recording),
+        args.format,
+        args.out.as_deref(),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The theme asked for, else dark (mono with `NO_COLOR`).
+fn theme(asked: Option<ThemeName>) -> ThemeName {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    asked.unwrap_or(if no_color {
+        ThemeName::Mono
+    } else {
+        ThemeName::Dark
+    })
+}
+
 /// A headless run: status lines on standard error, the report at the end.
 fn headless(
     args: &RunArgs,
     config: &RunConfig,
+    recorder: Option<&mut Recorder>,
     stop: &AtomicBool,
-) -> anyhow::Result<crate::report::Report> {
+) -> anyhow::Result<Report> {
     if !args.quiet {
         eprintln!(
             "tokmon: running `{}` ({}){}",
@@ -224,7 +370,7 @@ fn headless(
     let mut announced = 0;
     let mut told: Vec<(FindingKind, Option<String>, Option<String>)> = Vec::new();
     let quiet = args.quiet;
-    let report = run_headless(config, stop, |model, detector| {
+    let report = run_headless_recorded(config, recorder, stop, |model, detector| {
         if quiet {
             return;
         }
@@ -259,17 +405,12 @@ fn headless(
 fn dashboard(
     args: &RunArgs,
     config: &RunConfig,
+    recorder: Option<&mut Recorder>,
     stop: &AtomicBool,
-) -> anyhow::Result<crate::report::Report> {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme = args.theme.unwrap_or(if no_color {
-        ThemeName::Mono
-    } else {
-        ThemeName::Dark
-    });
+) -> anyhow::Result<Report> {
     let options = DashboardOptions {
         look: Look {
-            theme,
+            theme: theme(args.theme),
             ascii: args.ascii,
         },
         fps: args.fps,
@@ -298,8 +439,9 @@ fn dashboard(
         choices,
         load: &load,
     };
-    let report = run_dashboard(
+    let report = run_dashboard_recorded(
         config,
+        recorder,
         &mut terminal,
         &mut events,
         &panic_rx,

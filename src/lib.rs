@@ -16,6 +16,7 @@
 //! - [`app`]: pure dashboard state: keys and samples in, what to show out.
 //! - [`ui`]: pure rendering of the dashboard from `&App`.
 //! - [`report`]: headless output (text and JSON) from the model.
+//! - [`record`]: a run's samples and events to a file as they happen, and back for `replay`.
 //! - [`runner`]: the only place that starts threads, runtimes and channels, and wires the rest.
 //! - [`stack`]: capture and symbolize a stuck thread's stack (the one module with unsafe code).
 //! - [`tui`]: the only code that touches the real terminal.
@@ -34,6 +35,7 @@ pub mod detect;
 pub mod model;
 pub mod phase;
 pub mod probe;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod sample;

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use crossterm::event::Event;
+use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 
@@ -20,6 +20,7 @@ use crate::detect::{Detector, Finding, event};
 use crate::model::Model;
 use crate::phase::PhasePlan;
 use crate::probe::{Probe, thread_state};
+use crate::record::{Item, KeyOutcome, Player, Recorder, Recording, Timeline};
 use crate::report::Report;
 use crate::sample::Sample;
 use crate::sampler::{LiveSource, Sampler};
@@ -179,35 +180,96 @@ impl Session {
     }
 }
 
-/// What starting a phase or turning a knob did, for the consumer to record.
-enum Effect {
+/// What starting a phase, turning a knob or the presenter did: everything besides the samples
+/// that the consumer folds in (and a recording stores).
+#[derive(Debug, Clone)]
+pub enum Effect {
     PhaseBegun(PhaseView),
     Event(Finding),
     Applied {
         workload: String,
         kind: WorkloadKind,
     },
+    /// A workload task panicked (dashboard runs), and the finding the dashboard logged for it.
+    Panic {
+        report: PanicReport,
+        finding: Finding,
+    },
+    /// The presenter cleared the findings.
+    Clear,
+    /// The presenter reset the statistics.
+    Reset,
 }
 
-/// Records effects in a headless run's model and findings.
-fn record_headless(effects: Vec<Effect>, model: &mut Model, detector: &mut Detector) {
-    for effect in effects {
-        match effect {
-            Effect::PhaseBegun(phase) => model.begin_phase(phase.index, &phase.note),
-            Effect::Event(finding) => detector.record(finding),
-            Effect::Applied { .. } => {}
+/// What a headless run folds its samples and effects into; a headless replay of a recording
+/// folds the same through the same two calls, so its report is the live one.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    pub model: Model,
+    pub detector: Detector,
+}
+
+impl Tally {
+    pub fn new(config: &RunConfig) -> Tally {
+        Tally {
+            model: Model::new(),
+            detector: Detector::new(
+                config.detector,
+                config.scenario.runtime.max_blocking_threads,
+            ),
         }
+    }
+
+    /// Consumes one sample.
+    pub fn sample(&mut self, sample: Sample) {
+        self.detector.observe(&sample);
+        self.model.ingest(sample);
+    }
+
+    /// Consumes one effect, as the dashboard's app does.
+    pub fn effect(&mut self, effect: Effect) {
+        match effect {
+            Effect::PhaseBegun(phase) => self.model.begin_phase(phase.index, &phase.note),
+            Effect::Event(finding) | Effect::Panic { finding, .. } => self.detector.record(finding),
+            Effect::Applied { .. } => {}
+            Effect::Clear => self.detector.clear(),
+            Effect::Reset => self.model = Model::new(),
+        }
+    }
+
+    /// The report of a run of `config` that came to this.
+    pub fn report(&self, config: &RunConfig) -> Report {
+        Report::build(
+            &config.scenario,
+            &self.model,
+            self.detector.findings(),
+            config.detector,
+            config.interval_ms(),
+        )
     }
 }
 
-/// Hands effects to the dashboard's app.
-fn record_in_app(effects: Vec<Effect>, app: &mut App) {
-    for effect in effects {
-        app.update(match effect {
-            Effect::PhaseBegun(phase) => Msg::Phase(phase),
-            Effect::Event(finding) => Msg::Event(finding),
-            Effect::Applied { workload, kind } => Msg::Applied { workload, kind },
-        });
+/// Hands an effect to the dashboard's app.
+fn effect_in_app(effect: Effect, app: &mut App) {
+    let msg = match effect {
+        Effect::PhaseBegun(phase) => Msg::Phase(phase),
+        Effect::Event(finding) => Msg::Event(finding),
+        Effect::Applied { workload, kind } => Msg::Applied { workload, kind },
+        Effect::Panic { report, .. } => Msg::Panic(report),
+        // The app clears and resets on its own keys only (no switcher is open in a replay, so
+        // they always act).
+        Effect::Clear => Msg::Key(KeyEvent::from(KeyCode::Char('c'))),
+        Effect::Reset => Msg::Key(KeyEvent::from(KeyCode::Char('r'))),
+    };
+    app.update(msg);
+}
+
+/// Writes effects to the recording, if there is one.
+fn record_effects(recorder: &mut Option<&mut Recorder>, effects: &[Effect]) {
+    if let Some(recorder) = recorder {
+        for effect in effects {
+            recorder.effect(effect);
+        }
     }
 }
 
@@ -216,14 +278,20 @@ fn record_in_app(effects: Vec<Effect>, app: &mut App) {
 pub fn run_headless(
     config: &RunConfig,
     stop: &AtomicBool,
+    on_sample: impl FnMut(&Model, &Detector),
+) -> anyhow::Result<Report> {
+    run_headless_recorded(config, None, stop, on_sample)
+}
+
+/// [`run_headless`], writing everything the report is built from to `recorder` as it comes.
+pub fn run_headless_recorded(
+    config: &RunConfig,
+    mut recorder: Option<&mut Recorder>,
+    stop: &AtomicBool,
     mut on_sample: impl FnMut(&Model, &Detector),
 ) -> anyhow::Result<Report> {
     let mut session = Session::start(config)?;
-    let mut model = Model::new();
-    let mut detector = Detector::new(
-        config.detector,
-        config.scenario.runtime.max_blocking_threads,
-    );
+    let mut tally = Tally::new(config);
     let deadline = config.duration.map(|d| Instant::now() + d);
     loop {
         if stop.load(Ordering::Acquire) || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -232,27 +300,47 @@ pub fn run_headless(
         match session.samples.recv_timeout(CONSUMER_TICK) {
             Ok(sample) => {
                 let elapsed = sample.elapsed_ns;
-                detector.observe(&sample);
-                model.ingest(sample);
+                if let Some(recorder) = recorder.as_deref_mut() {
+                    recorder.sample(&sample);
+                }
+                tally.sample(sample);
                 let effects = session.due_phases(elapsed);
-                record_headless(effects, &mut model, &mut detector);
-                on_sample(&model, &detector);
+                record_effects(&mut recorder, &effects);
+                for effect in effects {
+                    tally.effect(effect);
+                }
+                on_sample(&tally.model, &tally.detector);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
     session.finish(|sample| {
-        detector.observe(&sample);
-        model.ingest(sample);
+        if let Some(recorder) = recorder.as_deref_mut() {
+            recorder.sample(&sample);
+        }
+        tally.sample(sample);
     })?;
-    Ok(Report::build(
-        &config.scenario,
-        &model,
-        detector.findings(),
-        config.detector,
-        config.interval_ms(),
-    ))
+    Ok(tally.report(config))
+}
+
+/// The report a live run would have printed, from its recording: every sample and effect
+/// folded as [`run_headless`] does (of the last scenario, when the dashboard switched).
+pub fn replay_headless(recording: &Recording) -> Report {
+    let mut config = recording.config.clone();
+    let mut tally = Tally::new(&config);
+    for item in &recording.items {
+        match item {
+            Item::Sample(sample) => tally.sample((**sample).clone()),
+            Item::Effect(effect) => tally.effect((**effect).clone()),
+            Item::UiCpu(_) => {}
+            Item::Session(next) => {
+                config = (**next).clone();
+                tally = Tally::new(&config);
+            }
+        }
+    }
+    tally.report(&config)
 }
 
 /// How the dashboard looks and how often it may redraw.
@@ -293,6 +381,28 @@ pub fn run_dashboard<B: Backend>(
     stop: &AtomicBool,
     options: DashboardOptions,
     switcher: Option<&Switcher<'_>>,
+    on_frame: impl FnMut(&App),
+) -> anyhow::Result<Report>
+where
+    B::Error: Send + Sync + 'static,
+{
+    run_dashboard_recorded(
+        config, None, terminal, events, panics, stop, options, switcher, on_frame,
+    )
+}
+
+/// [`run_dashboard`], writing everything the dashboard and the report are drawn from to
+/// `recorder` as it comes (a switch of scenario included).
+#[allow(clippy::too_many_arguments)]
+pub fn run_dashboard_recorded<B: Backend>(
+    config: &RunConfig,
+    mut recorder: Option<&mut Recorder>,
+    terminal: &mut Terminal<B>,
+    events: &mut dyn EventSource,
+    panics: &Receiver<PanicReport>,
+    stop: &AtomicBool,
+    options: DashboardOptions,
+    switcher: Option<&Switcher<'_>>,
     mut on_frame: impl FnMut(&App),
 ) -> anyhow::Result<Report>
 where
@@ -302,6 +412,7 @@ where
     loop {
         match dashboard_session(
             &config,
+            recorder.as_deref_mut(),
             terminal,
             events,
             panics,
@@ -318,6 +429,9 @@ where
                 let scenario = (switcher.load)(&name)?;
                 config.detector = scenario.detector;
                 config.scenario = scenario;
+                if let Some(recorder) = recorder.as_deref_mut() {
+                    recorder.session(&config);
+                }
             }
         }
     }
@@ -326,6 +440,7 @@ where
 #[allow(clippy::too_many_arguments)]
 fn dashboard_session<B: Backend>(
     config: &RunConfig,
+    mut recorder: Option<&mut Recorder>,
     terminal: &mut Terminal<B>,
     events: &mut dyn EventSource,
     panics: &Receiver<PanicReport>,
@@ -355,12 +470,26 @@ where
         }
         while let Ok(sample) = session.samples.try_recv() {
             let elapsed = sample.elapsed_ns;
+            if let Some(recorder) = recorder.as_deref_mut() {
+                recorder.sample(&sample);
+            }
             app.update(Msg::Sample(Box::new(sample)));
             let effects = session.due_phases(elapsed);
-            record_in_app(effects, &mut app);
+            record_effects(&mut recorder, &effects);
+            for effect in effects {
+                effect_in_app(effect, &mut app);
+            }
         }
         while let Ok(report) = panics.try_recv() {
-            app.update(Msg::Panic(report));
+            app.update(Msg::Panic(report.clone()));
+            if let Some(recorder) = recorder.as_deref_mut()
+                && let Some(finding) = app.live().detector.findings().last()
+            {
+                recorder.effect(&Effect::Panic {
+                    report,
+                    finding: finding.clone(),
+                });
+            }
         }
         for command in app.take_commands() {
             let now_ns = app.live().model.now_ns();
@@ -372,7 +501,10 @@ where
                     Vec::new()
                 }
             };
-            record_in_app(effects, &mut app);
+            record_effects(&mut recorder, &effects);
+            for effect in effects {
+                effect_in_app(effect, &mut app);
+            }
         }
         let now = Instant::now();
         if now >= next_frame && app.take_dirty() {
@@ -388,6 +520,9 @@ where
                 let share = after.saturating_sub(before) as f64
                     / now.duration_since(cpu_mark.0).as_nanos() as f64;
                 app.update(Msg::UiCpu(share));
+                if let Some(recorder) = recorder.as_deref_mut() {
+                    recorder.ui_cpu(share);
+                }
             }
             cpu_mark = (now, cpu);
         }
@@ -396,7 +531,21 @@ where
             .saturating_duration_since(Instant::now())
             .clamp(Duration::from_millis(5), CONSUMER_TICK);
         match events.next(wait) {
-            Ok(Some(Event::Key(key))) => app.update(Msg::Key(key)),
+            Ok(Some(Event::Key(key))) => {
+                let findings = app.live().detector.findings().len();
+                let samples = app.live().model.samples_seen;
+                app.update(Msg::Key(key));
+                // Clearing the findings and resetting the statistics change what the report
+                // is built from: the recording says so where it happened.
+                if let Some(recorder) = recorder.as_deref_mut() {
+                    if findings > 0 && app.live().detector.findings().is_empty() {
+                        recorder.effect(&Effect::Clear);
+                    }
+                    if samples > 0 && app.live().model.samples_seen == 0 {
+                        recorder.effect(&Effect::Reset);
+                    }
+                }
+            }
             Ok(Some(Event::Resize(_, _))) => {
                 // The next draw picks up the new size; draw it now.
                 next_frame = Instant::now();
@@ -407,22 +556,143 @@ where
         }
     };
     // The live figures, not a paused screen's.
-    let mut model = app.live().model.clone();
-    let mut detector = app.live().detector.clone();
+    let mut tally = Tally {
+        model: app.live().model.clone(),
+        detector: app.live().detector.clone(),
+    };
     let finished = session.finish(|sample| {
-        detector.observe(&sample);
-        model.ingest(sample);
+        if let Some(recorder) = recorder.as_deref_mut() {
+            recorder.sample(&sample);
+        }
+        tally.sample(sample);
     });
     result?;
     finished?;
     if let Some(name) = switch_to {
         return Ok(Ending::SwitchTo(name));
     }
-    Ok(Ending::Done(Box::new(Report::build(
-        &config.scenario,
-        &model,
-        detector.findings(),
-        config.detector,
-        config.interval_ms(),
-    ))))
+    Ok(Ending::Done(Box::new(tally.report(config))))
+}
+
+/// A recording on the dashboard: the app fed the recorded items up to the player's position.
+struct Replayed<'a> {
+    recording: &'a Recording,
+    app: App,
+    /// Items fed to `app` so far.
+    applied: usize,
+    /// The scenario title of the run being shown, before the replay badge.
+    title: String,
+}
+
+impl<'a> Replayed<'a> {
+    fn new(recording: &'a Recording) -> Replayed<'a> {
+        let config = &recording.config;
+        Replayed {
+            recording,
+            app: App::for_scenario(&config.scenario, config.detector, Vec::new()),
+            applied: 0,
+            title: config.scenario.title.clone(),
+        }
+    }
+
+    /// Feeds the app the first `due` items: the next ones, or all of them again from the
+    /// start when the position went back (the screen's selection and overlays are kept).
+    fn seek(&mut self, due: usize) {
+        if due < self.applied {
+            let old = std::mem::replace(self, Replayed::new(self.recording));
+            self.app.focus = old.app.focus;
+            self.app.help_open = old.app.help_open;
+            self.app.detail_open = old.app.detail_open;
+            self.app.selected_worker = old.app.selected_worker;
+            self.app.selected_finding = old.app.selected_finding;
+            self.app.selected_workload = old.app.selected_workload;
+        }
+        let items = self
+            .recording
+            .items
+            .get(self.applied..due)
+            .unwrap_or_default();
+        for item in items {
+            match item {
+                Item::Sample(sample) => self.app.update(Msg::Sample(sample.clone())),
+                Item::Effect(effect) => effect_in_app((**effect).clone(), &mut self.app),
+                Item::UiCpu(share) => self.app.update(Msg::UiCpu(*share)),
+                Item::Session(config) => {
+                    self.app = App::for_scenario(&config.scenario, config.detector, Vec::new());
+                    self.title = config.scenario.title.clone();
+                }
+            }
+        }
+        self.applied = self.applied.max(due);
+    }
+
+    /// Shows the replay's state where the title goes: `REPLAY 2x 0:42 / 5:00 · title`.
+    fn show(&mut self, badge: &str) {
+        let title = format!("{badge} · {}", self.title);
+        if self.app.info.title != title {
+            self.app.info.title = title;
+            self.app.mark_dirty();
+        }
+    }
+}
+
+/// Replays a recording on the dashboard drawn on `terminal`, paced by the samples' own clock
+/// at `speed`, until the user quits or `stop` is set. The replay keys (see
+/// [`crate::record::Player`]) move, pause and speed it; the dashboard's own keys (selection,
+/// help, detail) act as in a live run; the keys that act on a live run do nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn replay_dashboard<B: Backend>(
+    recording: &Recording,
+    terminal: &mut Terminal<B>,
+    events: &mut dyn EventSource,
+    stop: &AtomicBool,
+    options: DashboardOptions,
+    speed: f64,
+    mut on_frame: impl FnMut(&App, &Player),
+) -> anyhow::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let timeline = Timeline::of(&recording.items);
+    let mut player = Player::new(&timeline, speed);
+    let mut replayed = Replayed::new(recording);
+    let period = frame_period(options.fps);
+    let mut next_frame = Instant::now();
+    let mut last_tick = Instant::now();
+    loop {
+        if stop.load(Ordering::Acquire) || replayed.app.should_quit {
+            return Ok(());
+        }
+        let now = Instant::now();
+        player.advance(now.duration_since(last_tick));
+        last_tick = now;
+        replayed.seek(timeline.due(player.clock_ns()));
+        replayed.show(&player.badge());
+        // Commands of the knob keys act on a live run: a replay has none.
+        replayed.app.take_commands();
+        if now >= next_frame && replayed.app.take_dirty() {
+            terminal
+                .draw(|frame| ui::draw(frame, &replayed.app, &options.look))
+                .map_err(|e| anyhow::Error::new(e).context("drawing the dashboard"))?;
+            on_frame(&replayed.app, &player);
+            next_frame = now + period;
+        }
+        let wait = next_frame
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(5), CONSUMER_TICK);
+        match events.next(wait) {
+            Ok(Some(Event::Key(key))) => match player.key(&key, &timeline) {
+                KeyOutcome::Quit => return Ok(()),
+                KeyOutcome::Changed => replayed.app.mark_dirty(),
+                KeyOutcome::Ignored => {}
+                KeyOutcome::Dashboard => replayed.app.update(Msg::Key(key)),
+            },
+            Ok(Some(Event::Resize(_, _))) => {
+                next_frame = Instant::now();
+                replayed.app.mark_dirty();
+            }
+            Ok(Some(_)) | Ok(None) => {}
+            Err(e) => return Err(anyhow::Error::new(e).context("reading terminal input")),
+        }
+    }
 }

@@ -1,0 +1,186 @@
+//! Writes a recording as the run goes: one line per item, flushed at once, so a crash or a
+//! Ctrl-C leaves a file that replays up to that moment.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::compact::Encoder;
+use super::format::{FORMAT_VERSION, Header, LineOut, SessionRecord};
+use super::settings::SettingsRecord;
+use crate::runner::{Effect, RunConfig};
+use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
+
+/// What a finished recording holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingStats {
+    pub lines: u64,
+    pub bytes: u64,
+    pub samples: u64,
+}
+
+/// A recording being written. Writing never stops the run: the first error is kept, nothing
+/// more is written, and [`Recorder::finish`] returns it.
+pub struct Recorder {
+    path: PathBuf,
+    out: BufWriter<File>,
+    time_scale: Option<f64>,
+    encoder: Encoder,
+    stats: RecordingStats,
+    error: Option<anyhow::Error>,
+    line: Vec<u8>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("path", &self.path)
+            .field("stats", &self.stats)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Creates `path` (replacing a file there) and writes the header for a run of `config`;
+    /// `time_scale` is the `--time-scale` factor already applied to its scenario.
+    pub fn create(
+        path: &Path,
+        config: &RunConfig,
+        time_scale: Option<f64>,
+    ) -> anyhow::Result<Recorder> {
+        let session = SessionRecord::of(config, time_scale)
+            .with_context(|| format!("recording to {}", path.display()))?;
+        let file = File::create(path)
+            .with_context(|| format!("creating the recording {}", path.display()))?;
+        let header = Header {
+            format_version: FORMAT_VERSION,
+            tokmon_version: env!("CARGO_PKG_VERSION").to_string(),
+            sample_format_version: SAMPLE_FORMAT_VERSION,
+            recorded_at_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            interval_ns: u64::try_from(config.interval.as_nanos()).unwrap_or(u64::MAX),
+            session,
+        };
+        let mut recorder = Recorder {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            time_scale,
+            encoder: Encoder::new(),
+            stats: RecordingStats {
+                lines: 0,
+                bytes: 0,
+                samples: 0,
+            },
+            error: None,
+            line: Vec::with_capacity(4096),
+        };
+        recorder.write(&LineOut::Header(&header));
+        match recorder.error.take() {
+            Some(error) => Err(error),
+            None => Ok(recorder),
+        }
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A sample, as the consumer received it.
+    pub fn sample(&mut self, sample: &Sample) {
+        if self.error.is_some() {
+            return;
+        }
+        match self.encoder.encode(sample) {
+            Ok(patch) => {
+                self.write(&LineOut::Sample(&patch));
+                self.stats.samples += 1;
+            }
+            Err(e) => self.fail(anyhow::Error::new(e).context("encoding a sample")),
+        }
+    }
+
+    /// What a phase, a knob or the presenter did.
+    pub fn effect(&mut self, effect: &Effect) {
+        let line = match effect {
+            Effect::PhaseBegun(phase) => LineOut::Phase {
+                index: phase.index,
+                note: &phase.note,
+                next_at_ms: phase.next_at_ms,
+            },
+            Effect::Event(finding) => LineOut::Event { finding },
+            Effect::Applied { workload, kind } => LineOut::Applied {
+                workload,
+                settings: SettingsRecord::from(kind),
+            },
+            Effect::Panic { report, finding } => LineOut::Panic {
+                thread: &report.thread,
+                message: &report.message,
+                location: report.location.as_deref(),
+                finding,
+            },
+            Effect::Clear => LineOut::Clear,
+            Effect::Reset => LineOut::Reset,
+        };
+        self.write(&line);
+    }
+
+    /// The dashboard thread's CPU share lately (shown in the help overlay).
+    pub fn ui_cpu(&mut self, share: f64) {
+        self.write(&LineOut::UiCpu { share });
+    }
+
+    /// The dashboard switched to another scenario: what follows belongs to `config`.
+    pub fn session(&mut self, config: &RunConfig) {
+        if self.error.is_some() {
+            return;
+        }
+        match SessionRecord::of(config, self.time_scale) {
+            Ok(session) => self.write(&LineOut::Session(&session)),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Writes the end line and flushes; the first error met while recording, if any.
+    pub fn finish(mut self) -> anyhow::Result<RecordingStats> {
+        self.write(&LineOut::End);
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(self.stats),
+        }
+    }
+
+    fn write(&mut self, line: &LineOut<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        self.line.clear();
+        let result = serde_json::to_writer(&mut self.line, line)
+            .map_err(anyhow::Error::new)
+            .and_then(|()| {
+                self.line.push(b'\n');
+                self.out.write_all(&self.line)?;
+                self.out.flush()?;
+                Ok(())
+            });
+        match result {
+            Ok(()) => {
+                self.stats.lines += 1;
+                self.stats.bytes += self.line.len() as u64;
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, error: anyhow::Error) {
+        let line = self.stats.lines + 1;
+        self.error = Some(error.context(format!(
+            "writing the recording {} (it stops before line {line})",
+            self.path.display()
+        )));
+    }
+}
