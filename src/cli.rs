@@ -102,6 +102,9 @@ pub struct RunArgs {
     /// 60 s phased demo in 6 s).
     #[arg(long, value_parser = parse_time_scale)]
     pub time_scale: Option<f64>,
+    /// Do not capture stuck threads' stacks (on by default on Linux x86-64).
+    #[arg(long)]
+    pub no_stacks: bool,
     /// Do not print the one-line status every second.
     #[arg(long, short)]
     pub quiet: bool,
@@ -185,6 +188,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    crate::sampler::stacks::set_enabled(!args.no_stacks);
     let scenario = catalog::resolve(args.scenario.as_deref(), Path::new(SCENARIOS_DIR))?;
     let mut detector = scenario.detector;
     if let Some(d) = args.stall_threshold {

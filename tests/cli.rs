@@ -123,3 +123,38 @@ fn a_headless_run_prints_the_json_report() {
     assert!(workloads[0]["sched_delay_ms"]["mean"].as_f64().is_some());
     assert_eq!(workloads[1]["mode"], "async");
 }
+
+#[test]
+fn no_stacks_leaves_findings_without_a_site() {
+    let output = tokmon()
+        .args([
+            "run",
+            "blocking-sleep",
+            "--headless",
+            "--duration",
+            "1500ms",
+            "--format",
+            "json",
+            "--quiet",
+            "--no-stacks",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(
+        findings.iter().any(|f| f["kind"] == "stall"),
+        "{findings:#?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.get("site").is_none() && f.get("stack").is_none()),
+        "{findings:#?}"
+    );
+}
