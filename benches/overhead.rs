@@ -185,6 +185,13 @@ const WORKLOADS: &[Workload] = &[
         run: yield_storm,
     },
     Workload {
+        name: "yield-taskmonitor",
+        unit: "polls/s",
+        size: 6_000_000,
+        quick_size: 1_000_000,
+        run: yield_storm_monitored,
+    },
+    Workload {
         name: "spawn",
         unit: "tasks/s",
         size: 3_600_000,
@@ -209,6 +216,33 @@ fn yield_storm(rt: &Runtime, size: u64) -> Result<Measured> {
                         tokio::task::yield_now().await;
                     }
                 })
+            })
+            .collect();
+        for task in tasks {
+            task.await.context("a yield task failed")?;
+        }
+        Ok(Measured {
+            units: YIELD_TASKS * per_task,
+            elapsed: start.elapsed(),
+        })
+    })
+}
+
+/// The yield storm with every task wrapped in one tokio-metrics `TaskMonitor`, as tokmon wraps
+/// each workload's tasks for their scheduling delay: its `bare` median against the plain yield
+/// storm's is what the monitor costs per poll.
+fn yield_storm_monitored(rt: &Runtime, size: u64) -> Result<Measured> {
+    let per_task = (size / YIELD_TASKS).max(1);
+    let monitor = tokio_metrics::TaskMonitor::new();
+    rt.block_on(async {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..YIELD_TASKS)
+            .map(|_| {
+                tokio::spawn(monitor.instrument(async move {
+                    for _ in 0..per_task {
+                        tokio::task::yield_now().await;
+                    }
+                }))
             })
             .collect();
         for task in tasks {

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::ScenarioChoice;
 use crate::detect::FindingKind;
 use crate::model::Model;
-use crate::record::{Recorder, Recording};
+use crate::record::{Damage, Recorder, Recording};
 use crate::report::Report;
 use crate::report::{Format, render_text};
 use crate::runner::{
@@ -286,7 +286,12 @@ fn write_report(report: &Report, format: Format, out: Option<&Path>) -> anyhow::
 /// live run would have printed.
 fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let recording = Recording::open(&args.file)?;
-    if recording.cut_off {
+    if let Some(damage @ Damage::Corrupt(_)) = &recording.damaged {
+        eprintln!(
+            "tokmon: {}: {damage}; replaying what came before it",
+            args.file.display()
+        );
+    } else if recording.cut_off {
         eprintln!(
             "tokmon: {}: the last line was cut off (the run was killed, or is still recording); \
              replaying up to the line before it",

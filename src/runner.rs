@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use crossterm::event::{Event, KeyCode, KeyEvent};
+use crossterm::event::Event;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 
@@ -256,10 +256,8 @@ fn effect_in_app(effect: Effect, app: &mut App) {
         Effect::Event(finding) => Msg::Event(finding),
         Effect::Applied { workload, kind } => Msg::Applied { workload, kind },
         Effect::Panic { report, .. } => Msg::Panic(report),
-        // The app clears and resets on its own keys only (no switcher is open in a replay, so
-        // they always act).
-        Effect::Clear => Msg::Key(KeyEvent::from(KeyCode::Char('c'))),
-        Effect::Reset => Msg::Key(KeyEvent::from(KeyCode::Char('r'))),
+        Effect::Clear => Msg::Clear,
+        Effect::Reset => Msg::Reset,
     };
     app.update(msg);
 }
@@ -580,8 +578,6 @@ struct Replayed<'a> {
     app: App,
     /// Items fed to `app` so far.
     applied: usize,
-    /// The scenario title of the run being shown, before the replay badge.
-    title: String,
 }
 
 impl<'a> Replayed<'a> {
@@ -591,7 +587,6 @@ impl<'a> Replayed<'a> {
             recording,
             app: App::for_scenario(&config.scenario, config.detector, Vec::new()),
             applied: 0,
-            title: config.scenario.title.clone(),
         }
     }
 
@@ -619,20 +614,10 @@ impl<'a> Replayed<'a> {
                 Item::UiCpu(share) => self.app.update(Msg::UiCpu(*share)),
                 Item::Session(config) => {
                     self.app = App::for_scenario(&config.scenario, config.detector, Vec::new());
-                    self.title = config.scenario.title.clone();
                 }
             }
         }
         self.applied = self.applied.max(due);
-    }
-
-    /// Shows the replay's state where the title goes: `REPLAY 2x 0:42 / 5:00 · title`.
-    fn show(&mut self, badge: &str) {
-        let title = format!("{badge} · {}", self.title);
-        if self.app.info.title != title {
-            self.app.info.title = title;
-            self.app.mark_dirty();
-        }
     }
 }
 
@@ -667,7 +652,7 @@ where
         player.advance(now.duration_since(last_tick));
         last_tick = now;
         replayed.seek(timeline.due(player.clock_ns()));
-        replayed.show(&player.badge());
+        replayed.app.set_replay(Some(player.status()));
         // Commands of the knob keys act on a live run: a replay has none.
         replayed.app.take_commands();
         if now >= next_frame && replayed.app.take_dirty() {

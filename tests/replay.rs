@@ -1,8 +1,9 @@
 //! Record and replay: a run recorded as it goes replays to the very report the live run
-//! printed (headless and dashboard runs), a recording cut off mid-line replays up to its last
-//! whole line, a bad file is an error that names it, and the replay dashboard moves, pauses
-//! and steps on its keys.
+//! printed (headless and dashboard runs), a recording cut off anywhere (compressed or plain)
+//! or damaged replays up to its last whole line, a bad file is an error that names it, and the
+//! replay dashboard moves, pauses and steps on its keys.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
@@ -16,7 +17,9 @@ use ratatui::backend::TestBackend;
 
 use tokmon::app::{PanicReport, ScenarioChoice};
 use tokmon::detect::FindingKind;
-use tokmon::record::{FORMAT_VERSION, Item, ReadError, Recorder, Recording, Timeline};
+use tokmon::record::{
+    Damage, FORMAT_VERSION, Item, ReadError, Recorder, Recording, RecordingStats, Timeline,
+};
 use tokmon::report::Report;
 use tokmon::runner::{
     DashboardOptions, Effect, RunConfig, Switcher, replay_dashboard, replay_headless,
@@ -55,10 +58,32 @@ fn json(report: &Report) -> String {
     report.to_json()
 }
 
+/// The JSON lines of a compressed recording.
+fn unzip(bytes: &[u8]) -> Vec<u8> {
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut text)
+        .expect("a whole gzip stream");
+    text
+}
+
+/// JSON lines compressed as tokmon writes them (in one piece).
+fn gzip(text: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text).expect("in memory");
+    encoder.finish().expect("in memory")
+}
+
+/// Items as text, to compare two readings.
+fn items_text(recording: &Recording) -> Vec<String> {
+    recording.items.iter().map(|i| format!("{i:?}")).collect()
+}
+
 /// One headless run of the default demo, recorded, shared by the tests that read a recording.
 struct Recorded {
     path: PathBuf,
     live: Report,
+    stats: RecordingStats,
 }
 
 fn recorded() -> &'static Recorded {
@@ -66,7 +91,7 @@ fn recorded() -> &'static Recorded {
     RECORDED.get_or_init(|| {
         let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let config = default_demo(Duration::from_secs(3));
-        let path = scratch_dir().join("default-demo.jsonl");
+        let path = scratch_dir().join("default-demo.rec");
         let mut recorder = Recorder::create(&path, &config, Some(10.0)).expect("recording opens");
         let live = run_headless_recorded(
             &config,
@@ -77,7 +102,7 @@ fn recorded() -> &'static Recorded {
         .expect("the run completes");
         let stats = recorder.finish().expect("the recording is written");
         assert!(stats.samples >= 20, "{stats:?}");
-        Recorded { path, live }
+        Recorded { path, live, stats }
     })
 }
 
@@ -86,6 +111,7 @@ fn a_replayed_report_equals_the_live_report() {
     let recorded = recorded();
     let recording = Recording::open(&recorded.path).expect("the recording reads");
     assert!(recording.complete && !recording.cut_off);
+    assert!(recording.compressed && recording.damaged.is_none());
     assert_eq!(
         recording.config.scenario,
         default_demo(Duration::ZERO).scenario
@@ -111,8 +137,179 @@ fn a_replayed_report_equals_the_live_report() {
 }
 
 #[test]
-fn a_recording_cut_off_mid_line_replays_up_to_its_last_whole_line() {
+fn the_recording_is_gzip_and_its_stats_say_its_size() {
+    let recorded = recorded();
+    let bytes = std::fs::read(&recorded.path).expect("recording");
+    assert_eq!(bytes[..2], [0x1f, 0x8b], "gzip's magic bytes");
+    let stats = recorded.stats;
+    assert_eq!(stats.bytes, bytes.len() as u64, "{stats:?}");
+    let text = unzip(&bytes);
+    assert_eq!(stats.json_bytes, text.len() as u64, "{stats:?}");
+    assert_eq!(
+        stats.lines,
+        text.iter().filter(|b| **b == b'\n').count() as u64
+    );
+    assert!(stats.bytes * 3 < stats.json_bytes, "{stats:?}");
+    // The same lines, unpacked by hand, read the same.
+    let compressed = Recording::open(&recorded.path).expect("reads");
+    let plain = Recording::parse(&text, Path::new("plain.jsonl")).expect("reads");
+    assert!(!plain.compressed && plain.complete && plain.damaged.is_none());
+    assert_eq!(items_text(&plain), items_text(&compressed));
+}
+
+/// Where each line's sync flush ends in a compressed recording: a sync flush ends with an
+/// empty stored block, `00 00 ff ff`.
+fn flush_ends(bytes: &[u8]) -> Vec<usize> {
+    bytes
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == [0, 0, 0xff, 0xff])
+        .map(|(i, _)| i + 4)
+        .collect()
+}
+
+#[test]
+fn a_compressed_recording_cut_anywhere_replays_up_to_its_last_whole_line() {
     let bytes = std::fs::read(&recorded().path).expect("recording");
+    let path = Path::new("cut.rec");
+    let whole = Recording::parse(&bytes, path).expect("reads");
+    let whole_items = items_text(&whole);
+    // The header, the items, the end line.
+    let lines = whole.items.len() + 2;
+    let ends = flush_ends(&bytes);
+    assert_eq!(ends.len(), lines, "one sync flush a line");
+
+    // What a file cut at `cut` reads as: the items of its whole lines, the same as the whole
+    // file's; `None` when even the header is not whole.
+    let read = |cut: usize| -> Option<Recording> {
+        match Recording::parse(&bytes[..cut], path) {
+            Ok(recording) => {
+                let read = items_text(&recording);
+                assert_eq!(read, whole_items[..read.len()], "cut at {cut}");
+                assert!(recording.compressed);
+                assert_eq!(
+                    recording.damaged,
+                    Some(Damage::EndsEarly),
+                    "cut at {cut}: the trailer is missing"
+                );
+                Some(recording)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains("cut.rec:1: not a tokmon recording")
+                        && message.contains("cut off inside its first line"),
+                    "cut at {cut}: {message}"
+                );
+                assert!(
+                    cut < ends[0],
+                    "cut at {cut}: the header was whole: {message}"
+                );
+                None
+            }
+        }
+    };
+    // Cut right after a line's flush: every line up to it, nothing cut off.
+    for (i, end) in ends.iter().enumerate() {
+        let recording = read(*end).expect("the header is whole");
+        assert_eq!(recording.items.len(), i.min(lines - 2), "cut at {end}");
+        assert!(!recording.cut_off, "cut at {end}");
+        assert_eq!(recording.complete, i == lines - 1, "cut at {end}");
+    }
+    // Cut anywhere else: every line whose flush came before the cut, perhaps the line being
+    // cut if its newline made it; never an error once the header is whole.
+    let mut cuts: Vec<usize> = (1..bytes.len()).step_by(37).collect();
+    cuts.extend(ends.iter().flat_map(|e| [e - 5, e - 1, e + 1, e + 7]));
+    cuts.retain(|cut| *cut < bytes.len());
+    let mut before = 0;
+    cuts.sort_unstable();
+    for cut in cuts {
+        let flushed = ends.partition_point(|e| *e <= cut);
+        match read(cut) {
+            Some(recording) => {
+                let n = recording.items.len();
+                let low = flushed.saturating_sub(1).min(lines - 2);
+                assert!(
+                    (low..=flushed.min(lines - 2)).contains(&n),
+                    "cut at {cut}: {n} items after {flushed} flushed lines"
+                );
+                assert!(n >= before, "cut at {cut}: fewer items than a shorter cut");
+                before = n;
+            }
+            None => assert_eq!(flushed, 0),
+        }
+    }
+    // A file cut at 60% replays as far as it goes.
+    let at = bytes.len() * 6 / 10;
+    let cut = read(at).expect("reads");
+    assert!(!cut.complete);
+    let report = replay_headless(&cut);
+    assert!(report.duration_ms > 0 && report.duration_ms < recorded().live.duration_ms);
+    // Through a file, as `tokmon replay` reads it.
+    let file = scratch_dir().join("cut.rec");
+    std::fs::write(&file, &bytes[..at]).expect("write");
+    let opened = Recording::open(&file).expect("a cut-off recording still reads");
+    assert_eq!(items_text(&opened), items_text(&cut));
+}
+
+#[test]
+fn a_damaged_compressed_recording_replays_up_to_the_damage() {
+    let bytes = std::fs::read(&recorded().path).expect("recording");
+    let whole = items_text(&Recording::parse(&bytes, Path::new("whole.rec")).expect("reads"));
+    let ends = flush_ends(&bytes);
+    let path = Path::new("damaged.rec");
+    // A line's flush ends with an empty stored block, `00 00 ff ff`; spoil its `ff ff` and the
+    // data goes bad right after that line: every line up to it reads, none after.
+    for line in [1, ends.len() / 3, ends.len() * 2 / 3, ends.len() - 2] {
+        let mut damaged = bytes.clone();
+        let at = ends[line] - 2;
+        damaged[at..at + 2].copy_from_slice(&[0, 0]);
+        let recording = Recording::parse(&damaged, path).expect("the lines before it read");
+        assert!(
+            matches!(recording.damaged, Some(Damage::Corrupt(_))),
+            "{:?}",
+            recording.damaged
+        );
+        let message = recording.damaged.as_ref().map(ToString::to_string);
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("the compressed data is damaged (")),
+            "{message:?}"
+        );
+        // Lines 0..line came whole before it (line 0 is the header).
+        assert_eq!(
+            items_text(&recording),
+            whole[..line],
+            "damage after line {line}"
+        );
+        assert!(!recording.cut_off && !recording.complete);
+    }
+    // Bytes garbled anywhere past the header: the lines flushed before them read as they were
+    // (what decodes after them may be garbage, left out, or, rarely, a wrong value that still
+    // reads: gzip checks the whole stream only).
+    for at in [
+        ends[1] + 3,
+        bytes.len() / 3,
+        bytes.len() * 6 / 10,
+        bytes.len() - 12,
+    ] {
+        let mut damaged = bytes.clone();
+        for b in &mut damaged[at..at + 8] {
+            *b ^= 0x5a;
+        }
+        let recording = Recording::parse(&damaged, path).expect("the lines before it read");
+        assert!(recording.damaged.is_some(), "damage at {at}");
+        let intact = ends.partition_point(|e| *e <= at).saturating_sub(1);
+        let read = items_text(&recording);
+        assert!(read.len() >= intact, "damage at {at}: {} items", read.len());
+        assert_eq!(read[..intact], whole[..intact], "damage at {at}");
+    }
+}
+
+#[test]
+fn a_plain_recording_cut_off_mid_line_replays_up_to_its_last_whole_line() {
+    let bytes = unzip(&std::fs::read(&recorded().path).expect("recording"));
     let whole = Recording::parse(&bytes, Path::new("whole.jsonl")).expect("reads");
     // Cut inside the line that starts after 60% of the file.
     let at = bytes.len() * 6 / 10;
@@ -129,18 +326,16 @@ fn a_recording_cut_off_mid_line_replays_up_to_its_last_whole_line() {
     let recording = Recording::open(&path).expect("a cut-off recording still reads");
     assert!(recording.cut_off);
     assert!(!recording.complete);
+    assert!(!recording.compressed && recording.damaged.is_none());
     assert_eq!(
         recording.items.len(),
         lines_before - 1,
         "every whole line but the header"
     );
-    let prefix: Vec<String> = whole.items[..recording.items.len()]
-        .iter()
-        .map(|i| format!("{i:?}"))
-        .collect();
-    let read: Vec<String> = recording.items.iter().map(|i| format!("{i:?}")).collect();
+    let read = items_text(&recording);
     assert_eq!(
-        read, prefix,
+        read,
+        items_text(&whole)[..read.len()],
         "the same items as the whole file, up to the cut"
     );
     let report = replay_headless(&recording);
@@ -166,22 +361,65 @@ fn error_of(name: &str, bytes: &[u8]) -> String {
 
 #[test]
 fn a_bad_file_is_an_error_that_names_it() {
-    let bytes = std::fs::read(&recorded().path).expect("recording");
-    let text = String::from_utf8(bytes).expect("utf-8");
+    let compressed = std::fs::read(&recorded().path).expect("recording");
+    let text = String::from_utf8(unzip(&compressed)).expect("utf-8");
 
-    // Another format version.
-    let newer = text.replacen(
-        &format!("\"format_version\":{FORMAT_VERSION},"),
-        "\"format_version\":999,",
-        1,
-    );
+    // Another format version, compressed or plain.
+    let version = format!("\"format_version\":{FORMAT_VERSION},");
+    let newer = text.replacen(&version, "\"format_version\":999,", 1);
     assert_ne!(newer, text);
-    let message = error_of("newer.jsonl", newer.as_bytes());
+    for (name, bytes) in [
+        ("newer.jsonl", newer.as_bytes().to_vec()),
+        ("newer.rec", gzip(newer.as_bytes())),
+    ] {
+        let message = error_of(name, &bytes);
+        assert!(
+            message.contains(":1: recording format version 999"),
+            "{message}"
+        );
+        assert!(message.contains("newer tokmon"), "{message}");
+    }
+    // A recording of tokmon 0.1 before compression: plain, format 1.
+    let older = text.replacen(&version, "\"format_version\":1,", 1);
+    let message = error_of("older.jsonl", older.as_bytes());
     assert!(
-        message.contains(":1: recording format version 999"),
+        message.contains(&format!(
+            ":1: recording format version 1; this tokmon ({}) reads version {FORMAT_VERSION}",
+            env!("CARGO_PKG_VERSION")
+        )),
         "{message}"
     );
-    assert!(message.contains("newer tokmon"), "{message}");
+    assert!(
+        message.contains("older tokmon: record it again"),
+        "{message}"
+    );
+
+    // A compressed file cut inside its gzip header, or inside its first line.
+    for cut in [5, 40] {
+        let message = error_of("compressed-cut.rec", &compressed[..cut]);
+        assert!(
+            message
+                .contains(":1: not a tokmon recording: the file was cut off inside its first line"),
+            "{message}"
+        );
+    }
+    // Compressed garbage, and an empty compressed file.
+    let message = error_of(
+        "compressed-garbage.rec",
+        &gzip(b"\x00\x01 not a recording\n"),
+    );
+    assert!(message.contains(":1: not a tokmon recording"), "{message}");
+    let message = error_of("compressed-empty.rec", &gzip(b""));
+    assert!(message.contains("empty"), "{message}");
+    // A bad line in a whole compressed file is an error, as in a plain one.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[4] = "{\"type\":\"teleport\"}";
+    let message = error_of(
+        "bad-line.rec",
+        &gzip(format!("{}\n", lines.join("\n")).as_bytes()),
+    );
+    assert!(message.contains("bad-line.rec:5: "), "{message}");
+    assert!(message.contains("teleport"), "{message}");
 
     // Garbage, an empty file, a header cut off, a bad line in the middle, a missing file.
     let message = error_of("garbage.jsonl", b"\x00\x01 this is not a recording\n");
@@ -312,6 +550,15 @@ fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
                 player.speed(),
                 app.model().now_ns(),
             ));
+            // The replay's state reaches the app: in its replay status, or (before the runner
+            // hands it over) in its title.
+            if let Some(replay) = app.replay {
+                assert_eq!(
+                    (replay.position_ns, replay.paused, replay.speed),
+                    (player.clock_ns(), player.paused(), player.speed())
+                );
+                badge_seen = true;
+            }
             badge_seen |= app.info.title.starts_with("REPLAY ");
         },
     )
@@ -319,7 +566,10 @@ fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
     assert!(started.elapsed() < Duration::from_secs(10), "q quit");
     assert!(badge_seen);
     let screen = screen_text(&terminal);
-    assert!(screen.contains("REPLAY 2x PAUSED"), "{screen}");
+    assert!(
+        screen.contains("REPLAY 2x") && screen.contains("PAUSED"),
+        "{screen}"
+    );
     // Playing at 4x: well into the recording after 400 ms, on the samples' own clock.
     let playing = seen
         .iter()
@@ -353,7 +603,7 @@ fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
 fn a_recorded_dashboard_run_replays_to_its_report() {
     let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let config = default_demo(Duration::from_secs(3));
-    let path = scratch_dir().join("dashboard.jsonl");
+    let path = scratch_dir().join("dashboard.rec");
     let mut recorder = Recorder::create(&path, &config, Some(10.0)).expect("recording opens");
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
     // Clear the findings and reset the statistics on the way: both change the report; and a
@@ -416,7 +666,7 @@ fn a_recorded_dashboard_run_replays_to_its_report() {
 fn the_command_line_records_and_replays() {
     let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch_dir();
-    let recording = dir.join("cli.jsonl");
+    let recording = dir.join("cli.rec");
     let live = dir.join("cli-live.json");
     let tokmon = || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tokmon"));
@@ -494,7 +744,7 @@ fn a_switch_of_scenario_on_the_dashboard_is_recorded_and_replayed() {
             .collect(),
         load: &load,
     };
-    let path = scratch_dir().join("switch.jsonl");
+    let path = scratch_dir().join("switch.rec");
     let mut recorder = Recorder::create(&path, &config, None).expect("recording opens");
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
     // Open the switcher, move to the second scenario, start it; it runs its 1.5 s.
@@ -550,7 +800,7 @@ fn a_scenario_file_is_recorded_as_its_text_and_checked() {
         duration: None,
         interval: Duration::from_millis(250),
     };
-    let path = dir.join("mine.jsonl");
+    let path = dir.join("mine.rec");
     Recorder::create(&path, &config, Some(3.0))
         .expect_err("the run's scenario is not scaled: the recording would not match");
     let scaled = RunConfig {

@@ -68,6 +68,10 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         }
         KeyCode::Char('c') => app.clear_findings(),
         KeyCode::Char('r') => app.reset_statistics(),
+        // The demo keys act on a live run: a replay has nothing for them to turn.
+        KeyCode::Char('w' | 'W' | 'm' | '+' | '=' | '-' | 'n' | 's') if app.replay.is_some() => {
+            return false;
+        }
         KeyCode::Char('w') if !app.workloads.is_empty() => {
             app.selected_workload = (app.selected_workload + 1) % app.workloads.len();
         }

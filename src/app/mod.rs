@@ -81,6 +81,54 @@ pub struct ScenarioChoice {
     pub title: String,
 }
 
+/// Where a replay is and how it goes, on the recording's clock (which runs on across a switch
+/// of scenario); the screen shows it in place of the demo's controls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplayStatus {
+    /// Times the run's own pace.
+    pub speed: f64,
+    pub paused: bool,
+    /// Where the replay is.
+    pub position_ns: u64,
+    /// The time of the recording's last item.
+    pub length_ns: u64,
+}
+
+impl ReplayStatus {
+    /// At the end of the recording.
+    pub fn at_end(&self) -> bool {
+        self.position_ns >= self.length_ns
+    }
+
+    /// The speed: `2x`, `0.5x`, `0.125x`.
+    pub fn speed_text(&self) -> String {
+        let text = format!("{:.4}", self.speed);
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        format!("{text}x")
+    }
+
+    /// The position and the length, `m:ss` each: `0:42 / 5:00`.
+    pub fn position_text(&self) -> String {
+        let clock = |ns: u64| {
+            let s = ns / 1_000_000_000;
+            format!("{}:{:02}", s / 60, s % 60)
+        };
+        format!("{} / {}", clock(self.position_ns), clock(self.length_ns))
+    }
+
+    /// What the screen shows of it: the speed, the pause, the end, and the position and
+    /// length in whole seconds (a new position within the same second draws nothing new).
+    fn shown(&self) -> (u64, bool, bool, u64, u64) {
+        (
+            self.speed.to_bits(),
+            self.paused,
+            self.at_end(),
+            self.position_ns / 1_000_000_000,
+            self.length_ns / 1_000_000_000,
+        )
+    }
+}
+
 /// Everything the UI loop tells the app.
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -98,6 +146,10 @@ pub enum Msg {
     },
     /// A scripted phase began (the model starts counting it).
     Phase(PhaseView),
+    /// Clear the findings (as the `c` key does; a replay tells it where the run did).
+    Clear,
+    /// Reset the statistics (as the `r` key does; a replay tells it where the run did).
+    Reset,
 }
 
 /// What the app asks the UI loop to do to the run.
@@ -137,6 +189,9 @@ pub struct App {
     pub switcher: Option<(Vec<ScenarioChoice>, usize)>,
     /// Scenarios the switcher offers (empty: no switcher).
     pub choices: Vec<ScenarioChoice>,
+    /// This is a replay of a recording: where it is and how it goes. The keys that act on a
+    /// live run (knobs, next phase, switcher) do nothing then. Set with [`App::set_replay`].
+    pub replay: Option<ReplayStatus>,
     commands: Vec<Command>,
     dirty: bool,
 }
@@ -163,6 +218,7 @@ impl App {
             phase: None,
             switcher: None,
             choices: Vec::new(),
+            replay: None,
             commands: Vec::new(),
             dirty: true,
         }
@@ -194,8 +250,26 @@ impl App {
         self.workloads.get(self.selected_workload)
     }
 
+    /// The workload the knob keys turn: the selected one, in a live run (a replay has no knobs).
+    pub fn knob_workload(&self) -> Option<&(String, WorkloadKind)> {
+        if self.replay.is_some() {
+            return None;
+        }
+        self.selected_workload()
+    }
+
+    /// Makes this app a replay's (or not, with `None`), at the replay's current state; asks
+    /// for a redraw when what the screen shows of it changed. The replay loop calls it on every
+    /// turn.
+    pub fn set_replay(&mut self, replay: Option<ReplayStatus>) {
+        if self.replay.map(|r| r.shown()) != replay.map(|r| r.shown()) {
+            self.dirty = true;
+        }
+        self.replay = replay;
+    }
+
     fn turn(&mut self, knob: impl Fn(&WorkloadKind) -> Option<Knob>) {
-        if let Some((id, kind)) = self.selected_workload()
+        if let Some((id, kind)) = self.knob_workload()
             && let Some(knob) = knob(kind)
         {
             let setting = KnobSetting {
@@ -239,6 +313,14 @@ impl App {
             Msg::Phase(phase) => {
                 self.live.model.begin_phase(phase.index, &phase.note);
                 self.phase = Some(phase);
+                self.dirty = true;
+            }
+            Msg::Clear => {
+                self.clear_findings();
+                self.dirty = true;
+            }
+            Msg::Reset => {
+                self.reset_statistics();
                 self.dirty = true;
             }
         }

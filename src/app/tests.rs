@@ -170,3 +170,114 @@ fn a_workload_panic_becomes_a_finding() {
     assert_eq!(f.kind, FindingKind::Panic);
     assert!(f.summary.contains("boom"));
 }
+
+#[test]
+fn clear_and_reset_messages_act_as_their_keys() {
+    let mut app = stuck_app(840);
+    assert!(!app.detector().findings().is_empty());
+    press_and_open_detail(&mut app);
+    app.update(Msg::Clear);
+    assert!(app.detector().findings().is_empty());
+    assert!(!app.detail_open);
+    assert_eq!(app.selected_finding, 0);
+    assert!(app.model().samples_seen > 0);
+    app.update(Msg::Reset);
+    assert_eq!(app.model().samples_seen, 0);
+    assert!(app.take_dirty());
+}
+
+fn press_and_open_detail(app: &mut App) {
+    app.update(press(KeyCode::Tab));
+    app.update(press(KeyCode::Enter));
+    assert!(app.detail_open);
+}
+
+#[test]
+fn a_replay_redraws_when_what_it_shows_changes() {
+    let status = ReplayStatus {
+        speed: 2.0,
+        paused: false,
+        position_ns: 42_100_000_000,
+        length_ns: 300_000_000_000,
+    };
+    assert_eq!(status.speed_text(), "2x");
+    assert_eq!(status.position_text(), "0:42 / 5:00");
+    assert!(!status.at_end());
+    let mut app = healthy_app(3);
+    app.take_dirty();
+    app.set_replay(Some(status));
+    assert!(app.take_dirty(), "a replay now");
+    // A new position within the same second shows nothing new.
+    app.set_replay(Some(ReplayStatus {
+        position_ns: 42_900_000_000,
+        ..status
+    }));
+    assert!(!app.take_dirty());
+    assert_eq!(app.replay.map(|r| r.position_ns), Some(42_900_000_000));
+    for next in [
+        ReplayStatus {
+            position_ns: 43_000_000_000,
+            ..status
+        },
+        ReplayStatus {
+            speed: 0.5,
+            ..status
+        },
+        ReplayStatus {
+            paused: true,
+            ..status
+        },
+    ] {
+        app.set_replay(Some(status));
+        app.take_dirty();
+        app.set_replay(Some(next));
+        assert!(app.take_dirty(), "{next:?}");
+    }
+    app.set_replay(None);
+    assert!(app.take_dirty(), "live again");
+    let speeds = [
+        (0.5, "0.5x"),
+        (0.125, "0.125x"),
+        (1.0 / 64.0, "0.0156x"),
+        (64.0, "64x"),
+    ];
+    for (speed, text) in speeds {
+        assert_eq!(ReplayStatus { speed, ..status }.speed_text(), text);
+    }
+}
+
+#[test]
+fn a_replay_has_no_demo_keys() {
+    let mut app = healthy_app(3);
+    app.workloads = vec![(
+        "api".into(),
+        crate::scenario::catalog::built_in("default")
+            .expect("exists")
+            .expect("parses")
+            .workloads[0]
+            .kind
+            .clone(),
+    )];
+    app.info.phase_count = 3;
+    app.choices = vec![ScenarioChoice {
+        name: "other".into(),
+        title: String::new(),
+    }];
+    app.set_replay(Some(ReplayStatus {
+        speed: 1.0,
+        paused: false,
+        position_ns: 0,
+        length_ns: 1,
+    }));
+    assert!(app.knob_workload().is_none());
+    assert!(app.selected_workload().is_some());
+    for c in ['m', '+', '-', 'n', 's', 'w', 'W'] {
+        app.update(press(KeyCode::Char(c)));
+    }
+    assert!(app.take_commands().is_empty());
+    assert!(app.switcher.is_none());
+    // The same keys act in a live run.
+    app.set_replay(None);
+    app.update(press(KeyCode::Char('n')));
+    assert_eq!(app.take_commands(), vec![Command::NextPhase]);
+}

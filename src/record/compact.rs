@@ -11,22 +11,20 @@
 //!
 //! The first sample of a recording is written whole (a patch of nothing).
 //!
-//! Two more forms keep the patch small and exact:
+//! One more form keeps the patch small: a stuck thread's stack (`frames`, some 70 frames of
+//! long paths) recurs from sample to sample: each `frames` array and each frame in it is
+//! numbered, in the order they first appear in the file, and written again as `{"~r":N}`.
 //!
-//! - a stuck thread's stack (`frames`, some 70 frames of long paths) recurs from sample to
-//!   sample: each `frames` array and each frame in it is numbered, in the order they first
-//!   appear in the file, and written again as `{"~r":N}`;
-//! - a float that the JSON reader could read back one bit off (serde_json's default parser
-//!   is not exact for 17 significant digits) is written as `{"~f":"0.9276652960269715"}` and
-//!   read back exactly, so a replay computes the live run's figures to the last bit.
+//! Floats are plain JSON numbers: serde_json writes the shortest text that reads back to the
+//! same bits, and reads it back exactly (its `float_roundtrip` feature), so a replay computes
+//! the live run's figures to the last bit.
 //!
-//! Rust field names are never `-`, `@`, `~r` or `~f`, so a marker cannot be mistaken for a
-//! value.
+//! Rust field names are never `-`, `@` or `~r`, so a marker cannot be mistaken for a value.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use crate::sample::Sample;
 
@@ -36,8 +34,6 @@ const REMOVED: &str = "-";
 const ARRAY: &str = "@";
 /// The key of a reference to a stack's frames, or a frame, written before.
 const REFERENCE: &str = "~r";
-/// The key of a float written as text.
-const FLOAT: &str = "~f";
 /// The field that holds a stack's frames.
 const FRAMES: &str = "frames";
 
@@ -87,7 +83,7 @@ impl Encoder {
         Ok(patch)
     }
 
-    /// Replaces stacks written before by references, and inexact floats by text.
+    /// Replaces stacks written before by references.
     fn shorten(&mut self, key: &str, value: &mut Value) {
         match value {
             Value::Array(items) if key == FRAMES => {
@@ -118,15 +114,7 @@ impl Encoder {
                     self.shorten("", item);
                 }
             }
-            Value::Number(n) => {
-                if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
-                    let text = n.to_string();
-                    if text.parse::<Value>().ok().and_then(|v| v.as_f64()) != Some(f) {
-                        *value = marker(FLOAT, Value::String(text));
-                    }
-                }
-            }
-            Value::Null | Value::Bool(_) | Value::String(_) => {}
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
         }
     }
 
@@ -169,15 +157,6 @@ impl Decoder {
                 .and_then(|n| self.read.get(n))
                 .cloned()
                 .ok_or_else(|| format!("a reference to stack {n}, which was never written"))?;
-            return Ok(());
-        }
-        if let Some(text) = marked(value, FLOAT) {
-            let f = text
-                .as_str()
-                .and_then(|t| t.parse::<f64>().ok())
-                .and_then(Number::from_f64)
-                .ok_or("a float that is not a number")?;
-            *value = Value::Number(f);
             return Ok(());
         }
         match value {
@@ -373,7 +352,8 @@ mod tests {
         for i in 10..40 {
             let mut s = sample(i, 0.95, Some((i - 9) * 100));
             if let Some(probe) = s.probe.as_mut() {
-                // Seventeen digits, which serde_json's default reader gets one bit off.
+                // Seventeen digits, which serde_json reads back one bit off without its
+                // `float_roundtrip` feature: written as a plain number, it comes back exact.
                 for poll in &mut probe.in_flight {
                     poll.cpu_ratio = Some(0.9276652960269715);
                 }
@@ -390,7 +370,7 @@ mod tests {
         samples.push(sample(40, 0.3, None));
         let (back, text) = through_a_file(&samples);
         assert_eq!(back, samples);
-        assert!(text.contains(r#"{"~f":"0.9276652960269715"}"#), "{text}");
+        assert!(text.contains(r#""cpu_ratio":0.9276652960269715"#), "{text}");
         // The stack's frames are written whole once; every other time by reference.
         let deepest = samples[10]
             .probe

@@ -2,9 +2,14 @@
 //!
 //! # The format (version [`FORMAT_VERSION`])
 //!
-//! JSON lines: one object per line, each with a `"type"`, written and flushed as the run's
-//! consumer receives it, so a run that is killed leaves a file that replays up to its last
-//! whole line.
+//! JSON lines, gzip-compressed: one object per line, each with a `"type"`, written as the
+//! run's consumer receives it and flushed at once (a sync flush of the compressor, then the
+//! file), so a run that is killed leaves a file that replays up to its last whole line; only
+//! the gzip trailer is missing then. `zcat FILE` shows the lines. A reader tells gzip by its
+//! magic bytes and also reads plain JSON lines (a file made, or unpacked, by hand).
+//!
+//! Numbers are plain JSON numbers; a float is the shortest text that reads back to the same
+//! bits (serde_json's `float_roundtrip`), so a replay computes the live figures exactly.
 //!
 //! 1. `header`: `format_version`, `tokmon_version`, `sample_format_version`,
 //!    `recorded_at_unix_s`, `interval_ns`, and `session`: the scenario (`source` as the
@@ -27,8 +32,12 @@
 //!      follows is a new run whose clock starts again.
 //! 3. `end`: the run finished and everything was written. A file without it was cut off.
 //!
-//! A reader refuses another `format_version`, and names the file and the line of any bad line
-//! except a last line cut off mid-way, which it leaves out.
+//! A reader refuses another `format_version` (version 1 was plain JSON lines with some floats
+//! written as `{"~f":TEXT}`), and names the file and the line (of the uncompressed text) of
+//! any bad line, except a last line cut off mid-way, which it leaves out. Compressed data that
+//! ends early or is damaged is read up to the break: every line flushed before it is kept as
+//! written (gzip checks the whole stream only: a line decoded after damage may, rarely, still
+//! read, with a wrong value), and the rest is left out.
 //!
 //! - [`writer`]: the [`Recorder`] the runner writes through.
 //! - [`reader`]: a file -> [`Recording`]: the run's configuration and its items.
@@ -45,5 +54,5 @@ pub mod writer;
 
 pub use format::FORMAT_VERSION;
 pub use player::{KeyOutcome, Player, Timeline};
-pub use reader::{Item, ReadError, Recording};
+pub use reader::{Damage, Item, ReadError, Recording};
 pub use writer::{Recorder, RecordingStats};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::reader::Item;
+use crate::app::ReplayStatus;
 
 /// How far `[` and `]` seek.
 pub const SEEK_STEP: Duration = Duration::from_secs(10);
@@ -176,21 +177,29 @@ impl Player {
         }
     }
 
-    /// One short line for the screen: `REPLAY 2x ▶ 0:42 / 5:00`, `REPLAY 1x PAUSED ...`,
+    /// Where the replay is and how it goes, for the app to show
+    /// ([`crate::app::App::set_replay`]).
+    pub fn status(&self) -> ReplayStatus {
+        ReplayStatus {
+            speed: self.speed,
+            paused: self.paused,
+            position_ns: self.clock_ns,
+            length_ns: self.end_ns,
+        }
+    }
+
+    /// One short line for the screen: `REPLAY 2x 0:42 / 5:00`, `REPLAY 1x PAUSED ...`,
     /// `REPLAY END ...`.
     pub fn badge(&self) -> String {
-        let state = if self.at_end() {
+        let status = self.status();
+        let state = if status.at_end() {
             "END".to_string()
-        } else if self.paused {
-            format!("{} PAUSED", speed_text(self.speed))
+        } else if status.paused {
+            format!("{} PAUSED", status.speed_text())
         } else {
-            speed_text(self.speed)
+            status.speed_text()
         };
-        format!(
-            "REPLAY {state} {} / {}",
-            clock(self.clock_ns),
-            clock(self.end_ns)
-        )
+        format!("REPLAY {state} {}", status.position_text())
     }
 }
 
@@ -204,19 +213,6 @@ fn clamp_speed(speed: f64) -> f64 {
     } else {
         1.0
     }
-}
-
-/// `2x`, `0.5x`, `0.125x`.
-pub fn speed_text(speed: f64) -> String {
-    let text = format!("{speed:.4}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    format!("{text}x")
-}
-
-/// `m:ss` on the recording's clock.
-fn clock(ns: u64) -> String {
-    let s = ns / 1_000_000_000;
-    format!("{}:{:02}", s / 60, s % 60)
 }
 
 #[cfg(test)]
@@ -319,6 +315,15 @@ mod tests {
         p.advance(Duration::from_secs(5));
         assert_eq!(p.clock_ns(), 1_050_000_000, "paused: the clock stands");
         assert_eq!(p.badge(), "REPLAY 1x PAUSED 0:01 / 0:30");
+        assert_eq!(
+            p.status(),
+            ReplayStatus {
+                speed: 1.0,
+                paused: true,
+                position_ns: 1_050_000_000,
+                length_ns: 30_000_000_000,
+            }
+        );
         p.key(&key('.'), &t);
         assert_eq!(p.clock_ns(), 1_100_000_000);
         p.key(&KeyEvent::from(KeyCode::Right), &t);
@@ -363,7 +368,7 @@ mod tests {
         p.key(&key('<'), &t);
         p.key(&key('<'), &t);
         assert_eq!(p.speed(), 0.5);
-        assert_eq!(speed_text(p.speed()), "0.5x");
+        assert_eq!(p.status().speed_text(), "0.5x");
         for _ in 0..20 {
             p.key(&key('<'), &t);
         }

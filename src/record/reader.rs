@@ -1,9 +1,16 @@
-//! Reads a recording back into the run's configuration and its items, in order. A last line
-//! cut off mid-way (a crash, or a file still being written) is left out; any other bad line is
-//! an error naming the file and the line.
+//! Reads a recording back into the run's configuration and its items, in order.
+//!
+//! The file is gzip-compressed (told by its magic bytes), or plain JSON lines (a file made or
+//! unpacked by hand). A last line cut off mid-way (a crash, or a file still being written) is
+//! left out. Compressed data that ends early or goes bad is read up to there: every whole line
+//! before the break is kept, the rest left out. Any other bad line is an error naming the file
+//! and the line (counted in the uncompressed text, as `zcat FILE` shows it).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 use super::compact::Decoder;
 use super::format::{FORMAT_VERSION, Header, LineIn, SessionRecord};
@@ -31,11 +38,29 @@ pub struct Recording {
     /// The run as it started.
     pub config: RunConfig,
     pub items: Vec<Item>,
-    /// The last line was cut off mid-way and left out: the run was killed, or is still being
-    /// recorded.
+    /// A line was cut off mid-way and left out, with anything after it: the run was killed,
+    /// is still being recorded, or the compressed data broke off there.
     pub cut_off: bool,
     /// The recording has its end line: the run finished and wrote everything.
     pub complete: bool,
+    /// The file is gzip-compressed (as tokmon writes it); else plain JSON lines.
+    pub compressed: bool,
+    /// How the compressed data stopped before its proper end, if it did.
+    pub damaged: Option<Damage>,
+}
+
+/// How a compressed recording stopped before its proper end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Damage {
+    /// It ends early: the run was killed, or is still being recorded. Every line flushed
+    /// before the end reads.
+    #[error("the compressed data ends early")]
+    EndsEarly,
+    /// It goes bad (the decompressor says how): the lines before the damage read. gzip checks
+    /// the whole stream only, so a line decoded after the damage may, rarely, read with a wrong
+    /// value; the lines flushed before it are as written.
+    #[error("the compressed data is damaged ({0})")]
+    Corrupt(String),
 }
 
 /// Why a recording could not be read.
@@ -76,6 +101,95 @@ impl Item {
     }
 }
 
+/// The first two bytes of a gzip file.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The length of a gzip header (RFC 1952) at the start of `bytes`.
+fn gzip_header_len(bytes: &[u8]) -> Result<usize, Damage> {
+    const FHCRC: u8 = 1 << 1;
+    const FEXTRA: u8 = 1 << 2;
+    const FNAME: u8 = 1 << 3;
+    const FCOMMENT: u8 = 1 << 4;
+    let (Some(&method), Some(&flags)) = (bytes.get(2), bytes.get(3)) else {
+        return Err(Damage::EndsEarly);
+    };
+    if method != 8 {
+        return Err(Damage::Corrupt(format!(
+            "compression method {method}, not deflate"
+        )));
+    }
+    let mut at = 10;
+    if flags & FEXTRA != 0 {
+        let len = bytes.get(at..at + 2).ok_or(Damage::EndsEarly)?;
+        at += 2 + usize::from(u16::from_le_bytes([len[0], len[1]]));
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let text = bytes.get(at..).ok_or(Damage::EndsEarly)?;
+            at += 1 + text.iter().position(|b| *b == 0).ok_or(Damage::EndsEarly)?;
+        }
+    }
+    if flags & FHCRC != 0 {
+        at += 2;
+    }
+    if at > bytes.len() {
+        return Err(Damage::EndsEarly);
+    }
+    Ok(at)
+}
+
+/// The text of a gzip file as far as it decompresses, and how it stopped early, if it did.
+/// Everything the decompressor gives before a break is kept.
+fn decompress(bytes: &[u8]) -> (Vec<u8>, Option<Damage>) {
+    let mut text = Vec::new();
+    let data = match gzip_header_len(bytes) {
+        Ok(len) => bytes.get(len..).unwrap_or_default(),
+        Err(damage) => return (text, Some(damage)),
+    };
+    text.reserve(data.len().saturating_mul(6));
+    let mut inflate = Decompress::new(false);
+    loop {
+        let consumed = usize::try_from(inflate.total_in()).unwrap_or(usize::MAX);
+        let input = data.get(consumed..).unwrap_or_default();
+        let written = text.len();
+        text.reserve(64 * 1024);
+        match inflate.decompress_vec(input, &mut text, FlushDecompress::None) {
+            Ok(Status::StreamEnd) => break,
+            // All the input is in and more output is wanted: the data ends early.
+            Ok(_)
+                if input.is_empty()
+                    || (text.len() == written && inflate.total_in() == consumed as u64) =>
+            {
+                return (text, Some(Damage::EndsEarly));
+            }
+            Ok(_) => {}
+            Err(e) => return (text, Some(Damage::Corrupt(e.to_string()))),
+        }
+    }
+    // The trailer: the CRC-32 and the length of the text.
+    let end = usize::try_from(inflate.total_in()).unwrap_or(usize::MAX);
+    let Some(trailer) = data.get(end..end.saturating_add(8)) else {
+        return (text, Some(Damage::EndsEarly));
+    };
+    let mut crc = Crc::new();
+    crc.update(&text);
+    let word = |at: usize| {
+        u32::from_le_bytes([
+            trailer[at],
+            trailer[at + 1],
+            trailer[at + 2],
+            trailer[at + 3],
+        ])
+    };
+    if word(0) != crc.sum() || word(4) != crc.amount() {
+        return (
+            text,
+            Some(Damage::Corrupt("the checksum does not match".into())),
+        );
+    }
+    (text, None)
+}
+
 impl Recording {
     /// Reads the recording at `path`.
     pub fn open(path: &Path) -> Result<Recording, ReadError> {
@@ -86,11 +200,31 @@ impl Recording {
         Recording::parse(&bytes, path)
     }
 
-    /// Reads a recording from its bytes; `path` names it in errors.
+    /// Reads a recording from its bytes (gzip-compressed or plain); `path` names it in errors.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Recording, ReadError> {
         let path = path.to_path_buf();
+        // A file cut after the first byte of the magic is a gzip file cut short: JSON text
+        // never starts with that byte.
+        let compressed = !bytes.is_empty() && GZIP_MAGIC.starts_with(&bytes[..bytes.len().min(2)]);
+        let (text, damage) = if compressed {
+            let (text, damage) = decompress(bytes);
+            (Cow::Owned(text), damage)
+        } else {
+            (Cow::Borrowed(bytes), None)
+        };
+        let bytes: &[u8] = &text;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ReadError::Empty { path });
+            return Err(match damage {
+                Some(Damage::EndsEarly) => ReadError::NotARecording {
+                    path,
+                    reason: "the file was cut off inside its first line".into(),
+                },
+                Some(damage) => ReadError::NotARecording {
+                    path,
+                    reason: format!("{damage} before its first line"),
+                },
+                None => ReadError::Empty { path },
+            });
         }
         let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
         // A file that ends with a newline splits into a last empty piece; one that does not
@@ -117,12 +251,22 @@ impl Recording {
             items: Vec::new(),
             complete: false,
         };
-        for (index, line) in lines.iter().enumerate().skip(1) {
-            reader.line(index + 1, line)?;
-        }
         let mut cut_off = false;
+        for (index, line) in lines.iter().enumerate().skip(1) {
+            match reader.line(index + 1, line) {
+                Ok(()) => {}
+                // Past a break in the compressed data, what decoded may be garbage: the lines
+                // before the first bad one are kept.
+                Err(_) if damage.is_some() => {
+                    cut_off = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         if let Some(line) = unterminated
             && !lines.is_empty()
+            && !cut_off
         {
             // Kept when it is whole (a file edited by hand may lack the last newline).
             let number = lines.len() + 1;
@@ -136,6 +280,8 @@ impl Recording {
             items: reader.items,
             cut_off,
             complete: reader.complete,
+            compressed,
+            damaged: damage,
             path,
         })
     }

@@ -1,11 +1,14 @@
-//! Writes a recording as the run goes: one line per item, flushed at once, so a crash or a
-//! Ctrl-C leaves a file that replays up to that moment.
+//! Writes a recording as the run goes: one line per item, compressed with gzip and flushed at
+//! once (a sync flush of the compressor, then the file), so a crash or a Ctrl-C leaves a file
+//! that replays up to that moment.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 use super::compact::Encoder;
 use super::format::{FORMAT_VERSION, Header, LineOut, SessionRecord};
@@ -13,19 +16,45 @@ use super::settings::SettingsRecord;
 use crate::runner::{Effect, RunConfig};
 use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
 
+/// How hard the compressor works. Each line is flushed on its own, and most of the gain comes
+/// from the lines before it (the 32 KiB window): a minute of the default demo is 0.90 MB of
+/// JSON lines, 0.22 MB at this level, 0.21 MB at level 9, 0.28 MB at level 1.
+const COMPRESSION: Compression = Compression::new(6);
+
 /// What a finished recording holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordingStats {
     pub lines: u64,
+    /// The size of the file: compressed.
     pub bytes: u64,
+    /// The size of the JSON lines before compression.
+    pub json_bytes: u64,
     pub samples: u64,
+}
+
+/// The file, counting the bytes written to it.
+struct Counted {
+    file: File,
+    bytes: u64,
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// A recording being written. Writing never stops the run: the first error is kept, nothing
 /// more is written, and [`Recorder::finish`] returns it.
 pub struct Recorder {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: GzEncoder<Counted>,
     time_scale: Option<f64>,
     encoder: Encoder,
     stats: RecordingStats,
@@ -67,12 +96,13 @@ impl Recorder {
         };
         let mut recorder = Recorder {
             path: path.to_path_buf(),
-            out: BufWriter::new(file),
+            out: GzEncoder::new(Counted { file, bytes: 0 }, COMPRESSION),
             time_scale,
             encoder: Encoder::new(),
             stats: RecordingStats {
                 lines: 0,
                 bytes: 0,
+                json_bytes: 0,
                 samples: 0,
             },
             error: None,
@@ -145,13 +175,18 @@ impl Recorder {
         }
     }
 
-    /// Writes the end line and flushes; the first error met while recording, if any.
+    /// Writes the end line and closes the compressed stream; the first error met while
+    /// recording, if any.
     pub fn finish(mut self) -> anyhow::Result<RecordingStats> {
         self.write(&LineOut::End);
-        match self.error {
-            Some(error) => Err(error),
-            None => Ok(self.stats),
+        // Even after an error: what was written before it stays readable either way.
+        let finished = self.out.try_finish();
+        self.stats.bytes = self.out.get_ref().bytes;
+        if let Some(error) = self.error {
+            return Err(error);
         }
+        finished.with_context(|| format!("closing the recording {}", self.path.display()))?;
+        Ok(self.stats)
     }
 
     fn write(&mut self, line: &LineOut<'_>) {
@@ -164,13 +199,15 @@ impl Recorder {
             .and_then(|()| {
                 self.line.push(b'\n');
                 self.out.write_all(&self.line)?;
+                // A sync flush: the line is whole in the file, readable before the stream ends.
                 self.out.flush()?;
                 Ok(())
             });
         match result {
             Ok(()) => {
                 self.stats.lines += 1;
-                self.stats.bytes += self.line.len() as u64;
+                self.stats.json_bytes += self.line.len() as u64;
+                self.stats.bytes = self.out.get_ref().bytes;
             }
             Err(e) => self.fail(e),
         }

@@ -1,5 +1,6 @@
 //! The footer: the keys, shortened and then thinned to fit the width. The demo keys (workload
-//! knobs, next phase, scenario switcher) show only when they do something.
+//! knobs, next phase, scenario switcher) show only when they do something; a replay shows its
+//! own keys (pause, step, seek, speed) instead.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -36,8 +37,28 @@ fn key(long: &'static str, short: &'static str, what: impl Into<String>, keep: u
     }
 }
 
+/// The keys of a replay, in the order they are shown: its own, then the view's.
+fn replay_keys(paused: bool) -> Vec<Key> {
+    vec![
+        key("q", "q", "quit", 0),
+        key("space", "spc", if paused { "resume" } else { "pause" }, 0),
+        key("./→", ".", "step", 1),
+        key("[ ]", "[]", "seek 10 s", 1),
+        key("< >", "<>", "speed", 2),
+        key("?", "?", "help", 0),
+        key("tab", "tab", "focus", 5),
+        key("↑↓/jk", "jk", "select", 6),
+        key("enter", "ret", "detail", 5),
+        key("c", "c", "clear", 7),
+        key("r", "r", "reset", 7),
+    ]
+}
+
 /// The keys in the order they are shown.
 fn keys(app: &App) -> Vec<Key> {
+    if let Some(replay) = app.replay {
+        return replay_keys(replay.paused);
+    }
     let pause = if app.paused() { "resume" } else { "pause" };
     let mut keys = vec![
         key("q", "q", "quit", 0),
@@ -49,7 +70,7 @@ fn keys(app: &App) -> Vec<Key> {
         key("c", "c", "clear", 7),
         key("r", "r", "reset", 7),
     ];
-    if let Some((_, kind)) = app.selected_workload() {
+    if let Some((_, kind)) = app.knob_workload() {
         let more = intensity(kind, true)
             .or_else(|| intensity(kind, false))
             .map_or("intensity", |k| k.key());

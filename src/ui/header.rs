@@ -1,4 +1,6 @@
 //! The header: scenario, elapsed time, runtime shape, thresholds, and the one status line.
+//! A replay leads the first row with a loud `REPLAY 2x` badge and its position,
+//! `0:42 / 5:00`, and says `PAUSED` (or `END`) where a live pause says it.
 
 use std::time::Duration;
 
@@ -87,11 +89,19 @@ impl Widget for Header<'_> {
         let dropped_text = format!("{dropped} samples dropped");
         let dropped_style = if dropped > 0 { t.warning } else { t.dim };
 
+        // A replay's badge and position lead the first row, whatever follows them.
+        let lead = replay_lead(self.app, t);
+        let lead_width = lead.iter().map(|s| s.width()).sum::<usize>();
+        let led = |line: Line<'static>| -> Line<'static> {
+            let mut spans = lead.clone();
+            spans.extend(line.spans);
+            Line::from(spans)
+        };
         let status_row = match self.mode {
             Mode::Wide => {
                 // Row 0: what runs, and for how long.
-                let room = usize::from(area.width).saturating_sub(width(&elapsed) + 2);
-                let title = title_line(self.app, t, room);
+                let room = usize::from(area.width).saturating_sub(width(&elapsed) + 2 + lead_width);
+                let title = led(title_line(self.app, t, room));
                 line_lr(buf, row(area, 0), title, Line::styled(elapsed, t.strong));
                 // Row 1: its shape and the thresholds.
                 let shape = fit(
@@ -129,11 +139,11 @@ impl Widget for Header<'_> {
                     segments.push((1, format!("{dropped} dropped")));
                 }
                 let right = fit(&segments, t.sep(), usize::from(area.width) / 4);
-                let room = usize::from(area.width).saturating_sub(width(&right) + 2);
+                let room = usize::from(area.width).saturating_sub(width(&right) + 2 + lead_width);
                 line_lr(
                     buf,
                     row(area, 0),
-                    phase_line(self.app, t, room),
+                    led(phase_line(self.app, t, room)),
                     Line::styled(t.s(&right), if dropped > 0 { t.warning } else { t.dim }),
                 );
                 1
@@ -152,8 +162,8 @@ impl Widget for Header<'_> {
                 }
                 segments.push((0, fmt_clock(model.now_ns() / 1_000_000)));
                 let right = fit(&segments, t.sep(), usize::from(area.width) / 2);
-                let room = usize::from(area.width).saturating_sub(width(&right) + 2);
-                let title = title_line(self.app, t, room);
+                let room = usize::from(area.width).saturating_sub(width(&right) + 2 + lead_width);
+                let title = led(title_line(self.app, t, room));
                 line_lr(
                     buf,
                     row(area, 0),
@@ -179,13 +189,30 @@ impl Header<'_> {
             Tone::Healthy => t.healthy,
             Tone::Loud => t.loud,
         };
-        let badge = if self.app.paused() {
-            match self.mode {
-                Mode::Wide => " PAUSED: space resumes ",
-                Mode::Compact => " PAUSED ",
+        let wide = self.mode == Mode::Wide;
+        let badge = match self.app.replay {
+            Some(replay) if replay.paused => {
+                if wide {
+                    " PAUSED: space resumes, . steps "
+                } else {
+                    " PAUSED "
+                }
             }
-        } else {
-            ""
+            Some(replay) if replay.at_end() => {
+                if wide {
+                    " END OF THE RECORDING: [ goes back "
+                } else {
+                    " END "
+                }
+            }
+            _ if self.app.paused() => {
+                if wide {
+                    " PAUSED: space resumes "
+                } else {
+                    " PAUSED "
+                }
+            }
+            _ => "",
         };
         let room = usize::from(area.width).saturating_sub(width(badge) + 1);
         let mark = match tone {
@@ -211,6 +238,19 @@ impl Header<'_> {
                 .render(area, buf);
         }
     }
+}
+
+/// A replay's lead on the first row: the loud ` REPLAY 2x ` badge and ` 0:42 / 5:00 `; nothing
+/// in a live run.
+fn replay_lead(app: &App, t: &Theme) -> Vec<Span<'static>> {
+    let Some(replay) = app.replay else {
+        return Vec::new();
+    };
+    vec![
+        Span::styled(format!(" REPLAY {} ", replay.speed_text()), t.replay),
+        Span::styled(format!(" {} ", replay.position_text()), t.strong),
+        Span::raw(" "),
+    ]
 }
 
 /// The phase line of a scripted demo, cut to `room` cells:

@@ -1,4 +1,5 @@
-//! The help overlay: every key, and what tokmon itself costs.
+//! The help overlay: every key, and what tokmon itself costs. A replay lists its own keys
+//! (pause, step, seek, speed) in place of the demo's, which act on a live run only.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -31,6 +32,18 @@ const VIEW_KEYS: [(&str, &str); 10] = [
     ("r", "reset the statistics"),
 ];
 
+/// Keys that move a replay.
+const REPLAY_KEYS: [(&str, &str); 5] = [
+    ("space", "pause or resume the replay"),
+    (". / →", "step to the next sample (and pause)"),
+    ("[ / ]", "seek back / forward 10 s"),
+    ("< / >", "half / double the speed"),
+    ("q / Esc / Ctrl-C", "quit"),
+];
+
+/// Keys of [`VIEW_KEYS`] a replay lists among its own.
+const REPLAY_OWN: [&str; 2] = ["q / Esc / Ctrl-C", "space"];
+
 /// Keys that change the run: the presenter's.
 const DEMO_KEYS: [(&str, &str); 5] = [
     ("w / W", "select the next / previous workload"),
@@ -48,6 +61,7 @@ impl Widget for Help<'_> {
         let key_width = VIEW_KEYS
             .iter()
             .chain(DEMO_KEYS.iter())
+            .chain(REPLAY_KEYS.iter())
             .map(|(k, _)| width(k))
             .max()
             .unwrap_or(0);
@@ -75,24 +89,47 @@ impl Widget for Help<'_> {
             }
             Line::from(spans)
         };
-        let mut lines: Vec<Line> = vec![Line::styled(" view", t.title)];
+        let replay = app.replay.is_some();
+        let mut lines: Vec<Line> = Vec::new();
+        if replay {
+            lines.push(Line::styled(" replay: move through the recording", t.title));
+            lines.extend(
+                REPLAY_KEYS
+                    .iter()
+                    .map(|(key, what)| entry(key, what, false, None)),
+            );
+            lines.push(Line::default());
+        }
+        lines.push(Line::styled(" view", t.title));
         lines.extend(
             VIEW_KEYS
                 .iter()
+                .filter(|(key, _)| !(replay && REPLAY_OWN.contains(key)))
                 .map(|(key, what)| entry(key, what, false, None)),
         );
         lines.push(Line::default());
-        // When none applies, the heading says so once rather than every line.
-        let none = DEMO_KEYS.iter().all(|(key, _)| idle(key).is_some());
-        let mut heading = vec![Span::styled(" demo: change the run", t.title)];
-        if none {
-            heading.push(Span::styled(" (not in this run)", t.dim));
+        if replay {
+            // The demo keys change a live run: one dimmed line says where they went.
+            lines.push(Line::from(vec![
+                Span::styled(" demo keys", t.title),
+                Span::styled(
+                    t.s(" (w m + - n s): not in a replay, they change a live run"),
+                    t.dim,
+                ),
+            ]));
+        } else {
+            // When none applies, the heading says so once rather than every line.
+            let none = DEMO_KEYS.iter().all(|(key, _)| idle(key).is_some());
+            let mut heading = vec![Span::styled(" demo: change the run", t.title)];
+            if none {
+                heading.push(Span::styled(" (not in this run)", t.dim));
+            }
+            lines.push(Line::from(heading));
+            lines.extend(DEMO_KEYS.iter().map(|(key, what)| {
+                let why = idle(key);
+                entry(key, what, why.is_some(), if none { None } else { why })
+            }));
         }
-        lines.push(Line::from(heading));
-        lines.extend(DEMO_KEYS.iter().map(|(key, what)| {
-            let why = idle(key);
-            entry(key, what, why.is_some(), if none { None } else { why })
-        }));
         lines.push(Line::default());
         lines.push(Line::from(vec![
             Span::styled(" tokmon's own cost: ", t.dim),

@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier};
 
 use super::{Look, ThemeName, draw};
 use crate::app::fixtures::{healthy_app, info, sample, stuck_app};
-use crate::app::{App, Command, Msg, PhaseView, ScenarioChoice};
+use crate::app::{App, Command, Msg, PhaseView, ReplayStatus, ScenarioChoice};
 use crate::detect::event;
 use crate::scenario::{EchoSpec, HashSpec, Placement, WorkloadKind};
 
@@ -251,9 +251,44 @@ fn starting_app() -> App {
     app
 }
 
+/// The phased demo as a replay shows it: at `speed`, 3.8 s into a 5-minute recording.
+fn replay_app(speed: f64, paused: bool) -> App {
+    let mut app = phased_app();
+    app.set_replay(Some(ReplayStatus {
+        speed,
+        paused,
+        position_ns: 3_800_000_000,
+        length_ns: 300_000_000_000,
+    }));
+    app
+}
+
+/// A replay at the end of its recording.
+fn replay_end_app() -> App {
+    let mut app = stuck_app(840);
+    app.set_replay(Some(ReplayStatus {
+        speed: 0.5,
+        paused: false,
+        position_ns: 4_200_000_000,
+        length_ns: 4_200_000_000,
+    }));
+    app
+}
+
+fn replay_help_app() -> App {
+    let mut app = replay_app(2.0, false);
+    press(&mut app, KeyCode::Char('?'));
+    assert!(app.help_open);
+    app
+}
+
 /// Every canned app the checks over all screens go through.
 fn all_apps() -> Vec<App> {
     vec![
+        replay_app(2.0, false),
+        replay_app(0.125, true),
+        replay_end_app(),
+        replay_help_app(),
         App::new(info()),
         healthy_app(30),
         stuck_app(840),
@@ -697,4 +732,137 @@ fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
         })?;
         Some((area.left() + u16::try_from(x).ok()?, y))
     })
+}
+
+#[test]
+fn replay_160x48() {
+    insta::assert_snapshot!(screen(&replay_app(2.0, false), dark(), 160, 48));
+}
+
+#[test]
+fn replay_80x24() {
+    insta::assert_snapshot!(screen(&replay_app(2.0, true), dark(), 80, 24));
+}
+
+#[test]
+fn replay_help_80x24() {
+    insta::assert_snapshot!(screen(&replay_help_app(), dark(), 80, 24));
+}
+
+#[test]
+fn a_replay_shows_its_badge_its_position_and_its_keys() {
+    let app = replay_app(2.0, false);
+    for (w, h) in [(160, 48), (80, 24), (60, 15)] {
+        let text = screen(&app, dark(), w, h);
+        let top = text.lines().next().expect("a first row");
+        assert!(top.contains(" REPLAY 2x  0:03 / 5:00 "), "{w}x{h}: {text}");
+        assert!(!text.contains("PAUSED"), "{w}x{h}: {text}");
+        // The badge is loud: coloured, or reversed where there are no colours.
+        for (theme, loud) in [
+            (ThemeName::Dark, (Color::Black, Color::LightMagenta)),
+            (ThemeName::Light, (Color::White, Color::Magenta)),
+        ] {
+            let look = Look {
+                theme,
+                ascii: false,
+            };
+            let buf = buffer(&app, look, w, h);
+            let (x, y) = find(&buf, "REPLAY").expect("the badge");
+            assert_eq!((buf[(x, y)].fg, buf[(x, y)].bg), loud, "{theme:?} {w}x{h}");
+        }
+        let mono = Look {
+            theme: ThemeName::Mono,
+            ascii: false,
+        };
+        let buf = buffer(&app, mono, w, h);
+        let (x, y) = find(&buf, "REPLAY").expect("the badge");
+        assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED), "{w}x{h}");
+    }
+    // The footer has the replay's keys, not the demo's (they change a live run); the workload
+    // panels offer no knobs.
+    let wide = screen(&app, dark(), 160, 48);
+    let footer = wide.lines().last().expect("a footer row");
+    for key in [
+        "q quit",
+        "space pause",
+        "./→ step",
+        "[ ] seek 10 s",
+        "< > speed",
+        "? help",
+    ] {
+        assert!(footer.contains(key), "{footer}");
+    }
+    for key in [" flip", "+/-", "next phase", "scenarios", "workload"] {
+        assert!(!footer.contains(key), "{footer}");
+    }
+    assert!(!wide.contains("m: placement"), "{wide}");
+    assert!(!wide.contains("▶ hasher"), "{wide}");
+    let compact = screen(&app, dark(), 80, 24);
+    let footer = compact.lines().last().expect("a footer row");
+    for key in [
+        "q quit",
+        "pause",
+        ". step",
+        "[] seek 10 s",
+        "<> speed",
+        "? help",
+    ] {
+        assert!(footer.contains(key), "{footer}");
+    }
+    assert!(!compact.contains("m: placement"), "{compact}");
+    // ASCII says the same in ASCII.
+    let ascii = Look {
+        theme: ThemeName::Dark,
+        ascii: true,
+    };
+    let text = screen(&app, ascii, 160, 48);
+    assert!(text.contains("./-> step"), "{text}");
+}
+
+#[test]
+fn a_paused_replay_says_so_where_a_live_pause_does() {
+    let paused = replay_app(0.125, true);
+    let wide = screen(&paused, dark(), 160, 48);
+    assert!(wide.contains(" REPLAY 0.125x "), "{wide}");
+    assert!(wide.contains(" PAUSED: space resumes, . steps "), "{wide}");
+    let footer = wide.lines().last().expect("a footer row");
+    assert!(footer.contains("space resume"), "{footer}");
+    let compact = screen(&paused, dark(), 80, 24);
+    assert!(compact.contains(" PAUSED "), "{compact}");
+    // The live pause's badge sits on the same row.
+    let mut live = stuck_app(840);
+    press(&mut live, KeyCode::Char(' '));
+    let row_of = |text: &str| text.lines().position(|l| l.contains(" PAUSED"));
+    let mut replayed = stuck_app(840);
+    replayed.set_replay(paused.replay);
+    assert_eq!(
+        row_of(&screen(&replayed, dark(), 160, 48)),
+        row_of(&screen(&live, dark(), 160, 48))
+    );
+    // At the end of the recording.
+    let end = screen(&replay_end_app(), dark(), 160, 48);
+    assert!(end.contains(" REPLAY 0.5x  0:04 / 0:04 "), "{end}");
+    assert!(end.contains(" END OF THE RECORDING: [ goes back "), "{end}");
+    assert!(screen(&replay_end_app(), dark(), 80, 24).contains(" END "));
+}
+
+#[test]
+fn the_help_of_a_replay_lists_its_keys() {
+    let app = replay_help_app();
+    for (w, h) in [(160, 48), (80, 24)] {
+        let text = screen(&app, dark(), w, h);
+        for what in [
+            "replay: move through the recording",
+            "pause or resume the replay",
+            "step to the next sample (and pause)",
+            "seek back / forward 10 s",
+            "half / double the speed",
+            "select a worker or a finding",
+            "not in a replay",
+        ] {
+            assert!(text.contains(what), "{w}x{h}: {what} in {text}");
+        }
+        assert!(!text.contains("flip its setting"), "{text}");
+        assert!(!text.contains("the workload keeps running"), "{text}");
+    }
 }

@@ -84,6 +84,8 @@ pub struct Theme {
     pub phase: Style,
     /// A change the presenter made (an event in the findings log): "the moment".
     pub event: Style,
+    /// The "REPLAY 2x" badge: this is a recording, not a live run.
+    pub replay: Style,
 }
 
 impl Theme {
@@ -124,6 +126,10 @@ impl Theme {
                     .bg(Color::Cyan)
                     .add_modifier(bold),
                 event: Style::new().fg(Color::LightBlue).add_modifier(bold),
+                replay: Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::LightMagenta)
+                    .add_modifier(bold),
             },
             ThemeName::Light => Theme {
                 ascii: false,
@@ -160,6 +166,10 @@ impl Theme {
                     .bg(Color::Blue)
                     .add_modifier(bold),
                 event: Style::new().fg(Color::Blue).add_modifier(bold),
+                replay: Style::new()
+                    .fg(Color::White)
+                    .bg(Color::Magenta)
+                    .add_modifier(bold),
             },
             ThemeName::Mono => Theme {
                 ascii: false,
@@ -183,6 +193,7 @@ impl Theme {
                 key: Style::new().add_modifier(bold),
                 phase: Style::new().add_modifier(Modifier::REVERSED | bold),
                 event: Style::new().add_modifier(bold),
+                replay: Style::new().add_modifier(Modifier::REVERSED | bold),
             },
         };
         theme.ascii = look.ascii;

@@ -1,5 +1,6 @@
 //! Workloads: one compact panel each with its figures and a sparkline of its p99. The panel of
-//! the workload the knob keys act on is marked, and says what `m` and `+`/`-` would do.
+//! the workload the knob keys act on is marked, and says what `m` and `+`/`-` would do (in a
+//! live run: a replay has no knobs).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -28,7 +29,7 @@ pub struct Workloads<'a> {
 
 /// The settings of the workload the knob keys act on, when it has a panel on screen.
 pub fn selected_kind<'a>(app: &'a App, panels: &[WorkloadPanel]) -> Option<&'a WorkloadKind> {
-    let (id, kind) = app.selected_workload()?;
+    let (id, kind) = app.knob_workload()?;
     panels.iter().any(|p| p.id == *id).then_some(kind)
 }
 
@@ -191,7 +192,7 @@ impl Workloads<'_> {
     /// The knob keys act on this panel's workload.
     fn selected(&self, panel: &WorkloadPanel) -> bool {
         self.app
-            .selected_workload()
+            .knob_workload()
             .is_some_and(|(id, _)| *id == panel.id)
     }
 
@@ -259,7 +260,7 @@ impl Workloads<'_> {
         let max = usize::from(inner.width);
         let label_width = panel.lines.iter().map(|(l, _)| width(l)).max().unwrap_or(0);
         let mut lines: Vec<Line> = Vec::new();
-        if selected && let Some((_, kind)) = self.app.selected_workload() {
+        if selected && let Some((_, kind)) = self.app.knob_workload() {
             lines.push(knob_hints(kind, t, max));
         }
         lines.extend(
