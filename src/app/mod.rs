@@ -11,7 +11,7 @@ use crossterm::event::KeyEvent;
 
 use crate::detect::{Detector, Finding, FindingKind, Severity};
 use crate::model::Model;
-use crate::sample::{CpuUse, Sample};
+use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, Knob, KnobSetting, Scenario, WorkloadKind};
 use crate::workload::Control;
 
@@ -413,28 +413,13 @@ fn panic_finding(report: PanicReport, at_ms: u64) -> Finding {
         .map(|l| format!(" at {l}"))
         .unwrap_or_default();
     Finding {
-        kind: FindingKind::Panic,
-        severity: Severity::Critical,
-        worker: None,
-        task_id: None,
-        workload: None,
         spawned_at: report.location,
-        duration_ms: 0.0,
-        first_seen_ms: at_ms,
-        last_seen_ms: at_ms,
-        ongoing: false,
-        count: 1,
-        cpu: CpuUse::Unknown,
-        cpu_ratio: None,
-        thread_state: None,
-        syscall: None,
-        site: None,
-        stack: Vec::new(),
         summary: format!(
             "a task panicked on {}{location}: {}",
             report.thread, report.message
         ),
         hint: "the runtime caught the panic and the run goes on; the task is gone".into(),
+        ..Finding::new(FindingKind::Panic, Severity::Critical, at_ms)
     }
 }
 

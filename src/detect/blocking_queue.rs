@@ -3,7 +3,7 @@
 
 use super::stall::fmt_duration;
 use super::{Finding, FindingKind, Severity, hints};
-use crate::sample::{CpuUse, RuntimeCounters};
+use crate::sample::RuntimeCounters;
 
 #[derive(Debug, Clone)]
 pub(super) struct BlockingQueueRule {
@@ -41,25 +41,9 @@ impl BlockingQueueRule {
         let cap = self.cap;
         let i = *self.open.get_or_insert_with(|| {
             findings.push(Finding {
-                kind: FindingKind::BlockingQueue,
-                severity: Severity::Warning,
-                worker: None,
-                task_id: None,
-                workload: None,
-                spawned_at: None,
-                duration_ms: 0.0,
-                first_seen_ms: now_ms,
-                last_seen_ms: now_ms,
                 ongoing: true,
-                count: 1,
-                cpu: CpuUse::Unknown,
-                cpu_ratio: None,
-                thread_state: None,
-                syscall: None,
-                site: None,
-                stack: Vec::new(),
-                summary: String::new(),
                 hint: hints::for_blocking_queue(cap),
+                ..Finding::new(FindingKind::BlockingQueue, Severity::Warning, now_ms)
             });
             self.max_depth = 0;
             findings.len() - 1

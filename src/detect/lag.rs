@@ -3,7 +3,7 @@
 
 use super::stall::fmt_duration;
 use super::{Finding, FindingKind, Severity, hints, ms};
-use crate::sample::{CpuUse, ProbeSample};
+use crate::sample::ProbeSample;
 use crate::scenario::DetectorSpec;
 
 #[derive(Debug, Clone, Default)]
@@ -28,25 +28,9 @@ impl LagRule {
         }
         let i = *self.open.get_or_insert_with(|| {
             findings.push(Finding {
-                kind: FindingKind::Lag,
-                severity: Severity::Warning,
-                worker: None,
-                task_id: None,
-                workload: None,
-                spawned_at: None,
-                duration_ms: 0.0,
-                first_seen_ms: now_ms,
-                last_seen_ms: now_ms,
                 ongoing: true,
-                count: 1,
-                cpu: CpuUse::Unknown,
-                cpu_ratio: None,
-                thread_state: None,
-                syscall: None,
-                site: None,
-                stack: Vec::new(),
-                summary: String::new(),
                 hint: hints::for_lag(),
+                ..Finding::new(FindingKind::Lag, Severity::Warning, now_ms)
             });
             findings.len() - 1
         });

@@ -32,25 +32,14 @@ impl LongPollRule {
             let key = (poll.workload.clone(), poll.spawned_at.clone());
             let i = *self.groups.entry(key).or_insert_with(|| {
                 findings.push(Finding {
-                    kind: FindingKind::LongPoll,
-                    severity: Severity::Warning,
                     worker: poll.worker,
                     task_id: Some(poll.task_id),
                     workload: poll.workload.clone(),
                     spawned_at: poll.spawned_at.clone(),
-                    duration_ms: 0.0,
-                    first_seen_ms: now_ms,
-                    last_seen_ms: now_ms,
-                    ongoing: false,
                     count: 0,
                     cpu: poll.cpu,
                     cpu_ratio: poll.cpu_ratio,
-                    thread_state: None,
-                    syscall: None,
-                    site: None,
-                    stack: Vec::new(),
-                    summary: String::new(),
-                    hint: String::new(),
+                    ..Finding::new(FindingKind::LongPoll, Severity::Warning, now_ms)
                 });
                 findings.len() - 1
             });

@@ -102,6 +102,34 @@ pub struct Finding {
     pub hint: String,
 }
 
+impl Finding {
+    /// A finding of `kind` first seen at `at_ms`, about nothing in particular yet: the rules
+    /// fill in who, how long and why.
+    pub fn new(kind: FindingKind, severity: Severity, at_ms: u64) -> Finding {
+        Finding {
+            kind,
+            severity,
+            worker: None,
+            task_id: None,
+            workload: None,
+            spawned_at: None,
+            duration_ms: 0.0,
+            first_seen_ms: at_ms,
+            last_seen_ms: at_ms,
+            ongoing: false,
+            count: 1,
+            cpu: CpuUse::Unknown,
+            cpu_ratio: None,
+            thread_state: None,
+            syscall: None,
+            site: None,
+            stack: Vec::new(),
+            summary: String::new(),
+            hint: String::new(),
+        }
+    }
+}
+
 /// Runs every rule over the samples it is shown.
 #[derive(Debug, Clone)]
 pub struct Detector {
@@ -166,25 +194,9 @@ impl Detector {
 /// An event for the findings log: `12.4 s  hasher placement: worker → spawn_blocking`.
 pub fn event(at_ms: u64, summary: String, hint: String) -> Finding {
     Finding {
-        kind: FindingKind::Event,
-        severity: Severity::Info,
-        worker: None,
-        task_id: None,
-        workload: None,
-        spawned_at: None,
-        duration_ms: 0.0,
-        first_seen_ms: at_ms,
-        last_seen_ms: at_ms,
-        ongoing: false,
-        count: 1,
-        cpu: CpuUse::Unknown,
-        cpu_ratio: None,
-        thread_state: None,
-        syscall: None,
-        site: None,
-        stack: Vec::new(),
         summary,
         hint,
+        ..Finding::new(FindingKind::Event, Severity::Info, at_ms)
     }
 }
 

@@ -88,25 +88,16 @@ impl StallRule {
 
 fn new_finding(poll: &PollRecord, now_ms: u64) -> Finding {
     let mut finding = Finding {
-        kind: FindingKind::Stall,
-        severity: Severity::Critical,
         worker: poll.worker,
         task_id: Some(poll.task_id),
         workload: poll.workload.clone(),
         spawned_at: poll.spawned_at.clone(),
-        duration_ms: 0.0,
-        first_seen_ms: now_ms,
-        last_seen_ms: now_ms,
         ongoing: poll.running,
-        count: 1,
         cpu: poll.cpu,
         cpu_ratio: poll.cpu_ratio,
         thread_state: poll.thread_state,
         syscall: poll.syscall.clone(),
-        site: None,
-        stack: Vec::new(),
-        summary: String::new(),
-        hint: String::new(),
+        ..Finding::new(FindingKind::Stall, Severity::Critical, now_ms)
     };
     update(&mut finding, poll, now_ms);
     finding
