@@ -236,6 +236,13 @@ impl App {
             .iter()
             .map(|w| (w.id.clone(), w.kind.clone()))
             .collect();
+        // The knob keys start on the first workload that has a mistake to flip (the hasher,
+        // not the echo service that suffers from it).
+        app.selected_workload = app
+            .workloads
+            .iter()
+            .position(|(_, kind)| knobs::flip(kind).is_some())
+            .unwrap_or(0);
         app.choices = choices;
         app
     }

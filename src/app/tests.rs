@@ -281,3 +281,21 @@ fn a_replay_has_no_demo_keys() {
     app.update(press(KeyCode::Char('n')));
     assert_eq!(app.take_commands(), vec![Command::NextPhase]);
 }
+
+#[test]
+fn the_knob_keys_start_on_the_workload_with_a_mistake_to_flip() {
+    let scenario = crate::scenario::catalog::built_in("default")
+        .expect("listed")
+        .expect("parses");
+    let mut app = App::for_scenario(&scenario, scenario.detector, Vec::new());
+    assert_eq!(
+        app.selected_workload().map(|(id, _)| id.as_str()),
+        Some("hasher")
+    );
+    app.update(press(KeyCode::Char('m')));
+    let commands = app.take_commands();
+    assert!(
+        matches!(&commands[..], [Command::Control(Control::Set(s))] if s.workload == "hasher"),
+        "{commands:?}"
+    );
+}
