@@ -167,6 +167,9 @@ pub struct Snapshot {
     pub detector: Detector,
 }
 
+/// Change marks kept for the sparklines (older ones have scrolled away).
+const MAX_MARKS: usize = 64;
+
 #[derive(Debug, Clone)]
 pub struct App {
     pub info: RunInfo,
@@ -185,6 +188,9 @@ pub struct App {
     pub workloads: Vec<(String, WorkloadKind)>,
     pub selected_workload: usize,
     pub phase: Option<PhaseView>,
+    /// Moments a workload's settings changed: (workload id, how many values its p99 series
+    /// had then), so its sparkline can mark the moment.
+    pub marks: Vec<(String, u64)>,
     /// The scenario switcher: open with its choices and the highlighted one.
     pub switcher: Option<(Vec<ScenarioChoice>, usize)>,
     /// Scenarios the switcher offers (empty: no switcher).
@@ -216,6 +222,7 @@ impl App {
             workloads: Vec::new(),
             selected_workload: 0,
             phase: None,
+            marks: Vec::new(),
             switcher: None,
             choices: Vec::new(),
             replay: None,
@@ -312,6 +319,17 @@ impl App {
                 self.dirty = true;
             }
             Msg::Applied { workload, kind } => {
+                let pushed = self
+                    .live
+                    .model
+                    .workloads
+                    .iter()
+                    .find(|w| w.id == workload)
+                    .map_or(0, |w| w.p99_ms.pushed());
+                if self.marks.len() == MAX_MARKS {
+                    self.marks.remove(0);
+                }
+                self.marks.push((workload.clone(), pushed));
                 if let Some(entry) = self.workloads.iter_mut().find(|(id, _)| *id == workload) {
                     entry.1 = kind;
                 }

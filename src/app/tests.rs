@@ -299,3 +299,51 @@ fn the_knob_keys_start_on_the_workload_with_a_mistake_to_flip() {
         "{commands:?}"
     );
 }
+
+#[test]
+fn a_settings_change_is_marked_on_its_workloads_sparkline() {
+    use crate::scenario::{HashSpec, Placement, WorkloadKind};
+    let mut app = healthy_app(10);
+    let kind = WorkloadKind::Hash(HashSpec {
+        placement: Placement::SpawnBlocking,
+        tasks: 2,
+        size: 256 << 20,
+        every: std::time::Duration::from_millis(10),
+        chunk: 1 << 20,
+    });
+    app.update(Msg::Applied {
+        workload: "hasher".into(),
+        kind,
+    });
+    for i in 10..13 {
+        app.update(Msg::Sample(Box::new(sample(i, 0.2, None))));
+    }
+    let panels = workload_panels(&app);
+    let hasher = panels
+        .iter()
+        .find(|p| p.id == "hasher")
+        .expect("hasher panel");
+    assert_eq!(hasher.marks, vec![3], "three intervals after the change");
+    let api = panels.iter().find(|p| p.id == "api").expect("api panel");
+    assert!(api.marks.is_empty());
+    let marks_drawn = |app: &App| {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).expect("terminal");
+        terminal
+            .draw(|frame| crate::ui::draw(frame, app, &crate::ui::Look::default()))
+            .expect("draws");
+        let buffer = terminal.backend().buffer().clone();
+        buffer
+            .content()
+            .iter()
+            .filter(|c| c.symbol() == "▲")
+            .count()
+    };
+    let mut unmarked = app.clone();
+    unmarked.marks.clear();
+    assert_eq!(
+        marks_drawn(&app),
+        marks_drawn(&unmarked) + 1,
+        "one mark on the hasher's sparkline"
+    );
+}

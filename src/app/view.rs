@@ -146,6 +146,9 @@ pub struct WorkloadPanel {
     /// What the sparkline shows, and its values (oldest first).
     pub spark_label: &'static str,
     pub spark: Vec<u64>,
+    /// Where the workload's settings changed, as offsets back from the newest spark value
+    /// (0 = the newest): the before and after of a flip, side by side.
+    pub marks: Vec<usize>,
 }
 
 fn recent_max(series: &Series) -> Option<f64> {
@@ -167,7 +170,15 @@ pub fn workload_panels(app: &App) -> Vec<WorkloadPanel> {
                 .iter()
                 .find(|(id, _)| *id == w.id)
                 .map_or("?", |(_, k)| *k);
-            panel(kind, w)
+            let mut panel = panel(kind, w);
+            panel.marks = app
+                .marks
+                .iter()
+                .filter(|(id, _)| *id == w.id)
+                .filter_map(|(_, at)| usize::try_from(w.p99_ms.pushed().checked_sub(*at)?).ok())
+                .filter(|offset| *offset < panel.spark.len())
+                .collect();
+            panel
         })
         .collect()
 }
@@ -229,6 +240,7 @@ fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
         lines,
         spark_label: "p99 µs",
         spark,
+        marks: Vec::new(),
     }
 }
 

@@ -7,10 +7,18 @@ use super::SERIES_LEN;
 #[derive(Debug, Clone, Default)]
 pub struct Series {
     values: VecDeque<f64>,
+    /// Values ever pushed, so a moment can be found again as the series scrolls.
+    pushed: u64,
 }
 
 impl Series {
+    /// Values pushed since the series began (not only those still held).
+    pub fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
     pub fn push(&mut self, value: f64) {
+        self.pushed += 1;
         if self.values.len() == SERIES_LEN {
             self.values.pop_front();
         }

@@ -238,6 +238,21 @@ impl Workloads<'_> {
             .bar_set(self.theme.bar_set())
             .style(self.theme.spark)
             .render(flush_right(area, panel.spark.len()), buf);
+        // The moments the settings changed, on the bottom row: before on the left, after on
+        // the right.
+        let mark = self.theme.s("▲");
+        for offset in &panel.marks {
+            let Ok(back) = u16::try_from(*offset) else {
+                continue;
+            };
+            if back >= area.width {
+                continue;
+            }
+            let x = area.right() - 1 - back;
+            if let Some(cell) = buf.cell_mut((x, area.bottom() - 1)) {
+                cell.set_symbol(&mark).set_style(self.theme.event);
+            }
+        }
     }
 
     /// One boxed panel: the knob keys when selected, the figures, then the sparkline in the
