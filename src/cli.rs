@@ -21,7 +21,6 @@ use crate::runner::{
     DEFAULT_FPS, DashboardOptions, RunConfig, Switcher, replay_dashboard, replay_headless,
     run_dashboard_recorded, run_headless_recorded,
 };
-use crate::sampler::DEFAULT_INTERVAL;
 use crate::scenario::{self, catalog};
 use crate::ui::{Look, ThemeName};
 
@@ -212,11 +211,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         scenario,
         detector,
         duration: args.duration,
-        interval: if args.interval.is_zero() {
-            DEFAULT_INTERVAL
-        } else {
-            args.interval
-        },
+        interval: args.interval,
     };
     let mut recorder = match &args.record {
         Some(path) => Some(Recorder::create(path, &config, args.time_scale)?),

@@ -140,7 +140,6 @@ impl Session {
     fn apply(&self, control: Control, at_ms: u64) -> Vec<Effect> {
         let workload = match &control {
             Control::Set(setting) => Some(setting.workload.clone()),
-            Control::Update { workload, .. } => Some(workload.clone()),
             Control::Pause | Control::Resume => None,
         };
         let mut effects = Vec::new();

@@ -187,20 +187,6 @@ impl Player {
             length_ns: self.end_ns,
         }
     }
-
-    /// One short line for the screen: `REPLAY 2x 0:42 / 5:00`, `REPLAY 1x PAUSED ...`,
-    /// `REPLAY END ...`.
-    pub fn badge(&self) -> String {
-        let status = self.status();
-        let state = if status.at_end() {
-            "END".to_string()
-        } else if status.paused {
-            format!("{} PAUSED", status.speed_text())
-        } else {
-            status.speed_text()
-        };
-        format!("REPLAY {state} {}", status.position_text())
-    }
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -298,11 +284,8 @@ mod tests {
         p.advance(Duration::from_secs(60));
         assert_eq!(p.clock_ns(), t.end_ns());
         assert!(p.at_end());
-        assert!(
-            p.badge().starts_with("REPLAY END 0:30 / 0:30"),
-            "{}",
-            p.badge()
-        );
+        assert!(p.status().at_end());
+        assert_eq!(p.status().position_text(), "0:30 / 0:30");
     }
 
     #[test]
@@ -314,7 +297,6 @@ mod tests {
         assert!(p.paused());
         p.advance(Duration::from_secs(5));
         assert_eq!(p.clock_ns(), 1_050_000_000, "paused: the clock stands");
-        assert_eq!(p.badge(), "REPLAY 1x PAUSED 0:01 / 0:30");
         assert_eq!(
             p.status(),
             ReplayStatus {

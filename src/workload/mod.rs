@@ -36,11 +36,6 @@ pub enum Control {
     /// Every workload stops issuing new work until `Resume`.
     Pause,
     Resume,
-    /// Replace one workload's settings; the kind must stay the same.
-    Update {
-        workload: String,
-        kind: WorkloadKind,
-    },
     /// Change one live setting of one workload.
     Set(KnobSetting),
 }
@@ -354,11 +349,6 @@ impl Engine {
                 };
                 self.update(running, kind)?;
                 Ok((change.from != change.to).then_some(change))
-            }
-            Control::Update { workload, kind } => {
-                let running = self.find(&workload)?;
-                self.update(running, kind)?;
-                Ok(None)
             }
         }
     }
