@@ -2,6 +2,7 @@
 //! `tokmon list`.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -111,6 +112,20 @@ pub struct RunArgs {
     /// events), for `tokmon replay FILE`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Serve console-subscriber on the measured runtime, so `tokio-console` can attach for
+    /// per-task drill-down next to tokmon (it costs the runtime; off by default).
+    #[arg(long)]
+    pub console: bool,
+    /// With --console: the address to serve it at. Loopback only unless you give another
+    /// address; port 0 picks a free port.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        value_parser = crate::console::parse_addr,
+        default_value = crate::console::DEFAULT_ADDR,
+        requires = "console"
+    )]
+    pub console_addr: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +228,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         duration: args.duration,
         interval: args.interval,
     };
+    if args.console {
+        // Before the measured runtime starts, so the console sees its tasks from the first.
+        crate::console::serve(args.console_addr)?;
+    }
     let mut recorder = match &args.record {
         Some(path) => Some(Recorder::create(path, &config, args.time_scale)?),
         None => None,
@@ -369,6 +388,9 @@ fn headless(
                 None => " until Ctrl-C".to_string(),
             }
         );
+        if let Some(addr) = crate::console::serving_at() {
+            eprintln!("{}", console_line(addr));
+        }
     }
     let mut next_status = STATUS_EVERY_NS;
     let mut announced = 0;
@@ -403,6 +425,18 @@ fn headless(
         }
     })?;
     Ok(report)
+}
+
+/// What a headless run says about `--console`: where, how to attach, and a warning when the
+/// address is not loopback.
+fn console_line(addr: SocketAddr) -> String {
+    let mut line = format!(
+        "tokmon: tokio-console: serving at {addr}; attach with `tokio-console http://{addr}`"
+    );
+    if !addr.ip().is_loopback() {
+        line.push_str(" (not a loopback address: other machines can connect)");
+    }
+    line
 }
 
 /// A run with the live dashboard on the terminal.

@@ -21,6 +21,7 @@
 //! - [`stack`]: capture and symbolize a stuck thread's stack (the one module with unsafe code).
 //! - [`tui`]: the only code that touches the real terminal.
 //! - [`cli`]: the command line.
+//! - [`console`]: `--console`, console-subscriber served for `tokio-console` (off unless asked).
 
 #[cfg(not(tokio_unstable))]
 compile_error!(
@@ -31,6 +32,7 @@ compile_error!(
 
 pub mod app;
 pub mod cli;
+pub mod console;
 pub mod detect;
 pub mod model;
 pub mod phase;
