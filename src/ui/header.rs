@@ -1,4 +1,5 @@
-//! The header: scenario, elapsed time, runtime shape, thresholds, and the one status line.
+//! The header: scenario, elapsed time, runtime shape, thresholds, and the one status line
+//! (with `--console`, where tokio-console can attach at its right end).
 //! A replay leads the first row with a loud `REPLAY 2x` badge and its position,
 //! `0:42 / 5:00`, and says `PAUSED` (or `END`) where a live pause says it.
 
@@ -214,7 +215,13 @@ impl Header<'_> {
             }
             _ => "",
         };
-        let room = usize::from(area.width).saturating_sub(width(badge) + 1);
+        // With `--console`, the right end says where tokio-console can attach, when the status
+        // and no badge need the room.
+        let console = console_note(self.mode).filter(|note| {
+            badge.is_empty() && width(note) + 4 + width(&text) < usize::from(area.width)
+        });
+        let right = console.as_deref().unwrap_or(badge);
+        let room = usize::from(area.width).saturating_sub(width(right) + 1);
         let mark = match tone {
             Tone::Loud => t.s(" !! "),
             Tone::Healthy => t.s(" ok "),
@@ -236,8 +243,23 @@ impl Header<'_> {
             Paragraph::new(Line::styled(badge, t.paused))
                 .alignment(Alignment::Right)
                 .render(area, buf);
+        } else if let Some(note) = console {
+            Paragraph::new(Line::styled(note, t.dim))
+                .alignment(Alignment::Right)
+                .render(area, buf);
         }
     }
+}
+
+/// `tokio-console at 127.0.0.1:6669 ` while `--console` serves it. The console is served once
+/// for the whole process before the first frame, so this reads it from [`crate::console`]
+/// rather than from the app (nothing in a test process serves it).
+fn console_note(mode: Mode) -> Option<String> {
+    let addr = crate::console::serving_at()?;
+    Some(match mode {
+        Mode::Wide => format!("tokio-console at {addr} "),
+        Mode::Compact => format!("console {addr} "),
+    })
 }
 
 /// A replay's lead on the first row: the loud ` REPLAY 2x ` badge and ` 0:42 / 5:00 `; nothing
