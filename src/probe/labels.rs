@@ -38,7 +38,12 @@ pub fn current_label() -> Option<Arc<str>> {
     SPAWN_LABEL.with(|l| l.borrow().clone())
 }
 
-/// Task id -> label, for labelled tasks only.
+/// The label map keeps room for this many tasks however few are alive.
+const MIN_CAPACITY: usize = 1024;
+
+/// Task id -> label, for labelled tasks only. Holds the labelled tasks alive now: its room
+/// follows them down after a burst (a queue that built up during a stall), so what it keeps
+/// does not grow with the most tasks ever alive at once.
 #[derive(Debug, Default)]
 pub struct TaskLabels {
     labels: Mutex<HashMap<u64, Arc<str>>>,
@@ -59,6 +64,12 @@ impl TaskLabels {
         }
         let mut labels = self.lock();
         labels.remove(&task_id);
+        // Most of the room empty: give it back, keeping twice what is alive so that the next
+        // shrink or growth is far away (each costs one pass over the labels still alive).
+        if labels.capacity() > 2 * MIN_CAPACITY && labels.len() * 8 < labels.capacity() {
+            let keep = (labels.len() * 2).max(MIN_CAPACITY);
+            labels.shrink_to(keep);
+        }
         self.count.store(labels.len(), Ordering::Relaxed);
     }
 
@@ -72,6 +83,11 @@ impl TaskLabels {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Labels the map has room for.
+    pub fn capacity(&self) -> usize {
+        self.lock().capacity()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<str>>> {
@@ -139,5 +155,34 @@ mod tests {
         labels.remove(7);
         assert_eq!(labels.get(7), None);
         assert!(labels.is_empty());
+    }
+
+    #[test]
+    fn the_room_follows_the_tasks_alive_down_after_a_burst() {
+        let labels = TaskLabels::default();
+        let label: Arc<str> = "churn".into();
+        // A burst: 100,000 tasks queued at once, then all but ten end.
+        for id in 0..100_000 {
+            labels.insert(id, label.clone());
+        }
+        assert!(labels.capacity() >= 100_000);
+        for id in 10..100_000 {
+            labels.remove(id);
+        }
+        assert_eq!(labels.len(), 10);
+        assert!(
+            labels.capacity() <= 2 * MIN_CAPACITY,
+            "{}",
+            labels.capacity()
+        );
+        for id in 0..10 {
+            assert_eq!(labels.get(id).as_deref(), Some("churn"));
+        }
+        // Steady churn around the floor never shrinks below it.
+        for id in 200_000..201_000 {
+            labels.insert(id, label.clone());
+            labels.remove(id);
+        }
+        assert!(labels.capacity() >= MIN_CAPACITY);
     }
 }
