@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 pub const COARSE_TICK: Duration = Duration::from_millis(1);
 
 /// One poll in this many is timed with the precise clock, for the short end of the histogram.
-pub const PRECISE_EVERY: u64 = 64;
+pub const PRECISE_EVERY: u64 = 256;
 
 /// Nanoseconds since the probe started, at millisecond resolution.
 #[derive(Debug)]

@@ -8,7 +8,7 @@
 //! poll the coarse clock sees as long (at least `EXACT_FROM_NS`) counts once, whether sampled
 //! or not, so long polls are counted exactly and short ones by a fair sample.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,7 +24,8 @@ const EXACT_FROM_NS: u64 = 2_000_000;
 
 thread_local! {
     /// This thread's slot, set when the measured runtime starts the thread.
-    static SLOT: RefCell<Option<Arc<ThreadSlot>>> = const { RefCell::new(None) };
+    /// A plain reference with no destructor: reading it is one thread-local load.
+    static SLOT: Cell<Option<&'static ThreadSlot>> = const { Cell::new(None) };
 }
 
 pub(super) fn install(probe: &Arc<Probe>, builder: &mut Builder) {
@@ -37,11 +38,11 @@ pub(super) fn install(probe: &Arc<Probe>, builder: &mut Builder) {
     builder
         .on_thread_start(move || {
             let slot = on_start.threads.register_current();
-            SLOT.with(|s| *s.borrow_mut() = Some(slot));
+            SLOT.set(Some(slot));
         })
         .on_thread_stop(move || {
             on_stop.threads.unregister_current();
-            SLOT.with(|s| *s.borrow_mut() = None);
+            SLOT.set(None);
         })
         .on_task_spawn(move |meta| {
             locations::record(meta.spawned_at());
@@ -65,30 +66,97 @@ fn bump(counter: &AtomicU64, by: u64) {
 
 #[inline]
 fn before_poll(probe: &Probe, meta: &TaskMeta<'_>) {
-    SLOT.with(|slot| {
-        let slot = slot.borrow();
-        let Some(slot) = slot.as_ref() else { return };
+    let Some(slot) = SLOT.get() else { return };
+    {
         let seq = slot.seq.load(Ordering::Relaxed);
-        // Mark "writing" is not needed: readers check seq before and after (see `view`), and
-        // the fields below are only trusted while seq is odd.
+        // Marking "writing" is not needed: readers check seq before and after (see `view`),
+        // and the fields below are only trusted while seq is odd.
         slot.task_id
             .store(task_id_u64(meta.id()), Ordering::Relaxed);
         slot.spawned_at
             .store(locations::key_of(meta.spawned_at()), Ordering::Relaxed);
-        slot.worker.store(
-            tokio::runtime::worker_index().map_or(0, |w| w + 1),
-            Ordering::Relaxed,
-        );
         slot.started_ns
             .store(probe.clock.now_ns(), Ordering::Relaxed);
-        let precise = if (seq / 2) % PRECISE_EVERY == 0 {
-            probe.clock.precise_ns().max(1)
-        } else {
-            0
-        };
-        slot.precise_start_ns.store(precise, Ordering::Relaxed);
+        if sampled(seq) {
+            slot.precise_start_ns
+                .store(probe.clock.precise_ns(), Ordering::Relaxed);
+        }
         slot.seq.store(seq | 1, Ordering::Release);
-    });
+    }
+}
+
+/// The one poll in `PRECISE_EVERY` timed with the precise clock, decided by the poll's
+/// sequence number so that both hooks agree without storing the decision.
+#[inline]
+fn sampled(seq: u64) -> bool {
+    (seq / 2).is_multiple_of(PRECISE_EVERY)
+}
+
+#[inline]
+fn after_poll(probe: &Probe) {
+    let Some(slot) = SLOT.get() else { return };
+    {
+        let seq = slot.seq.load(Ordering::Relaxed);
+        if seq % 2 == 0 {
+            return; // the thread registered in the middle of a poll
+        }
+        let started = slot.started_ns.load(Ordering::Relaxed);
+        let coarse = probe.clock.now_ns().saturating_sub(started);
+        // Most polls start and end within one tick of the coarse clock: they add nothing.
+        if sampled(seq) || coarse != 0 {
+            finish_timed_poll(probe, slot, seq, started, coarse);
+        }
+        slot.seq.store(seq.wrapping_add(1), Ordering::Release);
+    }
+}
+
+/// The after-poll work of a poll that was sampled or saw the coarse clock move: its time, its
+/// histogram bucket, and for a long one the record with the worker it ran on. Kept out of
+/// line so the common path stays a few loads and stores.
+#[cold]
+#[inline(never)]
+fn finish_timed_poll(probe: &Probe, slot: &ThreadSlot, seq: u64, started: u64, coarse: u64) {
+    let precise = sampled(seq);
+    let duration = if precise {
+        let start = slot.precise_start_ns.load(Ordering::Relaxed);
+        probe.clock.precise_ns().saturating_sub(start)
+    } else {
+        coarse
+    };
+    let long = duration >= EXACT_FROM_NS;
+    let worker = if long {
+        tokio::runtime::worker_index()
+    } else {
+        None
+    };
+    // A long poll may have been a `block_in_place`: its worker went on on another thread, so
+    // this time did not block it. Checking costs a runtime handle: long polls only.
+    let moved = long && worker_moved_away(worker);
+    if !moved {
+        // Short sampled polls stand for `PRECISE_EVERY` polls; long ones count one by one,
+        // sampled or not; other short ones are not in the histogram.
+        if long {
+            bump(&slot.buckets[bucket_of(duration)], 1);
+        } else if precise {
+            bump(&slot.buckets[bucket_of(duration)], PRECISE_EVERY);
+        }
+        bump(&slot.busy_ns, duration);
+    } else {
+        bump(&slot.moved_polls, 1);
+    }
+    if duration >= probe.long_poll_threshold_ns() {
+        probe.push_long_poll(LongPoll {
+            worker,
+            task_id: slot.task_id.load(Ordering::Relaxed),
+            spawned_at: slot.spawned_at.load(Ordering::Relaxed),
+            tid: slot.tid,
+            seq,
+            started_ns: started,
+            duration_ns: duration,
+            precise,
+            worker_moved: moved,
+        });
+    }
 }
 
 /// True when worker `worker` now runs on another thread than this one.
@@ -98,56 +166,4 @@ fn worker_moved_away(worker: Option<usize>) -> bool {
     };
     let metrics = handle.metrics();
     w < metrics.num_workers() && metrics.worker_thread_id(w) != Some(std::thread::current().id())
-}
-
-#[inline]
-fn after_poll(probe: &Probe) {
-    SLOT.with(|slot| {
-        let slot = slot.borrow();
-        let Some(slot) = slot.as_ref() else { return };
-        let seq = slot.seq.load(Ordering::Relaxed);
-        if seq % 2 == 0 {
-            return; // the thread registered in the middle of a poll
-        }
-        let started = slot.started_ns.load(Ordering::Relaxed);
-        let coarse = probe.clock.now_ns().saturating_sub(started);
-        let precise_start = slot.precise_start_ns.load(Ordering::Relaxed);
-        let duration = if precise_start != 0 {
-            probe.clock.precise_ns().saturating_sub(precise_start)
-        } else {
-            coarse
-        };
-        let worker = slot.worker.load(Ordering::Relaxed).checked_sub(1);
-        // A long poll may have been a `block_in_place`: its worker went on on another thread,
-        // so this time did not block it. Checking costs a runtime handle: long polls only.
-        let moved = duration >= EXACT_FROM_NS && worker_moved_away(worker);
-        if !moved {
-            if precise_start != 0 {
-                let weight = if duration < EXACT_FROM_NS {
-                    PRECISE_EVERY
-                } else {
-                    1
-                };
-                bump(&slot.buckets[bucket_of(duration)], weight);
-            } else if duration >= EXACT_FROM_NS {
-                bump(&slot.buckets[bucket_of(duration)], 1);
-            }
-            bump(&slot.polls, 1);
-            bump(&slot.busy_ns, duration);
-        }
-        if duration >= probe.long_poll_threshold_ns() {
-            probe.push_long_poll(LongPoll {
-                worker,
-                task_id: slot.task_id.load(Ordering::Relaxed),
-                spawned_at: slot.spawned_at.load(Ordering::Relaxed),
-                tid: slot.tid,
-                seq,
-                started_ns: started,
-                duration_ns: duration,
-                precise: precise_start != 0,
-                worker_moved: moved,
-            });
-        }
-        slot.seq.store(seq.wrapping_add(1), Ordering::Release);
-    });
 }

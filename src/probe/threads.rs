@@ -4,8 +4,8 @@
 //! Every slot field is written by its own thread only (plain load + store, no read-modify-write
 //! on the poll path) and read by the monitor thread.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 
 use super::buckets::BUCKETS;
@@ -30,19 +30,22 @@ pub struct ThreadSlot {
     /// The monitor's last reading of this thread's CPU time, in nanoseconds.
     pub last_cpu_ns: AtomicU64,
 
-    /// Odd while a poll runs; each poll adds 2.
+    /// Odd while a poll runs; each poll adds 2, so half of it counts the polls.
     pub(crate) seq: AtomicU64,
     pub(crate) task_id: AtomicU64,
     /// [`super::locations::key_of`] the task's spawn location.
     pub(crate) spawned_at: AtomicUsize,
-    /// Worker index + 1; 0 when not on a worker.
+    /// Index + 1 of the worker this thread was last seen running, 0 if never: written by the
+    /// watchdog from the runtime's `worker_thread_id` every tick, not on the poll path.
     pub(crate) worker: AtomicUsize,
     /// Coarse clock at poll start.
     pub(crate) started_ns: AtomicU64,
-    /// Precise clock at poll start, for the one poll in `PRECISE_EVERY`; 0 otherwise.
+    /// Precise clock at poll start, for the one poll in `PRECISE_EVERY` (stale otherwise).
     pub(crate) precise_start_ns: AtomicU64,
-    /// Completed polls and their total time.
-    pub(crate) polls: AtomicU64,
+    /// Completed polls whose worker went on on another thread meanwhile (`block_in_place`):
+    /// not the worker's polls, so not in `polls` or `busy_ns`.
+    pub(crate) moved_polls: AtomicU64,
+    /// Total time of the completed polls.
     pub(crate) busy_ns: AtomicU64,
     /// Completed polls per duration bucket, weighted (see `hooks`).
     pub(crate) buckets: [AtomicU64; BUCKETS],
@@ -80,7 +83,7 @@ impl ThreadSlot {
             worker: AtomicUsize::new(0),
             started_ns: AtomicU64::new(0),
             precise_start_ns: AtomicU64::new(0),
-            polls: AtomicU64::new(0),
+            moved_polls: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -97,13 +100,25 @@ impl ThreadSlot {
                 spawned_at: self.spawned_at.load(Ordering::Relaxed),
                 worker: self.worker.load(Ordering::Relaxed).checked_sub(1),
                 started_ns: self.started_ns.load(Ordering::Relaxed),
-                polls: self.polls.load(Ordering::Relaxed),
+                polls: (seq / 2).saturating_sub(self.moved_polls.load(Ordering::Relaxed)),
                 busy_ns: self.busy_ns.load(Ordering::Relaxed),
             };
             std::sync::atomic::fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) == seq {
                 return view;
             }
+        }
+    }
+
+    /// Notes the worker this thread runs now, if any (the watchdog, from the runtime's
+    /// metrics); a thread no longer running one keeps the last it ran, so that a poll still
+    /// running after a `block_in_place` hand-off can be told apart.
+    pub fn note_worker(&self, worker: Option<usize>) {
+        // Stored only on a change: the slot's cache line is the polling thread's.
+        if let Some(w) = worker
+            && self.worker.load(Ordering::Relaxed) != w + 1
+        {
+            self.worker.store(w + 1, Ordering::Relaxed);
         }
     }
 
@@ -115,16 +130,21 @@ impl ThreadSlot {
 
 /// Every thread the measured runtime has started. Written once per thread start (a lock is
 /// fine there), read by the monitor.
+///
+/// Slots live for the rest of the process (`&'static`): the poll hooks reach theirs through a
+/// thread-local plain reference, with no reference count or borrow flag on the poll path.
+/// That is one slot (about 500 bytes) per runtime thread ever started: the workers, and the
+/// blocking-pool threads, which come and go with the pool's keep-alive.
 #[derive(Debug, Default)]
 pub struct ThreadRegistry {
-    threads: Mutex<Vec<Arc<ThreadSlot>>>,
+    threads: Mutex<Vec<&'static ThreadSlot>>,
 }
 
 impl ThreadRegistry {
     /// Registers the calling thread; called on the new thread itself from `on_thread_start`.
-    pub fn register_current(&self) -> Arc<ThreadSlot> {
-        let slot = Arc::new(ThreadSlot::for_current_thread());
-        self.lock().push(slot.clone());
+    pub fn register_current(&self) -> &'static ThreadSlot {
+        let slot: &'static ThreadSlot = Box::leak(Box::new(ThreadSlot::for_current_thread()));
+        self.lock().push(slot);
         slot
     }
 
@@ -136,7 +156,7 @@ impl ThreadRegistry {
         }
     }
 
-    pub fn snapshot(&self) -> Vec<Arc<ThreadSlot>> {
+    pub fn snapshot(&self) -> Vec<&'static ThreadSlot> {
         self.lock().clone()
     }
 
@@ -157,7 +177,7 @@ impl ThreadRegistry {
         Some(total)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<ThreadSlot>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<&'static ThreadSlot>> {
         self.threads
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -197,6 +217,7 @@ fn current_stack_bounds() -> Option<StackBounds> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn registers_threads_with_their_stack_and_cpu() {

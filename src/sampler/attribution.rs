@@ -7,7 +7,6 @@
 //! `worker_thread_id` agrees); the part of a poll still running counts live.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::thread::ThreadId;
 
 use crate::probe::buckets::BUCKETS;
@@ -32,7 +31,7 @@ impl WorkerAttribution {
     /// clock.
     pub fn update(
         &mut self,
-        slots: &[Arc<ThreadSlot>],
+        slots: &[&'static ThreadSlot],
         worker_threads: &[Option<ThreadId>],
         now_ns: u64,
     ) -> Vec<ProbeWorker> {
@@ -48,7 +47,7 @@ impl WorkerAttribution {
         for slot in slots {
             let view = slot.view();
             let buckets = slot.buckets();
-            let key = Arc::as_ptr(slot) as usize;
+            let key = std::ptr::from_ref(*slot) as usize;
             let before = self.last.insert(
                 key,
                 Seen {

@@ -46,6 +46,7 @@ fn nanos(d: std::time::Duration) -> u64 {
 impl MetricsSource for LiveSource {
     fn scan(&mut self) -> bool {
         let now = self.probe.clock.tick();
+        note_workers(&self.probe, &self.handle);
         self.watch.scan(now)
     }
 
@@ -107,5 +108,20 @@ impl MetricsSource for LiveSource {
             long_polls_dropped: self.probe.long_polls_dropped(),
             lag_max_ns: self.probe.canary.take_max_late_ns(now),
         })
+    }
+}
+
+/// Tells each thread's slot which worker it runs now: the poll hooks do not look it up
+/// (it would cost every poll), the runtime knows.
+fn note_workers(probe: &Probe, handle: &Handle) {
+    let metrics = handle.metrics();
+    let worker_threads: Vec<_> = (0..metrics.num_workers())
+        .map(|w| metrics.worker_thread_id(w))
+        .collect();
+    for slot in probe.threads.snapshot() {
+        let worker = worker_threads
+            .iter()
+            .position(|&t| t == Some(slot.thread_id));
+        slot.note_worker(worker);
     }
 }

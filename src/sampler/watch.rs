@@ -268,10 +268,10 @@ impl PollWatch {
             let state = slot.tid.map(thread_state::read).unwrap_or_default();
             let sighting = self.watching.get(&(slot.tid, view.seq));
             let ratio = sighting.and_then(|s| cpu_ratio(s, state.cpu_ns, now_ns));
-            let worker_moved = view
-                .worker
-                .filter(|&w| w < metrics.num_workers())
-                .is_some_and(|w| metrics.worker_thread_id(w) != Some(slot.thread_id));
+            // Poll hooks run only on a thread that holds a worker when the poll starts; one
+            // that holds none now handed its worker on (`block_in_place`) during this poll.
+            let worker_moved = !(0..metrics.num_workers())
+                .any(|w| metrics.worker_thread_id(w) == Some(slot.thread_id));
             out.push(PollRecord {
                 worker: view.worker,
                 task_id: view.task_id,
