@@ -7,7 +7,7 @@ use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use tokmon::detect::{Detector, FindingKind};
-use tokmon::probe::{LabelGuard, Probe, task_id_u64};
+use tokmon::probe::{LabelGuard, LabelRelease, Probe, task_id_u64};
 use tokmon::sampler::{LiveSource, Sampler};
 use tokmon::scenario::DetectorSpec;
 
@@ -198,4 +198,42 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
     drop(rx);
     monitor.join().expect("monitor");
     rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+#[test]
+fn a_label_lives_as_long_as_its_task_whether_it_completes_or_is_aborted() {
+    let probe = Probe::new(Duration::from_millis(10));
+    let rt = runtime(&probe, 2);
+    let label: Arc<str> = "worker-pool".into();
+    let spawn_labelled = |future: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| {
+        let _label = LabelGuard::set(&label);
+        let release = LabelRelease::new(&probe);
+        rt.spawn(async move {
+            let _release = release;
+            future.await;
+        })
+    };
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let finishing = spawn_labelled(Box::pin(async move {
+        let _ = wait.await;
+    }));
+    let aborted = spawn_labelled(Box::pin(std::future::pending()));
+    let finishing_id = task_id_u64(finishing.id());
+    assert_eq!(
+        probe.labels.get(finishing_id).as_deref(),
+        Some("worker-pool")
+    );
+    assert_eq!(probe.labels.len(), 2);
+    aborted.abort();
+    let _ = go.send(());
+    rt.block_on(async {
+        finishing.await.expect("the task completes");
+        assert!(aborted.await.expect_err("aborted").is_cancelled());
+    });
+    assert_eq!(probe.labels.get(finishing_id), None);
+    assert!(
+        probe.labels.is_empty(),
+        "{} labels left",
+        probe.labels.len()
+    );
 }

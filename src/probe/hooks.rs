@@ -32,7 +32,6 @@ pub(super) fn install(probe: &Arc<Probe>, builder: &mut Builder) {
     let on_start = probe.clone();
     let on_stop = probe.clone();
     let on_spawn = probe.clone();
-    let on_terminate = probe.clone();
     let before = probe.clone();
     let after = probe.clone();
     builder
@@ -50,7 +49,6 @@ pub(super) fn install(probe: &Arc<Probe>, builder: &mut Builder) {
                 on_spawn.labels.insert(task_id_u64(meta.id()), label);
             }
         })
-        .on_task_terminate(move |meta| on_terminate.labels.remove(task_id_u64(meta.id())))
         .on_before_task_poll(move |meta| before_poll(&before, meta))
         .on_after_task_poll(move |_meta| after_poll(&after));
 }

@@ -1,5 +1,6 @@
 //! Which workload a task belongs to: a label set by tokmon's spawn helper, recorded against the
-//! task id when the task is spawned and dropped when it terminates. Off the poll path.
+//! task id when the task is spawned and forgotten when it ends (see
+//! [`super::LabelRelease`]). Off the poll path.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -47,7 +48,7 @@ const MIN_CAPACITY: usize = 1024;
 #[derive(Debug, Default)]
 pub struct TaskLabels {
     labels: Mutex<HashMap<u64, Arc<str>>>,
-    /// Lets `on_task_terminate` skip the lock when no labelled task is alive.
+    /// Lets a release skip the lock when no labelled task is alive.
     count: AtomicUsize,
 }
 

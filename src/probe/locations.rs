@@ -13,7 +13,7 @@ const CACHE_SLOTS: usize = 16;
 thread_local! {
     /// Addresses this thread already recorded: spawning from the same call site again costs a
     /// thread-local compare, not a lock.
-    static RECORDED: Cell<[usize; CACHE_SLOTS]> = const { Cell::new([0; CACHE_SLOTS]) };
+    static RECORDED: [Cell<usize>; CACHE_SLOTS] = const { [const { Cell::new(0) }; CACHE_SLOTS] };
 }
 
 /// The integer a poll slot stores for a location.
@@ -27,7 +27,7 @@ pub fn key_of(location: &'static Location<'static>) -> usize {
 pub fn record(location: &'static Location<'static>) {
     let key = key_of(location);
     let slot = (key >> 3) % CACHE_SLOTS;
-    let hit = RECORDED.with(|cache| cache.get()[slot] == key);
+    let hit = RECORDED.with(|cache| cache[slot].get() == key);
     if hit {
         return;
     }
@@ -37,11 +37,7 @@ pub fn record(location: &'static Location<'static>) {
             seen.push(location);
         }
     }
-    RECORDED.with(|cache| {
-        let mut entries = cache.get();
-        entries[slot] = key;
-        cache.set(entries);
-    });
+    RECORDED.with(|cache| cache[slot].set(key));
 }
 
 /// The location behind a key, if it was recorded.

@@ -106,6 +106,29 @@ impl Probe {
     }
 }
 
+/// Forgets the label of the task whose future holds it, when that future is dropped: the task
+/// completed, was aborted, or its runtime shut down (tokio drops a task's future inside the
+/// task's context, so the task id is known there). tokmon's spawn helper moves one into each
+/// labelled task, so the probe needs no `on_task_terminate` hook: with one installed, tokio
+/// clones the hook's `Arc` for every task spawned, a shared counter that every spawn and every
+/// task's end would bump.
+#[derive(Debug)]
+pub struct LabelRelease(Arc<Probe>);
+
+impl LabelRelease {
+    pub fn new(probe: &Arc<Probe>) -> LabelRelease {
+        LabelRelease(probe.clone())
+    }
+}
+
+impl Drop for LabelRelease {
+    fn drop(&mut self) {
+        if let Some(id) = tokio::task::try_id() {
+            self.0.labels.remove(task_id_u64(id));
+        }
+    }
+}
+
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -21,7 +21,7 @@ use anyhow::Context;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 
-use crate::probe::{LabelGuard, Probe};
+use crate::probe::{LabelGuard, LabelRelease, Probe};
 use crate::scenario::{KnobSetting, Scenario, WorkloadKind};
 
 pub use runtime::build_measured_runtime;
@@ -65,6 +65,8 @@ struct TaskContext {
     stats: Arc<WorkloadStats>,
     /// The workload id, which labels every task the workload spawns.
     label: Arc<str>,
+    /// Where the labels are kept (forgotten as each labelled task ends).
+    probe: Arc<Probe>,
     paused: watch::Receiver<bool>,
     stopping: Arc<AtomicBool>,
 }
@@ -106,7 +108,11 @@ impl TaskContext {
         F: Future<Output = ()> + Send + 'static,
     {
         let _label = LabelGuard::set(&self.label);
-        drop(handle.spawn(self.stats.monitor.instrument(future)));
+        let release = LabelRelease::new(&self.probe);
+        drop(handle.spawn(self.stats.monitor.instrument(async move {
+            let _release = release;
+            future.await;
+        })));
     }
 }
 
@@ -230,6 +236,7 @@ impl Engine {
             let ctx = TaskContext {
                 stats: stats.clone(),
                 label: Arc::from(workload.id.as_str()),
+                probe: probe.clone(),
                 paused: engine.paused.subscribe(),
                 stopping: engine.stopping.clone(),
             };
