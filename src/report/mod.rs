@@ -74,7 +74,7 @@ pub struct PhaseWorkloadReport {
 }
 
 /// Poll durations in power-of-two buckets of a microsecond. Counts of short polls are
-/// estimated from one poll in 64 timed precisely; polls of 2 ms or more are counted one by one.
+/// estimated from one poll in 256 timed precisely; polls of 2 ms or more are counted one by one.
 #[derive(Debug, Clone, Serialize)]
 pub struct PollHistogram {
     pub buckets: Vec<PollBucket>,
