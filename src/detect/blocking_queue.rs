@@ -1,6 +1,7 @@
 //! `blocking_queue`: `spawn_blocking` jobs are waiting because the blocking pool has reached
 //! `max_blocking_threads`. One finding per episode.
 
+use super::fold::{Findings, Slot};
 use super::stall::fmt_duration;
 use super::{Finding, FindingKind, Severity, hints};
 use crate::sample::RuntimeCounters;
@@ -8,7 +9,7 @@ use crate::sample::RuntimeCounters;
 #[derive(Debug, Clone)]
 pub(super) struct BlockingQueueRule {
     cap: u64,
-    open: Option<usize>,
+    open: Option<Slot>,
     max_depth: u64,
 }
 
@@ -29,27 +30,29 @@ impl BlockingQueueRule {
         &mut self,
         runtime: &RuntimeCounters,
         now_ms: u64,
-        findings: &mut Vec<Finding>,
+        findings: &mut Findings,
     ) {
         let queued = runtime.blocking_queue_depth > 0 && runtime.blocking_threads >= self.cap;
         if !queued {
-            if let Some(i) = self.open.take() {
-                findings[i].ongoing = false;
+            if let Some(mut slot) = self.open.take() {
+                findings.finding_mut(&mut slot).ongoing = false;
+                findings.close(slot);
             }
             return;
         }
         let cap = self.cap;
-        let i = *self.open.get_or_insert_with(|| {
-            findings.push(Finding {
+        if self.open.is_none() {
+            self.max_depth = 0;
+        }
+        let slot = self.open.get_or_insert_with(|| {
+            findings.open(Finding {
                 ongoing: true,
                 hint: hints::for_blocking_queue(cap),
                 ..Finding::new(FindingKind::BlockingQueue, Severity::Warning, now_ms)
-            });
-            self.max_depth = 0;
-            findings.len() - 1
+            })
         });
         self.max_depth = self.max_depth.max(runtime.blocking_queue_depth);
-        let f = &mut findings[i];
+        let f = findings.finding_mut(slot);
         f.last_seen_ms = now_ms;
         f.duration_ms = (now_ms - f.first_seen_ms) as f64;
         f.summary = format!(
@@ -59,5 +62,6 @@ impl BlockingQueueRule {
             self.cap,
             fmt_duration(f.duration_ms)
         );
+        findings.refresh(slot);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::fold::Findings;
 use super::stall::{cpu_text, fmt_duration};
 use super::{Finding, FindingKind, Severity, hints, ms};
 use crate::sample::ProbeSample;
@@ -10,7 +11,8 @@ use crate::scenario::DetectorSpec;
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct LongPollRule {
-    /// (workload, spawn site) -> index into the findings.
+    /// (workload, spawn site) -> index into the findings. One entry each, bounded by the call
+    /// sites, so they are kept past the cap on findings.
     groups: HashMap<(Option<String>, Option<String>), usize>,
 }
 
@@ -20,7 +22,7 @@ impl LongPollRule {
         probe: &ProbeSample,
         now_ms: u64,
         t: &DetectorSpec,
-        findings: &mut Vec<Finding>,
+        findings: &mut Findings,
     ) {
         let long_ns = u64::try_from(t.long_poll_threshold.as_nanos()).unwrap_or(u64::MAX);
         let stall_ns = u64::try_from(t.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
@@ -31,7 +33,7 @@ impl LongPollRule {
         {
             let key = (poll.workload.clone(), poll.spawned_at.clone());
             let i = *self.groups.entry(key).or_insert_with(|| {
-                findings.push(Finding {
+                findings.push_kept(Finding {
                     worker: poll.worker,
                     task_id: Some(poll.task_id),
                     workload: poll.workload.clone(),
@@ -40,10 +42,9 @@ impl LongPollRule {
                     cpu: poll.cpu,
                     cpu_ratio: poll.cpu_ratio,
                     ..Finding::new(FindingKind::LongPoll, Severity::Warning, now_ms)
-                });
-                findings.len() - 1
+                })
             });
-            let f = &mut findings[i];
+            let f = findings.entry_mut(i);
             f.count += 1;
             f.last_seen_ms = now_ms;
             let d = ms(poll.duration_ns);

@@ -4,8 +4,10 @@
 //! Rules: [`stall`] (a poll still running past the stall threshold), [`long_poll`] (finished
 //! polls past the long-poll threshold, aggregated per workload and spawn site), [`lag`] (the
 //! canary timer fires late), [`blocking_queue`] (`spawn_blocking` jobs wait for a thread).
+//! What they find is held bounded: see [`fold`].
 
 mod blocking_queue;
+pub mod fold;
 pub mod hints;
 mod lag;
 mod long_poll;
@@ -83,7 +85,8 @@ pub struct Finding {
     pub last_seen_ms: u64,
     /// Still going on at the last sample.
     pub ongoing: bool,
-    /// Occurrences folded into this finding (long polls per workload and site; 1 otherwise).
+    /// Occurrences folded into this finding: long polls per workload and site; past the first
+    /// [`fold::KEPT`] findings, like findings; 1 otherwise.
     pub count: u64,
     pub cpu: CpuUse,
     pub cpu_ratio: Option<f64>,
@@ -128,13 +131,23 @@ impl Finding {
             hint: String::new(),
         }
     }
+
+    /// How many findings this entry stands for: 1, or past the first [`fold::KEPT`] findings
+    /// the count of like ones folded into it. A long-poll finding is one finding however many
+    /// polls it counts.
+    pub fn stands_for(&self) -> u64 {
+        match self.kind {
+            FindingKind::LongPoll | FindingKind::Event => 1,
+            _ => self.count.max(1),
+        }
+    }
 }
 
 /// Runs every rule over the samples it is shown.
 #[derive(Debug, Clone)]
 pub struct Detector {
     thresholds: DetectorSpec,
-    findings: Vec<Finding>,
+    findings: fold::Findings,
     stall: stall::StallRule,
     long_poll: long_poll::LongPollRule,
     lag: lag::LagRule,
@@ -146,7 +159,7 @@ impl Detector {
     pub fn new(thresholds: DetectorSpec, max_blocking_threads: usize) -> Self {
         Detector {
             thresholds,
-            findings: Vec::new(),
+            findings: fold::Findings::default(),
             stall: stall::StallRule::default(),
             long_poll: long_poll::LongPollRule::default(),
             lag: lag::LagRule::default(),
@@ -171,19 +184,35 @@ impl Detector {
         self.blocking_queue.observe(&sample.runtime, now_ms, f);
     }
 
-    /// Adds a finding that no rule over samples can see (a workload task's panic).
+    /// Adds a finding that no rule over samples can see: a workload task's panic, or an event
+    /// (a phase begun, a knob turned).
     pub fn record(&mut self, finding: Finding) {
-        self.findings.push(finding);
+        if finding.kind == FindingKind::Event {
+            self.findings.event(finding);
+        } else {
+            self.findings.add(finding);
+        }
     }
 
-    /// Every finding so far, in the order they were first seen.
+    /// Every finding so far, in the order they were first seen; past the first
+    /// [`fold::KEPT`], like ones folded into one entry (see [`Finding::stands_for`]). Entries
+    /// are only ever added at the end.
     pub fn findings(&self) -> &[Finding] {
-        &self.findings
+        self.findings.list()
+    }
+
+    /// Findings of `kind` so far, folded ones counted one by one.
+    pub fn count(&self, kind: FindingKind) -> u64 {
+        self.findings()
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(Finding::stands_for)
+            .sum()
     }
 
     /// Forgets every finding (the dashboard's "clear").
     pub fn clear(&mut self) {
-        self.findings.clear();
+        self.findings = fold::Findings::default();
         self.stall = stall::StallRule::default();
         self.long_poll = long_poll::LongPollRule::default();
         self.lag = lag::LagRule::default();

@@ -5,14 +5,15 @@
 
 use std::collections::HashMap;
 
+use super::fold::{Findings, Slot};
 use super::{Finding, FindingKind, Severity, hints, ms};
 use crate::sample::{CpuUse, PollRecord, ProbeSample};
 use crate::scenario::DetectorSpec;
 
-/// Open findings by poll: (thread id, poll sequence number) -> index into the findings.
+/// Open findings by poll: (thread id, poll sequence number) -> where the finding is.
 #[derive(Debug, Clone, Default)]
 pub(super) struct StallRule {
-    open: HashMap<(Option<i32>, u64), usize>,
+    open: HashMap<(Option<i32>, u64), Slot>,
     /// Final records of open stalls that ended, kept until the stall is closed.
     done: HashMap<(Option<i32>, u64), PollRecord>,
 }
@@ -23,7 +24,7 @@ impl StallRule {
         probe: &ProbeSample,
         now_ms: u64,
         t: &DetectorSpec,
-        findings: &mut Vec<Finding>,
+        findings: &mut Findings,
     ) {
         let stall_ns = u64::try_from(t.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
         // Finished stalls: the end of one seen running, or one that started and ended between
@@ -37,16 +38,19 @@ impl StallRule {
             if self.open.contains_key(&key) {
                 self.done.insert(key, poll.clone());
             } else {
-                findings.push(new_finding(poll, now_ms));
+                findings.add(new_finding(poll, now_ms));
             }
         }
         for poll in probe.in_flight.iter().filter(|p| p.duration_ns >= stall_ns) {
             let key = (poll.tid, poll.seq);
-            match self.open.get(&key) {
-                Some(&i) => update(&mut findings[i], poll, now_ms),
+            match self.open.get_mut(&key) {
+                Some(slot) => {
+                    update(findings.finding_mut(slot), poll, now_ms);
+                    findings.refresh(slot);
+                }
                 None => {
-                    self.open.insert(key, findings.len());
-                    findings.push(new_finding(poll, now_ms));
+                    let slot = findings.open(new_finding(poll, now_ms));
+                    self.open.insert(key, slot);
                 }
             }
         }
@@ -59,10 +63,10 @@ impl StallRule {
             .copied()
             .collect();
         for key in ended {
-            let Some(i) = self.open.remove(&key) else {
+            let Some(mut slot) = self.open.remove(&key) else {
                 continue;
             };
-            let finding = &mut findings[i];
+            let finding = findings.finding_mut(&mut slot);
             if let Some(done) = self.done.remove(&key) {
                 finding.duration_ms = finding.duration_ms.max(ms(done.duration_ns));
                 if finding.cpu == CpuUse::Unknown {
@@ -82,6 +86,7 @@ impl StallRule {
                 finding.hint = hints::for_poll(finding.cpu, finding.syscall.as_deref());
             }
             finding.summary = summary(finding);
+            findings.close(slot);
         }
     }
 }

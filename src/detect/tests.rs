@@ -227,3 +227,37 @@ fn a_full_blocking_pool_with_a_queue_is_a_finding() {
     assert_eq!(f.duration_ms, 500.0);
     assert!(f.hint.contains("max_blocking_threads (4)"), "{}", f.hint);
 }
+
+#[test]
+fn a_run_of_stalls_holds_a_bounded_list_and_counts_every_one() {
+    let mut d = Detector::new(thresholds(), 512);
+    let lag = |ms: u64| ProbeSample {
+        lag_max_ns: ms * MS,
+        ..ProbeSample::default()
+    };
+    // 10,000 stalls, each seen running then ending, and as many lag episodes.
+    for i in 0..10_000u64 {
+        let at = 1_000 + i * 200;
+        let mut running = in_flight(vec![poll(2 * i + 1, 150, true)]);
+        running.lag_max_ns = 80 * MS;
+        d.observe(&sample(at, running));
+        let mut ended = finished(vec![poll(2 * i + 1, 170, false)]);
+        ended.lag_max_ns = lag(0).lag_max_ns;
+        d.observe(&sample(at + 100, ended));
+    }
+    assert!(
+        d.findings().len() <= fold::KEPT + 2,
+        "{}",
+        d.findings().len()
+    );
+    assert_eq!(d.count(FindingKind::Stall), 10_000);
+    assert_eq!(d.count(FindingKind::Lag), 10_000);
+    assert!(d.findings().iter().all(|f| !f.ongoing));
+    let stalls = d
+        .findings()
+        .iter()
+        .rfind(|f| f.kind == FindingKind::Stall)
+        .expect("a stall entry");
+    assert_eq!(stalls.duration_ms, 170.0, "the final duration of the worst");
+    assert!(stalls.summary.contains("like this"), "{}", stalls.summary);
+}

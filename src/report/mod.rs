@@ -35,8 +35,10 @@ pub struct Report {
     pub workers: Vec<WorkerReport>,
     pub blocking_pool: BlockingPoolReport,
     pub workloads: Vec<WorkloadReport>,
+    /// Past the first `detect::fold::KEPT`, like findings are folded into one entry with
+    /// their `count`.
     pub findings: Vec<Finding>,
-    /// Findings per kind.
+    /// Findings per kind, folded ones counted one by one.
     pub finding_counts: BTreeMap<FindingKind, u64>,
     /// Poll durations over every worker, from tokmon's poll hooks.
     pub poll_histogram: PollHistogram,
@@ -251,7 +253,7 @@ impl Report {
             .collect();
         let mut finding_counts = BTreeMap::new();
         for f in findings {
-            *finding_counts.entry(f.kind).or_insert(0) += 1;
+            *finding_counts.entry(f.kind).or_insert(0) += f.stands_for();
         }
         Report {
             schema_version: REPORT_SCHEMA_VERSION,
@@ -323,8 +325,10 @@ fn phase_reports(scenario: &Scenario, model: &Model, findings: &[Finding]) -> Ve
                 .map_or(u64::MAX, |next| next.started_ns / 1_000_000);
             let mut counts = BTreeMap::new();
             for f in findings.iter().filter(|f| f.kind != FindingKind::Event) {
+                // A folded entry's findings all fall in the phase it began in (see
+                // `detect::fold`).
                 if (from_ms..to_ms).contains(&f.first_seen_ms) {
-                    *counts.entry(f.kind).or_insert(0) += 1;
+                    *counts.entry(f.kind).or_insert(0) += f.stands_for();
                 }
             }
             let seconds = phase.elapsed_ns as f64 / 1e9;
@@ -446,5 +450,72 @@ fn workload_report(kind: &WorkloadKind, w: &WorkloadModel, seconds: f64) -> Work
             long_threshold_ms: crate::workload::LONG_SCHED_DELAY.as_secs_f64() * 1e3,
             count: w.sched_count,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::detect::{Detector, FindingKind, Severity, event};
+    use crate::sample::{ProbeSample, RuntimeCounters, SAMPLE_FORMAT_VERSION, Sample};
+
+    fn sample(at_ms: u64) -> Sample {
+        Sample {
+            format_version: SAMPLE_FORMAT_VERSION,
+            seq: at_ms,
+            elapsed_ns: at_ms * 1_000_000,
+            workers: vec![],
+            runtime: RuntimeCounters::default(),
+            workloads: vec![],
+            probe: Some(ProbeSample::default()),
+            dropped_before: 0,
+        }
+    }
+
+    #[test]
+    fn counts_stay_exact_per_kind_and_per_phase_when_findings_fold() {
+        let scenario = crate::scenario::catalog::built_in("spawn-storm")
+            .expect("built in")
+            .expect("valid");
+        let detector_spec = DetectorSpec {
+            stall_threshold: Duration::from_millis(100),
+            long_poll_threshold: Duration::from_millis(10),
+            lag_threshold: Duration::from_millis(50),
+        };
+        let mut model = Model::new();
+        let mut detector = Detector::new(detector_spec, 512);
+        let panic = |at_ms: u64| Finding {
+            summary: "a task panicked".into(),
+            ..Finding::new(FindingKind::Panic, Severity::Critical, at_ms)
+        };
+        // Phase 1 from 0 ms: 1,000 panics; phase 2 from 100,000 ms: 500, of which the
+        // first 20 were seen in the sample at the phase's start, before it began.
+        model.ingest(sample(0));
+        model.begin_phase(0, "one");
+        detector.record(event(0, "phase 1 of 2".into(), String::new()));
+        for i in 0..1_000 {
+            detector.record(panic(10 + i * 10));
+        }
+        model.ingest(sample(100_000));
+        for _ in 0..20 {
+            detector.record(panic(100_000));
+        }
+        model.begin_phase(1, "two");
+        detector.record(event(100_000, "phase 2 of 2".into(), String::new()));
+        for i in 0..480 {
+            detector.record(panic(100_010 + i));
+        }
+        model.ingest(sample(200_000));
+        let report = Report::build(&scenario, &model, detector.findings(), detector_spec, 100);
+        assert!(report.findings.len() < 200, "{}", report.findings.len());
+        assert_eq!(report.finding_counts.get(&FindingKind::Panic), Some(&1_500));
+        let per_phase: Vec<_> = report
+            .phases
+            .iter()
+            .map(|p| p.findings.get(&FindingKind::Panic).copied())
+            .collect();
+        assert_eq!(per_phase, [Some(1_000), Some(500)]);
     }
 }
