@@ -207,13 +207,13 @@ fn bare(_builder: &mut Builder) -> Result<Box<dyn Sidecar>> {
     Ok(Box::new(NoSidecar))
 }
 
-/// The same hooks the probe installs, doing nothing: what tokio's hook calls cost by themselves.
+/// The same hooks the probe installs (keep in step with `src/probe/hooks.rs`), doing nothing:
+/// what tokio's hook calls cost by themselves.
 fn empty_hooks(builder: &mut Builder) -> Result<Box<dyn Sidecar>> {
     builder
         .on_thread_start(|| {})
         .on_thread_stop(|| {})
         .on_task_spawn(|_meta| {})
-        .on_task_terminate(|_meta| {})
         .on_before_task_poll(|_meta| {})
         .on_after_task_poll(|_meta| {});
     Ok(Box::new(NoSidecar))
