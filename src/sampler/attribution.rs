@@ -7,6 +7,7 @@
 //! `worker_thread_id` agrees); the part of a poll still running counts live.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::thread::ThreadId;
 
 use crate::probe::buckets::BUCKETS;
@@ -45,9 +46,15 @@ impl WorkerAttribution {
         }
         let mut live = vec![0u64; worker_threads.len()];
         for slot in slots {
+            let key = std::ptr::from_ref(*slot) as usize;
+            if slot.stopped.load(Ordering::Relaxed) {
+                // Runs no worker any more: nothing of it to attribute, nor to remember (the
+                // blocking pool starts and stops threads all run long).
+                self.last.remove(&key);
+                continue;
+            }
             let view = slot.view();
             let buckets = slot.buckets();
-            let key = std::ptr::from_ref(*slot) as usize;
             let before = self.last.insert(
                 key,
                 Seen {
@@ -84,5 +91,34 @@ impl WorkerAttribution {
                 buckets: total.buckets.clone(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ThreadRegistry;
+
+    #[test]
+    fn a_stopped_thread_is_forgotten() {
+        let registry = ThreadRegistry::default();
+        let mut attribution = WorkerAttribution::default();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                registry.register_current();
+            });
+        });
+        attribution.update(&registry.snapshot(), &[None], 0);
+        assert_eq!(attribution.last.len(), 1);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                registry.register_current();
+                registry.unregister_current();
+            });
+        });
+        let slots = registry.snapshot();
+        slots[0].stopped.store(true, Ordering::Relaxed);
+        attribution.update(&slots, &[None], 0);
+        assert!(attribution.last.is_empty());
     }
 }
