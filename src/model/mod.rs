@@ -149,6 +149,9 @@ pub struct Model {
     pub long_polls_dropped: u64,
     /// Each scripted phase's figures, in the order they started (empty without phases).
     pub phases: Vec<PhaseStats>,
+    /// One interval's latencies, reused from sample to sample: a histogram of the full range
+    /// is some 190 KB, and one allocated per workload per sample churned the allocator.
+    interval: Option<Histogram<u64>>,
 }
 
 /// What the workloads did during one phase of a scripted demo.
@@ -289,8 +292,9 @@ impl Model {
                 model.bytes_per_sec.push(bytes as f64 / seconds);
             }
             if !now.latency.is_empty() {
-                let mut interval = new_histogram();
-                record_buckets(&mut interval, &now.latency);
+                let interval = self.interval.get_or_insert_with(new_histogram);
+                interval.reset();
+                record_buckets(interval, &now.latency);
                 model
                     .p50_ms
                     .push(interval.value_at_quantile(0.50) as f64 / 1000.0);

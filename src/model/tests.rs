@@ -116,6 +116,24 @@ fn interval_p99_and_sched_worst_interval() {
     assert_eq!(w.sched_long, 1);
 }
 
+#[test]
+fn each_interval_has_its_own_latencies() {
+    let mut model = Model::new();
+    model.ingest(sample(0, 0, 0, 0, 0, vec![]));
+    model.ingest(sample(1, 100, 0, 0, 10, vec![(200_000, 10)]));
+    model.ingest(sample(2, 200, 0, 0, 20, vec![(1000, 10)]));
+    model.ingest(sample(3, 300, 0, 0, 20, vec![]));
+    model.ingest(sample(4, 400, 0, 0, 30, vec![(3000, 5), (5000, 5)]));
+    let w = &model.workloads[0];
+    let max: Vec<f64> = w.max_ms.iter().collect();
+    let p50: Vec<f64> = w.p50_ms.iter().collect();
+    // The slow interval does not leak into the ones after it; an empty one adds nothing.
+    assert_eq!(max.len(), 3);
+    assert!(max[0] >= 200.0 && max[1] < 1.1 && max[2] < 5.1, "{max:?}");
+    assert!(p50[1] < 1.1 && p50[2] < 3.1, "{p50:?}");
+    assert_eq!(w.latency.len(), 30, "the run's histogram keeps them all");
+}
+
 impl Sample {
     fn latency_merge_for_test(&mut self, other: &Sample) {
         for (w, o) in self.workloads.iter_mut().zip(&other.workloads) {
