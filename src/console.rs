@@ -19,11 +19,11 @@ use std::sync::OnceLock;
 /// Where the console is served unless `--console-addr` says otherwise: loopback only.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6669";
 
-/// How long the console keeps a finished task for a client that attaches later. A spawn storm
-/// finishes thousands of tasks a second; console-subscriber's default (an hour) would keep
-/// millions of them.
+/// How long the console keeps a finished task for a client that attaches later: as long as
+/// tokio-console itself shows one (its `--retain` default). console-subscriber's default, an
+/// hour, keeps tens of KB (two histograms) for every task finished in that hour.
 #[cfg(feature = "console")]
-const RETENTION: std::time::Duration = std::time::Duration::from_secs(60);
+const RETENTION: std::time::Duration = std::time::Duration::from_secs(6);
 
 /// The address the console is being served at, once [`serve`] succeeded.
 static SERVING: OnceLock<SocketAddr> = OnceLock::new();
