@@ -179,11 +179,12 @@ const VARIANTS: &[Variant] = &[
         missing: CONSOLE_MISSING,
         resized: &[
             // Every task is kept for the hour, ~50 KB each: 500,000 tasks took 8.2 GB of RSS
-            // (and 46 s) here, 4,096 took 200 MB; 10,000 take about 500 MB.
+            // (and 46 s) here, 4,096 took 200 MB; 10,240 take about 450 MB. (Whole batches of
+            // `SPAWNERS * SPAWN_BATCH` tasks.)
             (
                 "spawn",
                 Sizes {
-                    full: 10_000,
+                    full: 10_240,
                     quick: 4_096,
                     test: 1_024,
                 },
@@ -251,8 +252,8 @@ fn tokmon_full(builder: &mut Builder) -> Result<Box<dyn Sidecar>> {
     }))
 }
 
-/// What the consumer thread saw: samples and the kinds of findings.
-type Consumed = (u64, Vec<&'static str>);
+/// What the consumer thread saw: samples, and each finding in a few words.
+type Consumed = (u64, Vec<String>);
 
 struct Monitor {
     probe: Arc<Probe>,
@@ -291,8 +292,28 @@ impl Sidecar for Monitor {
                         model.ingest(sample);
                         seen += 1;
                     }
-                    let kinds = detector.findings().iter().map(|f| f.kind.name()).collect();
-                    (seen, kinds)
+                    let findings = detector
+                        .findings()
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "{} {:.1} ms x{}{}{}{}",
+                                f.kind.name(),
+                                f.duration_ms,
+                                f.count,
+                                f.spawned_at
+                                    .as_ref()
+                                    .map_or(String::new(), |at| format!(" at {at}")),
+                                // Low: the thread was off the CPU (preempted), not polling.
+                                f.cpu_ratio
+                                    .map_or(String::new(), |r| format!(" on CPU {r:.2}")),
+                                // R: runnable (preempted, if off the CPU); S: asleep.
+                                f.thread_state
+                                    .map_or(String::new(), |s| format!(" state {s}"))
+                            )
+                        })
+                        .collect();
+                    (seen, findings)
                 })
                 .context("starting the consumer thread")?,
         );
@@ -309,7 +330,7 @@ impl Sidecar for Monitor {
         let Some(consumer) = self.consumer.take() else {
             return Ok(None);
         };
-        let (samples, kinds) = consumer
+        let (samples, findings) = consumer
             .join()
             .map_err(|_| anyhow::anyhow!("the consumer thread panicked"))?;
         if samples == 0 {
@@ -317,11 +338,11 @@ impl Sidecar for Monitor {
         }
         Ok(Some(format!(
             "{samples} samples, {} findings{}",
-            kinds.len(),
-            if kinds.is_empty() {
+            findings.len(),
+            if findings.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", kinds.join(", "))
+                format!(" ({})", findings.join(", "))
             }
         )))
     }
