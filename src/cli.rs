@@ -531,11 +531,8 @@ pub fn status_line(model: &Model, detector: &crate::detect::Detector) -> String 
             line.push_str(&format!(" p99 {}", crate::report::fmt_ms(p99)));
         }
     }
-    let stalls = detector
-        .findings()
-        .iter()
-        .filter(|f| f.kind == FindingKind::Stall)
-        .count();
+    // Past the first findings, like ones fold into one entry: count what they stand for.
+    let stalls = detector.count(FindingKind::Stall);
     if stalls > 0 {
         line.push_str(&format!("  | {stalls} stalls"));
     }

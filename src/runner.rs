@@ -478,14 +478,13 @@ where
             }
         }
         while let Ok(report) = panics.try_recv() {
+            // Built here rather than read back from the detector, whose last entry need not be
+            // this panic once findings fold.
+            let at_ms = app.live().model.now_ns() / 1_000_000;
+            let finding = crate::app::panic_finding(report.clone(), at_ms);
             app.update(Msg::Panic(report.clone()));
-            if let Some(recorder) = recorder.as_deref_mut()
-                && let Some(finding) = app.live().detector.findings().last()
-            {
-                recorder.effect(&Effect::Panic {
-                    report,
-                    finding: finding.clone(),
-                });
+            if let Some(recorder) = recorder.as_deref_mut() {
+                recorder.effect(&Effect::Panic { report, finding });
             }
         }
         for command in app.take_commands() {

@@ -431,7 +431,8 @@ impl App {
     }
 }
 
-fn panic_finding(report: PanicReport, at_ms: u64) -> Finding {
+/// The finding a workload panic makes, as the dashboard records it.
+pub fn panic_finding(report: PanicReport, at_ms: u64) -> Finding {
     let location = report
         .location
         .clone()

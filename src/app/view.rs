@@ -350,9 +350,11 @@ pub fn bucket_label(ns: u64) -> String {
 pub fn finding_counts(app: &App) -> Vec<(FindingKind, usize)> {
     let mut counts: Vec<(FindingKind, usize)> = Vec::new();
     for f in app.detector().findings() {
+        // A folded entry stands for several findings.
+        let stands_for = usize::try_from(f.stands_for()).unwrap_or(usize::MAX);
         match counts.iter_mut().find(|(k, _)| *k == f.kind) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((f.kind, 1)),
+            Some((_, n)) => *n = n.saturating_add(stands_for),
+            None => counts.push((f.kind, stands_for)),
         }
     }
     counts.sort();
