@@ -108,7 +108,7 @@ fn a_headless_run_prints_the_json_report() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["scenario"]["name"], "async-sleep");
     assert_eq!(report["scenario"]["source"], "scenarios/async-sleep.toml");
     assert_eq!(report["runtime"]["workers"], 2);
