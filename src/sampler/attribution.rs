@@ -63,9 +63,9 @@ impl WorkerAttribution {
                     buckets,
                 },
             );
-            let worker = view
-                .worker
-                .filter(|&w| worker_threads.get(w).copied().flatten() == Some(slot.thread_id));
+            let worker = worker_threads
+                .iter()
+                .position(|&t| t == Some(slot.thread_id));
             let Some(w) = worker else { continue };
             let total = &mut self.totals[w];
             let before = before.unwrap_or(Seen {

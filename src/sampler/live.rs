@@ -20,7 +20,13 @@ pub struct LiveSource {
     probe: Arc<Probe>,
     watch: PollWatch,
     attribution: WorkerAttribution,
+    /// Watchdog passes so far.
+    scans: u64,
 }
+
+/// Every this many watchdog passes, each thread's slot is told which worker it runs (only a
+/// poll still running after its worker moved away needs it: which worker that was).
+const NOTE_WORKERS_EVERY: u64 = 8;
 
 impl LiveSource {
     pub fn new(
@@ -35,6 +41,7 @@ impl LiveSource {
             watch: PollWatch::new(probe.clone(), stall_threshold_ns),
             probe,
             attribution: WorkerAttribution::default(),
+            scans: 0,
         }
     }
 }
@@ -46,7 +53,10 @@ fn nanos(d: std::time::Duration) -> u64 {
 impl MetricsSource for LiveSource {
     fn scan(&mut self) -> bool {
         let now = self.probe.clock.tick();
-        note_workers(&self.probe, &self.handle);
+        if self.scans.is_multiple_of(NOTE_WORKERS_EVERY) {
+            note_workers(&self.probe, &self.handle);
+        }
+        self.scans += 1;
         self.watch.scan(now)
     }
 

@@ -270,10 +270,12 @@ impl PollWatch {
             let ratio = sighting.and_then(|s| cpu_ratio(s, state.cpu_ns, now_ns));
             // Poll hooks run only on a thread that holds a worker when the poll starts; one
             // that holds none now handed its worker on (`block_in_place`) during this poll.
-            let worker_moved = !(0..metrics.num_workers())
-                .any(|w| metrics.worker_thread_id(w) == Some(slot.thread_id));
+            let current = (0..metrics.num_workers())
+                .find(|&w| metrics.worker_thread_id(w) == Some(slot.thread_id));
+            let worker_moved = current.is_none();
             out.push(PollRecord {
-                worker: view.worker,
+                // A moved poll's worker is the one the watchdog last saw its thread run.
+                worker: current.or(view.worker),
                 task_id: view.task_id,
                 workload: self.probe.labels.get(view.task_id).map(|l| l.to_string()),
                 spawned_at: location(view.spawned_at),
