@@ -86,6 +86,33 @@ pub fn flush_right(area: ratatui::layout::Rect, len: usize) -> ratatui::layout::
     ratatui::layout::Rect::new(area.right() - w, area.y, w, area.height)
 }
 
+/// A history of samples (oldest first) fitted to `width` columns: with more samples than
+/// columns, the samples are spread over all the columns (one or a few each) and each column
+/// shows the highest of its samples, so a short spike never drops out; the last column holds
+/// the newest sample.
+pub fn fit_to_width(values: &[u64], width: usize) -> Vec<u64> {
+    let len = values.len();
+    if len <= width {
+        return values.to_vec();
+    }
+    (0..width)
+        .map(|column| {
+            let (from, to) = (column * len / width, (column + 1) * len / width);
+            values[from..to].iter().copied().max().unwrap_or(0)
+        })
+        .collect()
+}
+
+/// Where the sample `back` samples before the newest of `len` lands once fitted to `width`
+/// columns (see [`fit_to_width`]), in columns back from the last.
+pub fn column_back(len: usize, width: usize, back: usize) -> usize {
+    if len <= width || back >= len {
+        return back;
+    }
+    let index = len - 1 - back;
+    width - 1 - index * width / len
+}
+
 /// Display width of a text drawn by tokmon (every character it uses is one cell wide).
 pub fn width(text: &str) -> usize {
     text.chars().count()
@@ -145,6 +172,29 @@ fn join_kept(segments: &[(u8, String)], keep: &[bool], sep: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_history_longer_than_the_width_keeps_its_peaks_and_ends_now() {
+        // 600 samples (a minute) into 60 columns: 10 a column, each its highest.
+        let mut minute = vec![0u64; 600];
+        minute[5] = 100; // in the oldest column
+        minute[599] = 7; // the newest sample, at the right edge
+        let columns = fit_to_width(&minute, 60);
+        assert_eq!(columns.len(), 60);
+        assert_eq!((columns[0], columns[59]), (100, 7));
+        assert_eq!(columns.iter().filter(|&&v| v > 0).count(), 2);
+        assert_eq!(
+            (column_back(600, 60, 0), column_back(600, 60, 594)),
+            (0, 59)
+        );
+        // A little longer than the width: every column is used, one or two samples each.
+        assert_eq!(fit_to_width(&[1, 2, 3, 4, 5, 6, 7], 5), vec![1, 2, 4, 5, 7]);
+        assert_eq!(column_back(7, 5, 0), 0);
+        assert_eq!(column_back(7, 5, 6), 4);
+        // Not longer than the width: unchanged.
+        assert_eq!(fit_to_width(&[3, 1], 10), vec![3, 1]);
+        assert_eq!(column_back(2, 10, 1), 1);
+    }
 
     #[test]
     fn clocks_durations_and_counts() {

@@ -10,7 +10,7 @@ use crate::app::view::{WorkerRow, WorkerState, worker_rows};
 use crate::app::{App, Focus};
 
 use super::layout::Mode;
-use super::text::{flush_right, fmt_dur, fmt_rate, fmt_share, unit};
+use super::text::{fit_to_width, flush_right, fmt_dur, fmt_rate, fmt_share, unit};
 use super::theme::Theme;
 
 pub struct Workers<'a> {
@@ -211,14 +211,14 @@ impl Workers<'_> {
                     Paragraph::new(Line::styled(t.s(&text), t.critical)).render(area, buf);
                 }
                 _ => {
-                    let width = usize::from(area.width);
-                    let skip = row.busy_history.len().saturating_sub(width);
+                    // The whole minute, squeezed into the columns there are.
+                    let history = fit_to_width(&row.busy_history, usize::from(area.width));
                     Sparkline::default()
-                        .data(row.busy_history.iter().skip(skip).copied())
+                        .data(history.iter().copied())
                         .max(100)
                         .bar_set(t.bar_set())
                         .style(t.spark)
-                        .render(flush_right(area, row.busy_history.len()), buf);
+                        .render(flush_right(area, history.len()), buf);
                 }
             },
         }

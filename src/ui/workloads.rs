@@ -14,7 +14,7 @@ use crate::app::view::{WorkloadPanel, workload_panels};
 use crate::scenario::{Knob, WorkloadKind};
 
 use super::layout::Mode;
-use super::text::{flush_right, truncate, width};
+use super::text::{column_back, fit_to_width, flush_right, truncate, width};
 use super::theme::Theme;
 use super::workers::scroll_offset;
 
@@ -232,17 +232,20 @@ impl Workloads<'_> {
         if area.is_empty() {
             return;
         }
-        let skip = panel.spark.len().saturating_sub(usize::from(area.width));
+        // The whole minute, squeezed into the columns there are.
+        let columns = usize::from(area.width);
+        let spark = fit_to_width(&panel.spark, columns);
         Sparkline::default()
-            .data(panel.spark.iter().skip(skip).copied())
+            .data(spark.iter().copied())
             .bar_set(self.theme.bar_set())
             .style(self.theme.spark)
-            .render(flush_right(area, panel.spark.len()), buf);
+            .render(flush_right(area, spark.len()), buf);
         // The moments the settings changed, on the bottom row: before on the left, after on
         // the right.
         let mark = self.theme.s("▲");
         for offset in &panel.marks {
-            let Ok(back) = u16::try_from(*offset) else {
+            let back = column_back(panel.spark.len(), columns, *offset);
+            let Ok(back) = u16::try_from(back) else {
                 continue;
             };
             if back >= area.width {
