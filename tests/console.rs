@@ -13,6 +13,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use console_api::instrument::InstrumentRequest;
 use console_api::instrument::instrument_client::InstrumentClient;
 
@@ -268,55 +270,22 @@ fn without_the_flag_nothing_is_installed() {
 #[cfg(target_os = "linux")]
 #[test]
 fn the_dashboard_header_says_where_the_console_is() {
-    use std::io::Read as _;
-    use std::sync::{Arc, Mutex};
-
-    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-
-    let (rows, cols) = (48, 160);
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows,
-            cols,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("a pseudo-terminal");
-    let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_tokmon"));
-    command.args([
-        "run",
-        "hash-spawn-blocking",
-        "--duration",
-        "120s",
-        "--console",
-        "--console-addr",
-        "127.0.0.1:0",
-    ]);
-    command.cwd(env!("CARGO_MANIFEST_DIR"));
-    command.env("TERM", "xterm-256color");
-    let mut child = pty.slave.spawn_command(command).expect("tokmon starts");
-    drop(pty.slave);
-    let mut reader = pty.master.try_clone_reader().expect("reader");
-    let screen = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
-    let feed = screen.clone();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            feed.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .process(&buffer[..n]);
-        }
-    });
+    let mut run = common::PtyRun::start(
+        &[
+            "run",
+            "hash-spawn-blocking",
+            "--duration",
+            "120s",
+            "--console",
+            "--console-addr",
+            "127.0.0.1:0",
+        ],
+        48,
+        160,
+    );
     let deadline = Instant::now() + PATIENCE;
     let header = loop {
-        let contents = screen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .screen()
-            .contents();
+        let contents = run.contents();
         if let Some(line) = contents
             .lines()
             .find(|l| l.contains("tokio-console at 127.0.0.1:"))
@@ -328,8 +297,8 @@ fn the_dashboard_header_says_where_the_console_is() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = run.child.kill();
+    let _ = run.child.wait();
     match header {
         Ok(line) => println!("header: {line}"),
         Err(screen) => panic!("no console address in the header; the screen:\n{screen}"),

@@ -3,71 +3,21 @@
 
 #![cfg(target_os = "linux")]
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+mod common;
 
 const ROWS: u16 = 48;
 const COLS: u16 = 160;
 
-struct Session {
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    screen: Arc<Mutex<vt100::Parser>>,
-    // Keeps the pty open until the session ends.
-    _master: Box<dyn portable_pty::MasterPty + Send>,
-}
+type Session = common::PtyRun;
 
 fn start() -> Session {
-    let pty = native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols: COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("a pseudo-terminal");
-    let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_tokmon"));
-    command.args(["run", "hash-on-worker"]);
-    command.cwd(env!("CARGO_MANIFEST_DIR"));
-    command.env("TERM", "xterm-256color");
-    command.env_remove("NO_COLOR");
-    let child = pty.slave.spawn_command(command).expect("tokmon starts");
-    drop(pty.slave);
-    let mut reader = pty.master.try_clone_reader().expect("reader");
-    let writer = pty.master.take_writer().expect("writer");
-    let screen = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
-    let feed = screen.clone();
-    std::thread::spawn(move || {
-        let mut buffer = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            feed.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .process(&buffer[..n]);
-        }
-    });
-    Session {
-        child,
-        writer,
-        screen,
-        _master: pty.master,
-    }
+    common::PtyRun::start(&["run", "hash-on-worker"], ROWS, COLS)
 }
 
 impl Session {
-    fn contents(&self) -> String {
-        self.screen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .screen()
-            .contents()
-    }
-
     /// Waits (capped) until the screen shows the dashboard's worker rows.
     fn wait_for_dashboard(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
