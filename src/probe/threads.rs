@@ -36,7 +36,9 @@ pub struct ThreadSlot {
     /// [`super::locations::key_of`] the task's spawn location.
     pub(crate) spawned_at: AtomicUsize,
     /// Index + 1 of the worker this thread was last seen running, 0 if never: written by the
-    /// watchdog from the runtime's `worker_thread_id` every tick, not on the poll path.
+    /// watchdog from the runtime's `worker_thread_id` every few passes, not on the poll path.
+    /// Only a poll still running after its worker moved away needs it (which worker it was);
+    /// everything else asks the runtime which thread runs each worker now.
     pub(crate) worker: AtomicUsize,
     /// Coarse clock at poll start.
     pub(crate) started_ns: AtomicU64,

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::thread::ThreadId;
 
+use super::watch::worker_of;
 use crate::probe::buckets::BUCKETS;
 use crate::probe::{ProbeWorker, ThreadSlot};
 
@@ -63,10 +64,9 @@ impl WorkerAttribution {
                     buckets,
                 },
             );
-            let worker = worker_threads
-                .iter()
-                .position(|&t| t == Some(slot.thread_id));
-            let Some(w) = worker else { continue };
+            let Some(w) = worker_of(worker_threads, slot.thread_id) else {
+                continue;
+            };
             let total = &mut self.totals[w];
             let before = before.unwrap_or(Seen {
                 polls: 0,

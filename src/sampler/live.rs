@@ -7,7 +7,7 @@ use tokio::runtime::Handle;
 
 use super::MetricsSource;
 use super::attribution::WorkerAttribution;
-use super::watch::PollWatch;
+use super::watch::{PollWatch, worker_of};
 use crate::probe::{Probe, thread_state};
 use crate::sample::{ProbeSample, RuntimeCounters, WorkerCounters, WorkloadCounters};
 use crate::workload::WorkloadStats;
@@ -106,14 +106,11 @@ impl MetricsSource for LiveSource {
 
     fn probe(&mut self) -> Option<ProbeSample> {
         let now = self.probe.clock.precise_ns();
-        let metrics = self.handle.metrics();
-        let worker_threads: Vec<_> = (0..metrics.num_workers())
-            .map(|w| metrics.worker_thread_id(w))
-            .collect();
+        let worker_threads = worker_threads(&self.handle);
         let slots = self.probe.threads.snapshot();
         Some(ProbeSample {
             workers: self.attribution.update(&slots, &worker_threads, now),
-            in_flight: self.watch.in_flight(now, &self.handle),
+            in_flight: self.watch.in_flight(now, &worker_threads),
             long_polls: self.watch.finished_long_polls(),
             long_polls_dropped: self.probe.long_polls_dropped(),
             lag_max_ns: self.probe.canary.take_max_late_ns(now),
@@ -124,14 +121,16 @@ impl MetricsSource for LiveSource {
 /// Tells each thread's slot which worker it runs now: the poll hooks do not look it up
 /// (it would cost every poll), the runtime knows.
 fn note_workers(probe: &Probe, handle: &Handle) {
-    let metrics = handle.metrics();
-    let worker_threads: Vec<_> = (0..metrics.num_workers())
-        .map(|w| metrics.worker_thread_id(w))
-        .collect();
+    let worker_threads = worker_threads(handle);
     for slot in probe.threads.snapshot() {
-        let worker = worker_threads
-            .iter()
-            .position(|&t| t == Some(slot.thread_id));
-        slot.note_worker(worker);
+        slot.note_worker(worker_of(&worker_threads, slot.thread_id));
     }
+}
+
+/// The thread running each worker now.
+fn worker_threads(handle: &Handle) -> Vec<Option<std::thread::ThreadId>> {
+    let metrics = handle.metrics();
+    (0..metrics.num_workers())
+        .map(|w| metrics.worker_thread_id(w))
+        .collect()
 }

@@ -5,8 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use tokio::runtime::Handle;
+use std::thread::ThreadId;
 
 use super::stacks::{PollKey, StackService};
 use crate::probe::{LongPoll, Probe, locations, thread_state};
@@ -255,9 +254,9 @@ impl PollWatch {
     }
 
     /// The polls running at least the long-poll threshold now, with their thread's state.
-    pub fn in_flight(&self, now_ns: u64, handle: &Handle) -> Vec<PollRecord> {
+    /// `worker_threads[i]` is the thread running worker `i` now.
+    pub fn in_flight(&self, now_ns: u64, worker_threads: &[Option<ThreadId>]) -> Vec<PollRecord> {
         let threshold = self.probe.long_poll_threshold_ns();
-        let metrics = handle.metrics();
         let mut out = Vec::new();
         for slot in self.probe.threads.snapshot() {
             let view = slot.view();
@@ -270,8 +269,7 @@ impl PollWatch {
             let ratio = sighting.and_then(|s| cpu_ratio(s, state.cpu_ns, now_ns));
             // Poll hooks run only on a thread that holds a worker when the poll starts; one
             // that holds none now handed its worker on (`block_in_place`) during this poll.
-            let current = (0..metrics.num_workers())
-                .find(|&w| metrics.worker_thread_id(w) == Some(slot.thread_id));
+            let current = worker_of(worker_threads, slot.thread_id);
             let worker_moved = current.is_none();
             out.push(PollRecord {
                 // A moved poll's worker is the one the watchdog last saw its thread run.
@@ -360,6 +358,11 @@ impl PollWatch {
             stack,
         }
     }
+}
+
+/// The worker `thread` runs now, given the thread running each worker.
+pub fn worker_of(worker_threads: &[Option<ThreadId>], thread: ThreadId) -> Option<usize> {
+    worker_threads.iter().position(|&t| t == Some(thread))
 }
 
 fn cpu_ratio(s: &Sighting, cpu_now: Option<u64>, now_ns: u64) -> Option<f64> {
