@@ -16,6 +16,7 @@
 //! - [`app`]: pure dashboard state: keys and samples in, what to show out.
 //! - [`ui`]: pure rendering of the dashboard from `&App`.
 //! - [`report`]: headless output (text and JSON) from the model.
+//! - [`run`]: the run's plain data: its configuration and what happens to it besides samples.
 //! - [`record`]: a run's samples and events to a file as they happen, and back for `replay`.
 //! - [`runner`]: the only place that starts threads, runtimes and channels, and wires the rest.
 //! - [`stack`]: capture and symbolize a stuck thread's stack (the one module with unsafe code).
@@ -39,6 +40,7 @@ pub mod phase;
 pub mod probe;
 pub mod record;
 pub mod report;
+pub mod run;
 pub mod runner;
 pub mod sample;
 pub mod sampler;

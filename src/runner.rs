@@ -15,19 +15,20 @@ use crossterm::event::Event;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 
-use crate::app::{App, Command, Msg, PanicReport, PhaseView, ScenarioChoice};
-use crate::detect::{Detector, Finding, event};
+use crate::app::{App, Command, Msg, ScenarioChoice};
+use crate::detect::{Detector, event};
 use crate::model::Model;
 use crate::phase::PhasePlan;
 use crate::probe::{Probe, thread_state};
 use crate::record::{Item, KeyOutcome, Player, Recorder, Recording, Timeline};
 use crate::report::Report;
+pub use crate::run::{Control, Effect, PanicReport, PhaseView, RunConfig};
 use crate::sample::Sample;
 use crate::sampler::{LiveSource, Sampler};
-use crate::scenario::{DetectorSpec, PhaseSpec, Scenario, WorkloadKind};
+use crate::scenario::{PhaseSpec, Scenario};
 use crate::tui::EventSource;
 use crate::ui::{self, Look};
-use crate::workload::{Control, Engine};
+use crate::workload::Engine;
 
 /// Samples the channel holds before the sampler starts dropping them.
 const SAMPLE_CHANNEL_CAPACITY: usize = 64;
@@ -37,23 +38,6 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(500);
 const CONSUMER_TICK: Duration = Duration::from_millis(20);
 /// Default dashboard frame rate cap.
 pub const DEFAULT_FPS: u32 = 15;
-
-/// What to run and for how long.
-#[derive(Debug, Clone)]
-pub struct RunConfig {
-    pub scenario: Scenario,
-    /// Thresholds in force: the scenario's, with command-line overrides applied.
-    pub detector: DetectorSpec,
-    /// `None` runs until stopped.
-    pub duration: Option<Duration>,
-    pub interval: Duration,
-}
-
-impl RunConfig {
-    fn interval_ms(&self) -> u64 {
-        u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX)
-    }
-}
 
 /// A running scenario: the measured runtime with its workloads and probe, and the monitor
 /// thread sending samples.
@@ -177,27 +161,6 @@ impl Session {
         self.engine.shutdown(SHUTDOWN_TIMEOUT);
         Ok(())
     }
-}
-
-/// What starting a phase, turning a knob or the presenter did: everything besides the samples
-/// that the consumer folds in (and a recording stores).
-#[derive(Debug, Clone)]
-pub enum Effect {
-    PhaseBegun(PhaseView),
-    Event(Finding),
-    Applied {
-        workload: String,
-        kind: WorkloadKind,
-    },
-    /// A workload task panicked (dashboard runs), and the finding the dashboard logged for it.
-    Panic {
-        report: PanicReport,
-        finding: Finding,
-    },
-    /// The presenter cleared the findings.
-    Clear,
-    /// The presenter reset the statistics.
-    Reset,
 }
 
 /// What a headless run folds its samples and effects into; a headless replay of a recording

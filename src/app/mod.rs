@@ -11,9 +11,9 @@ use crossterm::event::KeyEvent;
 
 use crate::detect::{Detector, Finding, FindingKind, Severity};
 use crate::model::Model;
+pub use crate::run::{Control, PanicReport, PhaseView};
 use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, Knob, KnobSetting, Scenario, WorkloadKind};
-use crate::workload::Control;
 
 /// What the header says about the run; fixed for its length.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,24 +54,6 @@ impl RunInfo {
 pub enum Focus {
     Workers,
     Findings,
-}
-
-/// A panic caught on a thread of the measured runtime.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PanicReport {
-    pub thread: String,
-    pub message: String,
-    pub location: Option<String>,
-}
-
-/// The scripted phase running now.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PhaseView {
-    /// 0-based.
-    pub index: usize,
-    pub note: String,
-    /// When the next phase starts, on the run's clock; `None` for the last.
-    pub next_at_ms: Option<u64>,
 }
 
 /// A scenario the switcher offers.

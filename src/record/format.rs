@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::settings::SettingsRecord;
 use crate::detect::Finding;
-use crate::runner::RunConfig;
+use crate::run::RunConfig;
 use crate::scenario::{DetectorSpec, Scenario, ScenarioErrors, ScenarioSource, catalog};
 
 /// The version of the recording format; bumped whenever a line changes shape or meaning.

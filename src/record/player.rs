@@ -207,7 +207,7 @@ mod tests {
 
     use super::*;
     use crate::app::PhaseView;
-    use crate::runner::Effect;
+    use crate::run::Effect;
     use crate::sample::{RuntimeCounters, SAMPLE_FORMAT_VERSION, Sample};
 
     fn sample(ms: u64) -> Item {
@@ -258,7 +258,7 @@ mod tests {
         let items = vec![
             sample(100),
             sample(200),
-            Item::Session(Box::new(crate::runner::RunConfig {
+            Item::Session(Box::new(crate::run::RunConfig {
                 scenario: crate::scenario::catalog::built_in("default")
                     .expect("exists")
                     .expect("parses"),

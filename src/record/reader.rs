@@ -14,8 +14,7 @@ use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 use super::compact::Decoder;
 use super::format::{FORMAT_VERSION, Header, LineIn, SessionRecord};
-use crate::app::{PanicReport, PhaseView};
-use crate::runner::{Effect, RunConfig};
+use crate::run::{Effect, PanicReport, PhaseView, RunConfig};
 use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
 
 /// One thing the run's consumer received, in arrival order.

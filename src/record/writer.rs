@@ -13,7 +13,7 @@ use flate2::write::GzEncoder;
 use super::compact::Encoder;
 use super::format::{FORMAT_VERSION, Header, LineOut, SessionRecord};
 use super::settings::SettingsRecord;
-use crate::runner::{Effect, RunConfig};
+use crate::run::{Effect, RunConfig};
 use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
 
 /// How hard the compressor works. Each line is flushed on its own, and most of the gain comes
