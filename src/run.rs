@@ -73,3 +73,78 @@ pub enum Control {
     /// Change one live setting of one workload.
     Set(KnobSetting),
 }
+
+/// What a consumer asks of its source (or of itself, for clear and reset): the keys that act
+/// on the run rather than on the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Control(Control),
+    NextPhase,
+    SwitchScenario(String),
+    /// Moves a replay.
+    Replay(ReplayCommand),
+    /// Clear the findings (the consumer tells it as [`Effect::Clear`], so a recording has it).
+    Clear,
+    /// Reset the statistics (told as [`Effect::Reset`]).
+    Reset,
+}
+
+/// How a replay moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayCommand {
+    TogglePause,
+    /// One sample on, paused.
+    Step,
+    Back,
+    Forward,
+    Slower,
+    Faster,
+}
+
+/// Where a replay is and how it goes, on the recording's clock (which runs on across a switch
+/// of scenario); the screen shows it in place of the demo's controls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplayStatus {
+    /// Times the run's own pace.
+    pub speed: f64,
+    pub paused: bool,
+    /// Where the replay is.
+    pub position_ns: u64,
+    /// The time of the recording's last item.
+    pub length_ns: u64,
+}
+
+impl ReplayStatus {
+    /// At the end of the recording.
+    pub fn at_end(&self) -> bool {
+        self.position_ns >= self.length_ns
+    }
+
+    /// The speed: `2x`, `0.5x`, `0.125x`.
+    pub fn speed_text(&self) -> String {
+        let text = format!("{:.4}", self.speed);
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        format!("{text}x")
+    }
+
+    /// The position and the length, `m:ss` each: `0:42 / 5:00`.
+    pub fn position_text(&self) -> String {
+        let clock = |ns: u64| {
+            let s = ns / 1_000_000_000;
+            format!("{}:{:02}", s / 60, s % 60)
+        };
+        format!("{} / {}", clock(self.position_ns), clock(self.length_ns))
+    }
+
+    /// What the screen shows of it: the speed, the pause, the end, and the position and
+    /// length in whole seconds (a new position within the same second draws nothing new).
+    pub(crate) fn shown(&self) -> (u64, bool, bool, u64, u64) {
+        (
+            self.speed.to_bits(),
+            self.paused,
+            self.at_end(),
+            self.position_ns / 1_000_000_000,
+            self.length_ns / 1_000_000_000,
+        )
+    }
+}

@@ -459,6 +459,8 @@ where
                     switch_to = Some(name);
                     Vec::new()
                 }
+                // Not pushed yet: the keys act on the app directly until the loops are reshaped.
+                Command::Replay(_) | Command::Clear | Command::Reset => Vec::new(),
             };
             record_effects(&mut recorder, &effects);
             for effect in effects {

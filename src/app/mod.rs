@@ -11,7 +11,7 @@ use crossterm::event::KeyEvent;
 
 use crate::detect::{Detector, Finding, FindingKind, Severity};
 use crate::model::Model;
-pub use crate::run::{Control, PanicReport, PhaseView};
+pub use crate::run::{Command, Control, PanicReport, PhaseView, ReplayStatus};
 use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, Knob, KnobSetting, Scenario, WorkloadKind};
 
@@ -63,54 +63,6 @@ pub struct ScenarioChoice {
     pub title: String,
 }
 
-/// Where a replay is and how it goes, on the recording's clock (which runs on across a switch
-/// of scenario); the screen shows it in place of the demo's controls.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ReplayStatus {
-    /// Times the run's own pace.
-    pub speed: f64,
-    pub paused: bool,
-    /// Where the replay is.
-    pub position_ns: u64,
-    /// The time of the recording's last item.
-    pub length_ns: u64,
-}
-
-impl ReplayStatus {
-    /// At the end of the recording.
-    pub fn at_end(&self) -> bool {
-        self.position_ns >= self.length_ns
-    }
-
-    /// The speed: `2x`, `0.5x`, `0.125x`.
-    pub fn speed_text(&self) -> String {
-        let text = format!("{:.4}", self.speed);
-        let text = text.trim_end_matches('0').trim_end_matches('.');
-        format!("{text}x")
-    }
-
-    /// The position and the length, `m:ss` each: `0:42 / 5:00`.
-    pub fn position_text(&self) -> String {
-        let clock = |ns: u64| {
-            let s = ns / 1_000_000_000;
-            format!("{}:{:02}", s / 60, s % 60)
-        };
-        format!("{} / {}", clock(self.position_ns), clock(self.length_ns))
-    }
-
-    /// What the screen shows of it: the speed, the pause, the end, and the position and
-    /// length in whole seconds (a new position within the same second draws nothing new).
-    fn shown(&self) -> (u64, bool, bool, u64, u64) {
-        (
-            self.speed.to_bits(),
-            self.paused,
-            self.at_end(),
-            self.position_ns / 1_000_000_000,
-            self.length_ns / 1_000_000_000,
-        )
-    }
-}
-
 /// Everything the UI loop tells the app.
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -132,14 +84,6 @@ pub enum Msg {
     Clear,
     /// Reset the statistics (as the `r` key does; a replay tells it where the run did).
     Reset,
-}
-
-/// What the app asks the UI loop to do to the run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    Control(Control),
-    NextPhase,
-    SwitchScenario(String),
 }
 
 /// The model and the findings: live, or frozen while the display is paused.

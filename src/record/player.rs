@@ -7,7 +7,7 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::reader::Item;
-use crate::app::ReplayStatus;
+use crate::run::ReplayStatus;
 
 /// How far `[` and `]` seek.
 pub const SEEK_STEP: Duration = Duration::from_secs(10);
