@@ -2,9 +2,10 @@
 //! knob changes, panics, the presenter's clear and reset). Plain values only: this module
 //! imports no layer above it, so the runner, the recording and the dashboard all share it.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::detect::Finding;
+use crate::detect::{Finding, FindingKind, Severity};
 use crate::scenario::{DetectorSpec, KnobSetting, Scenario, WorkloadKind};
 
 /// What to run and for how long.
@@ -16,6 +17,10 @@ pub struct RunConfig {
     /// `None` runs until stopped.
     pub duration: Option<Duration>,
     pub interval: Duration,
+    /// Capture a stalled thread's stack (`--no-stacks` turns it off).
+    pub stacks: bool,
+    /// Where console-subscriber serves tokio-console (`--console`), if it does.
+    pub console: Option<SocketAddr>,
 }
 
 impl RunConfig {
@@ -147,4 +152,31 @@ impl ReplayStatus {
             self.length_ns / 1_000_000_000,
         )
     }
+}
+
+impl PanicReport {
+    /// The finding this panic makes, as the dashboard logs it.
+    pub fn finding(&self, at_ms: u64) -> Finding {
+        let location = self
+            .location
+            .as_ref()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        Finding {
+            spawned_at: self.location.clone(),
+            summary: format!(
+                "a task panicked on {}{location}: {}",
+                self.thread, self.message
+            ),
+            hint: "the runtime caught the panic and the run goes on; the task is gone".into(),
+            ..Finding::new(FindingKind::Panic, Severity::Critical, at_ms)
+        }
+    }
+}
+
+/// A scenario the switcher offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioChoice {
+    pub name: String,
+    pub title: String,
 }

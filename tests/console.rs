@@ -259,6 +259,8 @@ fn without_the_flag_nothing_is_installed() {
         scenario,
         duration: Some(Duration::from_secs(2)),
         interval: tokmon::sampler::DEFAULT_INTERVAL,
+        stacks: true,
+        console: None,
     };
     let stop = AtomicBool::new(false);
     tokmon::runner::run_headless(&config, &stop, |_, _| {}).expect("run completes");

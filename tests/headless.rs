@@ -26,6 +26,8 @@ fn run(file: &str) -> Report {
         scenario,
         duration: Some(RUN_FOR),
         interval: DEFAULT_INTERVAL,
+        stacks: true,
+        console: None,
     };
     let stop = AtomicBool::new(false);
     run_headless(&config, &stop, |_, _| {}).expect("run completes")

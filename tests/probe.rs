@@ -121,7 +121,13 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
         .expect("task started");
 
     let stall_ns = u64::try_from(thresholds.stall_threshold.as_nanos()).expect("fits");
-    let source = LiveSource::new(rt.handle().clone(), Vec::new(), probe.clone(), stall_ns);
+    let source = LiveSource::new(
+        rt.handle().clone(),
+        Vec::new(),
+        probe.clone(),
+        stall_ns,
+        true,
+    );
     let (tx, rx) = sync_channel(64);
     let stop = Arc::new(AtomicBool::new(false));
     let started = probe.clock.base();

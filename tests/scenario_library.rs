@@ -68,6 +68,8 @@ fn run(name: &str) -> Report {
         scenario,
         duration: Some(Duration::from_secs(secs)),
         interval: DEFAULT_INTERVAL,
+        stacks: true,
+        console: None,
     };
     run_headless(&config, &AtomicBool::new(false), |_, _| {}).expect("runs")
 }

@@ -11,7 +11,7 @@ use crossterm::event::KeyEvent;
 
 use crate::detect::{Detector, Finding, FindingKind, Severity};
 use crate::model::Model;
-pub use crate::run::{Command, Control, PanicReport, PhaseView, ReplayStatus};
+pub use crate::run::{Command, Control, PanicReport, PhaseView, ReplayStatus, ScenarioChoice};
 use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, Knob, KnobSetting, Scenario, WorkloadKind};
 
@@ -54,13 +54,6 @@ impl RunInfo {
 pub enum Focus {
     Workers,
     Findings,
-}
-
-/// A scenario the switcher offers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScenarioChoice {
-    pub name: String,
-    pub title: String,
 }
 
 /// Everything the UI loop tells the app.

@@ -141,6 +141,8 @@ impl SessionRecord {
     /// The run's configuration back (without a duration: a replay has the samples' own).
     pub fn config(&self, interval: Duration) -> Result<RunConfig, ScenarioErrors> {
         Ok(RunConfig {
+            stacks: true,
+            console: None,
             scenario: self.scenario.scenario()?,
             detector: self.thresholds.into(),
             duration: None,

@@ -53,6 +53,6 @@ pub mod settings;
 pub mod writer;
 
 pub use format::FORMAT_VERSION;
-pub use player::{KeyOutcome, Player, Timeline};
+pub use player::{Player, Timeline};
 pub use reader::{Damage, Item, ReadError, Recording};
 pub use writer::{Recorder, RecordingStats};

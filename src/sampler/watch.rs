@@ -128,13 +128,14 @@ pub struct PollWatch {
 }
 
 impl PollWatch {
-    pub fn new(probe: Arc<Probe>, stall_threshold_ns: u64) -> Self {
+    /// Watches `probe`'s threads for stalls, capturing their stacks when `stacks` is on.
+    pub fn new(probe: Arc<Probe>, stall_threshold_ns: u64, stacks: bool) -> Self {
         PollWatch {
             probe,
             stall_threshold_ns,
             watching: HashMap::new(),
             finished: HashMap::new(),
-            stacks: StackService::start(),
+            stacks: if stacks { StackService::start() } else { None },
             late_stacks: Vec::new(),
             last_tick: None,
             gaps: std::collections::VecDeque::new(),
