@@ -1,4 +1,5 @@
-//! The checker: walks toml's spanned tree, maps byte offsets to line and column, collects errors.
+//! The checker: walks toml's spanned tree, maps byte offsets to line and column, collects errors
+//! and finds the near misses they suggest.
 
 use std::ops::Range;
 

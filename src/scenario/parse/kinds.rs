@@ -141,8 +141,8 @@ pub(super) fn knobs_of(kind: &WorkloadKind) -> Vec<&'static str> {
     knobs.iter().map(Knob::key).collect()
 }
 
-/// Reads each key its finder (`.1`) gives a key path and value for, with the checker (`.0`), and
-/// keeps the knobs read (`.2`).
+/// (checker, finder, knobs read): reads into the spec each key the finder gives a path and value
+/// for, and keeps the knobs read.
 struct Reader<'c, 'a, F>(&'c mut Checker<'a>, F, Vec<Knob>);
 
 impl<'v, F: Fn(&str) -> Option<(String, &'v Value<'v>)>> Keys for Reader<'_, '_, F> {
