@@ -96,6 +96,8 @@ fn run(name: &str, secs: u64) -> anyhow::Result<Report> {
         scenario,
         duration: Some(Duration::from_secs(secs)),
         interval: DEFAULT_INTERVAL,
+        stacks: true,
+        console: None,
     };
     run_headless(&config, &AtomicBool::new(false), |_, _| {})
 }
