@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::detect::Finding;
 use crate::scenario::{DetectorSpec, KnobSetting, Scenario, WorkloadKind};
 
@@ -47,7 +49,7 @@ pub enum Effect {
 }
 
 /// The scripted phase running now.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseView {
     /// 0-based.
     pub index: usize,
@@ -57,7 +59,7 @@ pub struct PhaseView {
 }
 
 /// A panic caught on a thread of the measured runtime.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PanicReport {
     pub thread: String,
     pub message: String,

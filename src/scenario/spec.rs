@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde::Serialize;
+
+use super::ns;
 
 /// Default stall threshold: a poll still running after this long is a stall.
 pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
@@ -226,10 +229,13 @@ pub struct RuntimeSpec {
 }
 
 /// Detector thresholds a scenario may set; command-line flags override them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectorSpec {
+    #[serde(rename = "stall_ns", with = "ns")]
     pub stall_threshold: Duration,
+    #[serde(rename = "long_poll_ns", with = "ns")]
     pub long_poll_threshold: Duration,
+    #[serde(rename = "lag_ns", with = "ns")]
     pub lag_threshold: Duration,
 }
 
@@ -251,8 +257,10 @@ pub struct WorkloadSpec {
     pub kind: WorkloadKind,
 }
 
-/// What a workload does, with its settings.
-#[derive(Debug, Clone, PartialEq)]
+/// What a workload does, with its settings (in serde, as a recording's `applied` line stores
+/// them: tagged by `kind`, durations in `_ns`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WorkloadKind {
     Echo(EchoSpec),
     Hash(HashSpec),
@@ -277,7 +285,7 @@ impl WorkloadKind {
 }
 
 /// A TCP echo server on the measured runtime, loaded from outside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EchoSpec {
     /// Client connections kept open.
     pub connections: u32,
@@ -286,11 +294,12 @@ pub struct EchoSpec {
     /// Bytes per request (and per echoed response).
     pub payload: u32,
     /// A response later than this counts as a timeout.
+    #[serde(rename = "timeout_ns", with = "ns")]
     pub timeout: Duration,
 }
 
 /// Where a hash job runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Placement {
     /// Inline in the async task: the mistake.
@@ -322,7 +331,7 @@ impl Placement {
 }
 
 /// sha2-256 over `size` bytes per job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashSpec {
     pub placement: Placement,
     /// Concurrent hashing loops.
@@ -330,13 +339,14 @@ pub struct HashSpec {
     /// Bytes hashed per job.
     pub size: u64,
     /// Pause between jobs in one loop.
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
     /// Bytes hashed between `yield_now` calls when `placement = "yield"`.
     pub chunk: u64,
 }
 
 /// Which lock the mutex workload contends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LockKind {
     Std,
@@ -353,7 +363,7 @@ impl LockKind {
 }
 
 /// How a lock holder spends its `hold` time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldBy {
     /// `std::thread::sleep` under a std lock, `tokio::time::sleep` under a tokio lock.
@@ -372,17 +382,19 @@ impl HoldBy {
 }
 
 /// `tasks` contenders on one lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MutexSpec {
     pub tasks: u32,
     pub lock: LockKind,
+    #[serde(rename = "hold_ns", with = "ns")]
     pub hold: Duration,
     pub hold_by: HoldBy,
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
 }
 
 /// How the sleep workload sleeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SleepMode {
     /// `std::thread::sleep`: the classic mistake.
@@ -401,25 +413,28 @@ impl SleepMode {
 }
 
 /// `tasks` loops that sleep `duration`, pausing `every`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SleepSpec {
     pub tasks: u32,
+    #[serde(rename = "duration_ns", with = "ns")]
     pub duration: Duration,
     pub mode: SleepMode,
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
 }
 
 /// Spawns short tasks at `rate` per second.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpawnSpec {
     /// Tasks spawned per second.
     pub rate: u32,
     /// CPU work each spawned task does before it ends.
+    #[serde(rename = "work_ns", with = "ns")]
     pub work: Duration,
 }
 
 /// How the fs workload does its file I/O.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FsMode {
     /// `std::fs` inside async code: the mistake.
@@ -439,12 +454,13 @@ impl FsMode {
 
 /// `tasks` loops that each write `size` bytes to their own file in a temporary directory,
 /// `fsync` it, read it back, and pause `every`. The directory is removed when the run ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FsSpec {
     pub tasks: u32,
     pub mode: FsMode,
     /// Bytes written and read per operation.
     pub size: u64,
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
 }
 
