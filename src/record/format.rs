@@ -172,107 +172,43 @@ impl From<Effect> for Line {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{FindingKind, Severity};
-    use crate::scenario::{
-        EchoSpec, FsMode, FsSpec, HashSpec, HoldBy, LockKind, MutexSpec, Placement, SleepMode,
-        SleepSpec, SpawnSpec,
-    };
 
-    /// Each effect line as tokmon has always written it, and read back to the same text.
+    /// Lines as tokmon has always written them (the dashboard's and every workload kind's
+    /// included) read and write back to the same text.
     #[test]
-    fn the_effect_lines_keep_their_spelling() {
-        let finding = Finding::new(FindingKind::Panic, Severity::Critical, 7);
-        let f = serde_json::to_string(&finding).expect("serializes");
-        let ns = Duration::from_nanos;
-        let applied = |kind| Effect::Applied {
-            workload: "w".into(),
-            kind,
+    fn lines_keep_their_spelling() {
+        let finding = serde_json::to_string(&Finding::new(
+            crate::detect::FindingKind::Panic,
+            crate::detect::Severity::Critical,
+            7,
+        ))
+        .expect("serializes");
+        let applied = |settings: &str| {
+            format!(r#"{{"type":"applied","workload":"w","settings":{{{settings}}}}}"#)
         };
-        let cases = [
-            (
-                Effect::Panic {
-                    report: PanicReport {
-                        thread: "t".into(),
-                        message: "boom".into(),
-                        location: Some("a.rs:1:2".into()),
-                    },
-                    finding: finding.clone(),
-                },
-                format!(
-                    r#"{{"type":"panic","thread":"t","message":"boom","location":"a.rs:1:2","finding":{f}}}"#
-                ),
+        let lines = [
+            format!(
+                r#"{{"type":"panic","thread":"t","message":"boom","location":"a.rs:1:2","finding":{finding}}}"#
             ),
-            (Effect::Event(finding), format!(r#"{{"type":"event","finding":{f}}}"#)),
-            (
-                Effect::PhaseBegun(PhaseView {
-                    index: 1,
-                    note: "n".into(),
-                    next_at_ms: None,
-                }),
-                r#"{"type":"phase","index":1,"note":"n","next_at_ms":null}"#.into(),
+            format!(r#"{{"type":"event","finding":{finding}}}"#),
+            r#"{"type":"phase","index":1,"note":"n","next_at_ms":null}"#.into(),
+            r#"{"type":"clear"}"#.into(),
+            r#"{"type":"reset"}"#.into(),
+            r#"{"type":"ui_cpu","share":0.25}"#.into(),
+            applied(r#""kind":"echo","connections":1,"rate":2,"payload":3,"timeout_ns":4"#),
+            applied(
+                r#""kind":"hash","placement":"block_in_place","tasks":1,"size":2,"every_ns":3,"chunk":4"#,
             ),
-            (Effect::Clear, r#"{"type":"clear"}"#.into()),
-            (Effect::Reset, r#"{"type":"reset"}"#.into()),
-            (
-                applied(WorkloadKind::Echo(EchoSpec {
-                    connections: 1,
-                    rate: 2,
-                    payload: 3,
-                    timeout: ns(4),
-                })),
-                r#"{"type":"applied","workload":"w","settings":{"kind":"echo","connections":1,"rate":2,"payload":3,"timeout_ns":4}}"#.into(),
+            applied(
+                r#""kind":"mutex","tasks":1,"lock":"tokio","hold_ns":2,"hold_by":"spin","every_ns":3"#,
             ),
-            (
-                applied(WorkloadKind::Hash(HashSpec {
-                    placement: Placement::BlockInPlace,
-                    tasks: 1,
-                    size: 2,
-                    every: ns(3),
-                    chunk: 4,
-                })),
-                r#"{"type":"applied","workload":"w","settings":{"kind":"hash","placement":"block_in_place","tasks":1,"size":2,"every_ns":3,"chunk":4}}"#.into(),
-            ),
-            (
-                applied(WorkloadKind::Mutex(MutexSpec {
-                    tasks: 1,
-                    lock: LockKind::Tokio,
-                    hold: ns(2),
-                    hold_by: HoldBy::Spin,
-                    every: ns(3),
-                })),
-                r#"{"type":"applied","workload":"w","settings":{"kind":"mutex","tasks":1,"lock":"tokio","hold_ns":2,"hold_by":"spin","every_ns":3}}"#.into(),
-            ),
-            (
-                applied(WorkloadKind::Sleep(SleepSpec {
-                    tasks: 1,
-                    duration: ns(2),
-                    mode: SleepMode::Async,
-                    every: ns(3),
-                })),
-                r#"{"type":"applied","workload":"w","settings":{"kind":"sleep","tasks":1,"duration_ns":2,"mode":"async","every_ns":3}}"#.into(),
-            ),
-            (
-                applied(WorkloadKind::Spawn(SpawnSpec {
-                    rate: 1,
-                    work: ns(2),
-                })),
-                r#"{"type":"applied","workload":"w","settings":{"kind":"spawn","rate":1,"work_ns":2}}"#.into(),
-            ),
-            (
-                applied(WorkloadKind::Fs(FsSpec {
-                    tasks: 1,
-                    mode: FsMode::Blocking,
-                    size: 2,
-                    every: ns(3),
-                })),
-                r#"{"type":"applied","workload":"w","settings":{"kind":"fs","tasks":1,"mode":"blocking","size":2,"every_ns":3}}"#.into(),
-            ),
+            applied(r#""kind":"sleep","tasks":1,"duration_ns":2,"mode":"async","every_ns":3"#),
+            applied(r#""kind":"spawn","rate":1,"work_ns":2"#),
+            applied(r#""kind":"fs","tasks":1,"mode":"blocking","size":2,"every_ns":3"#),
         ];
-        for (effect, text) in cases {
-            let line = Line::from(effect);
-            assert_eq!(serde_json::to_string(&line).expect("serializes"), text);
-            let back: Line = serde_json::from_str(&text).expect("reads back");
-            assert_eq!(serde_json::to_string(&back).expect("serializes"), text);
+        for text in lines {
+            let line: Line = serde_json::from_str(&text).expect("reads");
+            assert_eq!(serde_json::to_string(&line).expect("writes"), text);
         }
     }
 }
