@@ -28,7 +28,8 @@ pub struct Header {
     /// Seconds since the Unix epoch when the recording started.
     pub recorded_at_unix_s: u64,
     /// Time between two samples.
-    pub interval_ns: u64,
+    #[serde(rename = "interval_ns", with = "crate::scenario::ns")]
+    pub interval: Duration,
     /// What runs first (a `session` line later means the dashboard switched scenario).
     pub session: SessionRecord,
 }

@@ -234,7 +234,8 @@ impl Recording {
         let Some(first) = lines.first().copied().or(unterminated) else {
             return Err(ReadError::Empty { path });
         };
-        let (header, interval) = read_header(first, &path, lines.is_empty())?;
+        let header = read_header(first, &path, lines.is_empty())?;
+        let interval = header.interval;
         let config = header
             .session
             .config(interval)
@@ -294,7 +295,7 @@ impl Recording {
     }
 }
 
-fn read_header(line: &[u8], path: &Path, only_line: bool) -> Result<(Header, Duration), ReadError> {
+fn read_header(line: &[u8], path: &Path, only_line: bool) -> Result<Header, ReadError> {
     let not = |reason: String| ReadError::NotARecording {
         path: path.to_path_buf(),
         reason,
@@ -338,11 +339,10 @@ fn read_header(line: &[u8], path: &Path, only_line: bool) -> Result<(Header, Dur
             ),
         });
     }
-    if header.interval_ns == 0 {
+    if header.interval.is_zero() {
         return Err(not("the header's interval is zero".into()));
     }
-    let interval = Duration::from_nanos(header.interval_ns);
-    Ok((header, interval))
+    Ok(header)
 }
 
 struct Reader<'a> {

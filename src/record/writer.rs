@@ -90,7 +90,7 @@ impl Recorder {
             recorded_at_unix_s: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-            interval_ns: u64::try_from(config.interval.as_nanos()).unwrap_or(u64::MAX),
+            interval: config.interval,
             session,
         };
         let mut recorder = Recorder {
