@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::detect::{Finding, FindingKind, Severity};
 use crate::scenario::{DetectorSpec, KnobSetting, Scenario, WorkloadKind};
 
@@ -52,7 +54,7 @@ pub enum Effect {
 }
 
 /// The scripted phase running now.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseView {
     /// 0-based.
     pub index: usize,
@@ -62,7 +64,7 @@ pub struct PhaseView {
 }
 
 /// A panic caught on a thread of the measured runtime.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PanicReport {
     pub thread: String,
     pub message: String,

@@ -3,9 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde::Serialize;
 use smart_default::SmartDefault;
 use strum::{EnumDiscriminants, EnumIter, EnumString, IntoStaticStr, VariantNames};
+
+use super::ns;
 
 /// Default stall threshold: a poll still running after this long is a stall.
 pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
@@ -177,10 +180,13 @@ pub struct RuntimeSpec {
 }
 
 /// Detector thresholds a scenario may set; command-line flags override them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectorSpec {
+    #[serde(rename = "stall_ns", with = "ns")]
     pub stall_threshold: Duration,
+    #[serde(rename = "long_poll_ns", with = "ns")]
     pub long_poll_threshold: Duration,
+    #[serde(rename = "lag_ns", with = "ns")]
     pub lag_threshold: Duration,
 }
 
@@ -203,10 +209,22 @@ pub struct WorkloadSpec {
 }
 
 /// What a workload does, with its settings; parsing a `kind` name gives the kind's defaults.
+/// In serde, as a recording's `applied` line stores them: tagged by `kind`, durations in `_ns`.
 ///
 /// The variants are in the order messages list the kinds.
-#[derive(Debug, Clone, PartialEq, EnumString, IntoStaticStr, VariantNames, EnumIter)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    EnumIter,
+    Serialize,
+    Deserialize,
+)]
 #[strum(serialize_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WorkloadKind {
     Echo(EchoSpec),
     Fs(FsSpec),
@@ -224,7 +242,7 @@ impl WorkloadKind {
 }
 
 /// A TCP echo server on the measured runtime, loaded from outside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct EchoSpec {
     /// Client connections kept open.
     #[default(16)]
@@ -237,11 +255,23 @@ pub struct EchoSpec {
     pub payload: u32,
     /// A response later than this counts as a timeout.
     #[default(Duration::from_secs(1))]
+    #[serde(rename = "timeout_ns", with = "ns")]
     pub timeout: Duration,
 }
 
 /// Where a hash job runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum Placement {
@@ -270,7 +300,7 @@ impl Placement {
 }
 
 /// sha2-256 over `size` bytes per job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct HashSpec {
     #[default(Placement::Worker)]
     pub placement: Placement,
@@ -282,6 +312,7 @@ pub struct HashSpec {
     pub size: u64,
     /// Pause between jobs in one loop.
     #[default(Duration::from_millis(100))]
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
     /// Bytes hashed between `yield_now` calls when `placement = "yield"`.
     #[default(1024 * 1024)]
@@ -289,7 +320,18 @@ pub struct HashSpec {
 }
 
 /// Which lock the mutex workload contends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum LockKind {
@@ -305,7 +347,18 @@ impl LockKind {
 }
 
 /// How a lock holder spends its `hold` time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum HoldBy {
@@ -323,22 +376,35 @@ impl HoldBy {
 }
 
 /// `tasks` contenders on one lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct MutexSpec {
     #[default(8)]
     pub tasks: u32,
     #[default(LockKind::Std)]
     pub lock: LockKind,
     #[default(Duration::from_millis(20))]
+    #[serde(rename = "hold_ns", with = "ns")]
     pub hold: Duration,
     #[default(HoldBy::Sleep)]
     pub hold_by: HoldBy,
     #[default(Duration::from_millis(10))]
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
 }
 
 /// How the sleep workload sleeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum SleepMode {
@@ -356,31 +422,45 @@ impl SleepMode {
 }
 
 /// `tasks` loops that sleep `duration`, pausing `every`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct SleepSpec {
     #[default(2)]
     pub tasks: u32,
     #[default(Duration::from_millis(200))]
+    #[serde(rename = "duration_ns", with = "ns")]
     pub duration: Duration,
     #[default(SleepMode::Blocking)]
     pub mode: SleepMode,
     #[default(Duration::from_millis(100))]
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
 }
 
 /// Spawns short tasks at `rate` per second.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct SpawnSpec {
     /// Tasks spawned per second.
     #[default(1000)]
     pub rate: u32,
     /// CPU work each spawned task does before it ends.
     #[default(Duration::from_micros(10))]
+    #[serde(rename = "work_ns", with = "ns")]
     pub work: Duration,
 }
 
 /// How the fs workload does its file I/O.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumString, IntoStaticStr, VariantNames)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum FsMode {
@@ -399,7 +479,7 @@ impl FsMode {
 
 /// `tasks` loops that each write `size` bytes to their own file in a temporary directory,
 /// `fsync` it, read it back, and pause `every`. The directory is removed when the run ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct FsSpec {
     #[default(2)]
     pub tasks: u32,
@@ -409,5 +489,6 @@ pub struct FsSpec {
     #[default(4 * 1024 * 1024)]
     pub size: u64,
     #[default(Duration::from_millis(20))]
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
 }
