@@ -422,7 +422,7 @@ where
     let mut switch_to = None;
     let result = loop {
         if stop.load(Ordering::Acquire)
-            || app.should_quit
+            || app.view.should_quit
             || switch_to.is_some()
             || deadline.is_some_and(|d| Instant::now() >= d)
         {
@@ -557,13 +557,9 @@ impl<'a> Replayed<'a> {
     /// start when the position went back (the screen's selection and overlays are kept).
     fn seek(&mut self, due: usize) {
         if due < self.applied {
-            let old = std::mem::replace(self, Replayed::new(self.recording));
-            self.app.focus = old.app.focus;
-            self.app.help_open = old.app.help_open;
-            self.app.detail_open = old.app.detail_open;
-            self.app.selected_worker = old.app.selected_worker;
-            self.app.selected_finding = old.app.selected_finding;
-            self.app.selected_workload = old.app.selected_workload;
+            let config = &self.recording.config;
+            self.app.rebuild(&config.scenario, config.detector);
+            self.applied = 0;
         }
         let items = self
             .recording
@@ -608,7 +604,7 @@ where
     let mut next_frame = Instant::now();
     let mut last_tick = Instant::now();
     loop {
-        if stop.load(Ordering::Acquire) || replayed.app.should_quit {
+        if stop.load(Ordering::Acquire) || replayed.app.view.should_quit {
             return Ok(());
         }
         let now = Instant::now();

@@ -552,14 +552,14 @@ fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
             ));
             // The replay's state reaches the app: in its replay status, or (before the runner
             // hands it over) in its title.
-            if let Some(replay) = app.replay {
+            if let Some(replay) = app.view.replay {
                 assert_eq!(
                     (replay.position_ns, replay.paused, replay.speed),
                     (player.clock_ns(), player.paused(), player.speed())
                 );
                 badge_seen = true;
             }
-            badge_seen |= app.info.title.starts_with("REPLAY ");
+            badge_seen |= app.run.info.title.starts_with("REPLAY ");
         },
     )
     .expect("the replay runs");
