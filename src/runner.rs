@@ -459,8 +459,11 @@ where
                     switch_to = Some(name);
                     Vec::new()
                 }
-                // Not pushed yet: the keys act on the app directly until the loops are reshaped.
-                Command::Replay(_) | Command::Clear | Command::Reset => Vec::new(),
+                // Clearing the findings and resetting the statistics change what the report
+                // is built from: the recording says so where it happened.
+                Command::Clear => vec![Effect::Clear],
+                Command::Reset => vec![Effect::Reset],
+                Command::Replay(_) => Vec::new(),
             };
             record_effects(&mut recorder, &effects);
             for effect in effects {
@@ -492,21 +495,7 @@ where
             .saturating_duration_since(Instant::now())
             .clamp(Duration::from_millis(5), CONSUMER_TICK);
         match events.next(wait) {
-            Ok(Some(Event::Key(key))) => {
-                let findings = app.live().detector.findings().len();
-                let samples = app.live().model.samples_seen;
-                app.update(Msg::Key(key));
-                // Clearing the findings and resetting the statistics change what the report
-                // is built from: the recording says so where it happened.
-                if let Some(recorder) = recorder.as_deref_mut() {
-                    if findings > 0 && app.live().detector.findings().is_empty() {
-                        recorder.effect(&Effect::Clear);
-                    }
-                    if samples > 0 && app.live().model.samples_seen == 0 {
-                        recorder.effect(&Effect::Reset);
-                    }
-                }
-            }
+            Ok(Some(Event::Key(key))) => app.update(Msg::Key(key)),
             Ok(Some(Event::Resize(_, _))) => {
                 // The next draw picks up the new size; draw it now.
                 next_frame = Instant::now();
@@ -612,8 +601,15 @@ where
         last_tick = now;
         replayed.seek(timeline.due(player.clock_ns()));
         replayed.app.set_replay(Some(player.status()));
-        // Commands of the knob keys act on a live run: a replay has none.
-        replayed.app.take_commands();
+        // Commands of the knob keys act on a live run: a replay has none. It clears and resets
+        // its own screen.
+        for command in replayed.app.take_commands() {
+            match command {
+                Command::Clear => replayed.app.update(Msg::Clear),
+                Command::Reset => replayed.app.update(Msg::Reset),
+                _ => {}
+            }
+        }
         if now >= next_frame && replayed.app.take_dirty() {
             terminal
                 .draw(|frame| ui::draw(frame, &replayed.app, &options.look))

@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::{App, Command, Focus};
+use super::{App, Command, Focus, ReplayCommand};
 
 /// Applies one key; true when something visible changed.
 pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
@@ -12,6 +12,16 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
     if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
         app.view.should_quit = true;
         return true;
+    }
+    if app.view.replay.is_some() {
+        // The replay keys move the recording whatever is open; a replay has no other chords.
+        if key.modifiers.contains(KeyModifiers::CONTROL) {
+            return false;
+        }
+        if let Some(command) = replay_command(key.code) {
+            app.commands.push(Command::Replay(command));
+            return true;
+        }
     }
     if let Some((choices, at)) = app.view.switcher.as_mut() {
         match key.code {
@@ -66,8 +76,9 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
                 app.view.detail_open = true;
             }
         }
-        KeyCode::Char('c') => app.clear_findings(),
-        KeyCode::Char('r') => app.reset_statistics(),
+        // The run hears of a clear or reset (a recording keeps it) and tells it back.
+        KeyCode::Char('c') => app.commands.push(Command::Clear),
+        KeyCode::Char('r') => app.commands.push(Command::Reset),
         // The demo keys act on a live run: a replay has nothing for them to turn.
         KeyCode::Char('w' | 'W' | 'm' | '+' | '=' | '-' | 'n' | 's')
             if app.view.replay.is_some() =>
@@ -97,6 +108,18 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         _ => return false,
     }
     true
+}
+
+fn replay_command(code: KeyCode) -> Option<ReplayCommand> {
+    Some(match code {
+        KeyCode::Char(' ') => ReplayCommand::TogglePause,
+        KeyCode::Char('.') | KeyCode::Right => ReplayCommand::Step,
+        KeyCode::Char('[') => ReplayCommand::Back,
+        KeyCode::Char(']') => ReplayCommand::Forward,
+        KeyCode::Char('<') => ReplayCommand::Slower,
+        KeyCode::Char('>') => ReplayCommand::Faster,
+        _ => return None,
+    })
 }
 
 fn move_selection(app: &mut App, by: isize) {

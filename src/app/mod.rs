@@ -11,7 +11,7 @@ use crossterm::event::KeyEvent;
 
 use crate::detect::{Detector, Finding, FindingKind, Severity};
 use crate::model::Model;
-pub use crate::run::{Command, Control, PanicReport, PhaseView, ReplayStatus};
+pub use crate::run::{Command, Control, PanicReport, PhaseView, ReplayCommand, ReplayStatus};
 use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, Knob, KnobSetting, Scenario, WorkloadKind};
 
@@ -81,9 +81,10 @@ pub enum Msg {
     },
     /// A scripted phase began (the model starts counting it).
     Phase(PhaseView),
-    /// Clear the findings (as the `c` key does; a replay tells it where the run did).
+    /// Clear the findings: the run's answer to the `c` key's [`Command::Clear`] (a replay
+    /// tells it where the run did).
     Clear,
-    /// Reset the statistics (as the `r` key does; a replay tells it where the run did).
+    /// Reset the statistics: the answer to the `r` key's [`Command::Reset`].
     Reset,
 }
 
@@ -157,7 +158,8 @@ pub struct ViewState {
     /// Scenarios the switcher offers (empty: no switcher).
     pub choices: Vec<ScenarioChoice>,
     /// This is a replay of a recording: where it is and how it goes. The keys that act on a
-    /// live run (knobs, next phase, switcher) do nothing then. Set with [`App::set_replay`].
+    /// live run (knobs, next phase, switcher) do nothing then, and the replay keys move it.
+    /// Set with [`App::set_replay`].
     pub replay: Option<ReplayStatus>,
     pub should_quit: bool,
 }

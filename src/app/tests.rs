@@ -105,12 +105,17 @@ fn enter_without_findings_opens_nothing() {
 }
 
 #[test]
-fn c_clears_findings_and_r_resets_statistics() {
+fn c_and_r_ask_the_run_and_its_answer_clears_and_resets() {
     let mut app = stuck_app(300);
     app.update(press(KeyCode::Char('c')));
+    app.update(press(KeyCode::Char('r')));
+    assert_eq!(app.take_commands(), vec![Command::Clear, Command::Reset]);
+    assert!(!app.detector().findings().is_empty(), "not until told back");
+    assert!(app.model().samples_seen > 0);
+    app.update(Msg::Clear);
     assert!(app.detector().findings().is_empty());
     assert!(app.model().samples_seen > 0);
-    app.update(press(KeyCode::Char('r')));
+    app.update(Msg::Reset);
     assert_eq!(app.model().samples_seen, 0);
 }
 
@@ -278,6 +283,9 @@ fn a_replay_has_no_demo_keys() {
     assert!(app.view.switcher.is_none());
     // The same keys act in a live run.
     app.set_replay(None);
+    app.update(press(KeyCode::Char(' ')));
+    assert!(app.paused(), "a live pause freezes the screen");
+    assert!(app.take_commands().is_empty());
     app.update(press(KeyCode::Char('n')));
     assert_eq!(app.take_commands(), vec![Command::NextPhase]);
 }
@@ -346,6 +354,59 @@ fn a_settings_change_is_marked_on_its_workloads_sparkline() {
         marks_drawn(&unmarked) + 1,
         "one mark on the hasher's sparkline"
     );
+}
+
+fn replay_app() -> App {
+    let mut app = healthy_app(3);
+    app.set_replay(Some(ReplayStatus {
+        speed: 1.0,
+        paused: false,
+        position_ns: 0,
+        length_ns: 1,
+    }));
+    app
+}
+
+#[test]
+fn the_replay_keys_ask_the_replay_to_move() {
+    let mut app = replay_app();
+    // Help open: the replay keys still move it.
+    app.update(press(KeyCode::Char('?')));
+    for code in [
+        KeyCode::Char(' '),
+        KeyCode::Char('.'),
+        KeyCode::Right,
+        KeyCode::Char('['),
+        KeyCode::Char(']'),
+        KeyCode::Char('<'),
+        KeyCode::Char('>'),
+    ] {
+        app.update(press(code));
+    }
+    use ReplayCommand::*;
+    let moves = [TogglePause, Step, Step, Back, Forward, Slower, Faster];
+    assert_eq!(app.take_commands(), moves.map(Command::Replay).to_vec());
+    assert!(!app.paused(), "space pauses the replay, not the screen");
+    assert!(app.view.help_open);
+    // No chords but Ctrl-C, which quits.
+    for c in [' ', '.', 'r', 'q', '?'] {
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::CONTROL,
+        )));
+    }
+    assert!(app.take_commands().is_empty());
+    assert!(app.view.help_open && !app.view.should_quit);
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(app.view.should_quit);
+    let mut app = replay_app();
+    app.update(press(KeyCode::Char('c')));
+    assert_eq!(app.take_commands(), vec![Command::Clear]);
+    app.update(press(KeyCode::Char('q')));
+    assert!(app.view.should_quit);
 }
 
 #[test]
