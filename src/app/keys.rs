@@ -14,11 +14,20 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         return true;
     }
     if app.view.replay.is_some() {
-        // The replay keys move the recording whatever is open; a replay has no other chords.
-        if key.modifiers.contains(KeyModifiers::CONTROL) {
-            return false;
-        }
-        if let Some(command) = replay_command(key.code) {
+        // The replay keys move the recording whatever is open. The demo keys and the chords
+        // act on a live run: a replay has nothing for them to turn.
+        let command = match key.code {
+            _ if key.modifiers.contains(KeyModifiers::CONTROL) => return false,
+            KeyCode::Char('w' | 'W' | 'm' | '+' | '=' | '-' | 'n' | 's') => return false,
+            KeyCode::Char(' ') => Some(ReplayCommand::TogglePause),
+            KeyCode::Char('.') | KeyCode::Right => Some(ReplayCommand::Step),
+            KeyCode::Char('[') => Some(ReplayCommand::Back),
+            KeyCode::Char(']') => Some(ReplayCommand::Forward),
+            KeyCode::Char('<') => Some(ReplayCommand::Slower),
+            KeyCode::Char('>') => Some(ReplayCommand::Faster),
+            _ => None,
+        };
+        if let Some(command) = command {
             app.commands.push(Command::Replay(command));
             return true;
         }
@@ -79,12 +88,6 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         // The run hears of a clear or reset (a recording keeps it) and tells it back.
         KeyCode::Char('c') => app.commands.push(Command::Clear),
         KeyCode::Char('r') => app.commands.push(Command::Reset),
-        // The demo keys act on a live run: a replay has nothing for them to turn.
-        KeyCode::Char('w' | 'W' | 'm' | '+' | '=' | '-' | 'n' | 's')
-            if app.view.replay.is_some() =>
-        {
-            return false;
-        }
         KeyCode::Char('w') if !app.run.workloads.is_empty() => {
             app.view.selected_workload = (app.view.selected_workload + 1) % app.run.workloads.len();
         }
@@ -108,18 +111,6 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         _ => return false,
     }
     true
-}
-
-fn replay_command(code: KeyCode) -> Option<ReplayCommand> {
-    Some(match code {
-        KeyCode::Char(' ') => ReplayCommand::TogglePause,
-        KeyCode::Char('.') | KeyCode::Right => ReplayCommand::Step,
-        KeyCode::Char('[') => ReplayCommand::Back,
-        KeyCode::Char(']') => ReplayCommand::Forward,
-        KeyCode::Char('<') => ReplayCommand::Slower,
-        KeyCode::Char('>') => ReplayCommand::Faster,
-        _ => return None,
-    })
 }
 
 fn move_selection(app: &mut App, by: isize) {
