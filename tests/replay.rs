@@ -567,7 +567,7 @@ fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
     dashboard
         .run(&mut RecordingSource::paced(&recording, 4.0), None, |app| {
             // The replay's state reaches the app in its replay status.
-            let Some(replay) = app.replay else {
+            let Some(replay) = app.view.replay else {
                 return;
             };
             badge_seen = true;

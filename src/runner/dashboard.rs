@@ -91,7 +91,7 @@ where
         let mut cpu_mark = (Instant::now(), thread_state::current_thread_cpu_ns());
         loop {
             let state = source.state();
-            let quit = screen.as_ref().is_some_and(|s| s.app.should_quit);
+            let quit = screen.as_ref().is_some_and(|s| s.app.view.should_quit);
             if self.stop.load(Ordering::Acquire) || quit || state == State::Ended {
                 return Ok(());
             }
@@ -184,17 +184,7 @@ fn show(
         }
         Update::Rewind(config) => {
             if let Some(screen) = screen.as_mut() {
-                let old = std::mem::replace(
-                    &mut screen.app,
-                    App::for_scenario(&config.scenario, config.detector, Vec::new()),
-                );
-                let app = &mut screen.app;
-                app.focus = old.focus;
-                app.help_open = old.help_open;
-                app.detail_open = old.detail_open;
-                app.selected_worker = old.selected_worker;
-                app.selected_finding = old.selected_finding;
-                app.selected_workload = old.selected_workload;
+                screen.app.rebuild(&config.scenario, config.detector);
             }
             return;
         }
