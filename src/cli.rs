@@ -392,7 +392,7 @@ fn headless(
                 None => " until Ctrl-C".to_string(),
             }
         );
-        if let Some(addr) = crate::console::serving_at() {
+        if let Some(addr) = config.console {
             eprintln!("{}", console_line(addr));
         }
     }

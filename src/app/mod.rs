@@ -7,10 +7,13 @@ mod keys;
 pub mod knobs;
 pub mod view;
 
+use std::net::SocketAddr;
+
 use crossterm::event::KeyEvent;
 
 use crate::detect::{Detector, Finding, FindingKind, Severity};
 use crate::model::Model;
+use crate::run::RunConfig;
 pub use crate::run::{
     Command, Control, PanicReport, PhaseView, ReplayCommand, ReplayStatus, ScenarioChoice,
 };
@@ -30,6 +33,8 @@ pub struct RunInfo {
     pub thresholds: DetectorSpec,
     /// How many scripted phases the scenario has.
     pub phase_count: usize,
+    /// Where console-subscriber serves tokio-console (`--console`), if it does.
+    pub console: Option<SocketAddr>,
 }
 
 impl RunInfo {
@@ -47,6 +52,7 @@ impl RunInfo {
             max_blocking_threads: scenario.runtime.max_blocking_threads,
             thresholds,
             phase_count: scenario.phases.len(),
+            console: None,
         }
     }
 }
@@ -201,6 +207,13 @@ impl App {
             commands: Vec::new(),
             dirty: true,
         }
+    }
+
+    /// An app for a run: its scenario and thresholds, and where tokio-console attaches.
+    pub fn for_run(config: &RunConfig, choices: Vec<ScenarioChoice>) -> App {
+        let mut app = App::for_scenario(&config.scenario, config.detector, choices);
+        app.run.info.console = config.console;
+        app
     }
 
     /// Starts the run over (a replay went back): the run's state as [`App::for_scenario`]

@@ -175,7 +175,7 @@ fn show(
 ) {
     let msg = match update {
         Update::Begin(config) => {
-            let app = App::for_scenario(&config.scenario, config.detector, choices());
+            let app = App::for_run(&config, choices());
             *screen = Some(OnScreen {
                 config: *config,
                 app,

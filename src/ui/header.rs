@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::Style;
@@ -217,7 +219,7 @@ impl Header<'_> {
         };
         // With `--console`, the right end says where tokio-console can attach, when the status
         // and no badge need the room.
-        let console = console_note(self.mode).filter(|note| {
+        let console = console_note(self.app.run.info.console, self.mode).filter(|note| {
             badge.is_empty() && width(note) + 4 + width(&text) < usize::from(area.width)
         });
         let right = console.as_deref().unwrap_or(badge);
@@ -251,11 +253,9 @@ impl Header<'_> {
     }
 }
 
-/// `tokio-console at 127.0.0.1:6669 ` while `--console` serves it. The console is served once
-/// for the whole process before the first frame, so this reads it from [`crate::console`]
-/// rather than from the app (nothing in a test process serves it).
-fn console_note(mode: Mode) -> Option<String> {
-    let addr = crate::console::serving_at()?;
+/// `tokio-console at 127.0.0.1:6669 ` while `--console` serves it.
+fn console_note(addr: Option<SocketAddr>, mode: Mode) -> Option<String> {
+    let addr = addr?;
     Some(match mode {
         Mode::Wide => format!("tokio-console at {addr} "),
         Mode::Compact => format!("console {addr} "),

@@ -866,3 +866,17 @@ fn the_help_of_a_replay_lists_its_keys() {
         assert!(!text.contains("the workload keeps running"), "{text}");
     }
 }
+
+#[test]
+fn the_header_says_where_tokio_console_attaches_when_the_run_serves_it() {
+    let mut app = healthy_app(30);
+    let wide = |app: &App| screen(app, dark(), 160, 48);
+    assert!(!wide(&app).contains("tokio-console"));
+    app.run.info.console = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 6669)));
+    assert!(
+        wide(&app).contains("tokio-console at 127.0.0.1:6669"),
+        "{}",
+        wide(&app)
+    );
+    assert!(screen(&app, dark(), 80, 24).contains("console 127.0.0.1:6669"));
+}
