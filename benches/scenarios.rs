@@ -11,7 +11,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use tokmon::report::Report;
-use tokmon::runner::{RunConfig, run_headless};
+use tokmon::run::RunConfig;
+use tokmon::runner::run_headless;
 use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::catalog::built_in;
 

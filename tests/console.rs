@@ -254,7 +254,7 @@ fn without_the_flag_nothing_is_installed() {
 
     let scenario = tokmon::scenario::catalog::resolve(None, std::path::Path::new("scenarios"))
         .expect("the default scenario");
-    let config = tokmon::runner::RunConfig {
+    let config = tokmon::run::RunConfig {
         detector: scenario.detector,
         scenario,
         duration: Some(Duration::from_secs(2)),

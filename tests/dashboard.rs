@@ -10,7 +10,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use tokmon::app::view::{Status, status};
-use tokmon::runner::{Dashboard, DashboardOptions, RunConfig};
+use tokmon::run::RunConfig;
+use tokmon::runner::{Dashboard, DashboardOptions};
 use tokmon::scenario::{ScenarioSource, parse_str};
 use tokmon::source::LocalSource;
 use tokmon::tui::EventSource;

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use tokmon::detect::{Finding, FindingKind};
 use tokmon::report::{Report, WorkloadReport};
-use tokmon::runner::{RunConfig, run_headless};
+use tokmon::run::RunConfig;
+use tokmon::runner::run_headless;
 use tokmon::sample::CpuUse;
 use tokmon::sampler::DEFAULT_INTERVAL;
 

@@ -15,15 +15,13 @@ use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use tokmon::app::{PanicReport, ScenarioChoice};
 use tokmon::detect::FindingKind;
 use tokmon::record::{
     Damage, FORMAT_VERSION, Item, ReadError, Recorder, Recording, RecordingStats, Timeline,
 };
 use tokmon::report::Report;
-use tokmon::runner::{
-    Dashboard, DashboardOptions, Effect, RunConfig, replay_headless, run_headless_recorded,
-};
+use tokmon::run::{Effect, PanicReport, RunConfig, ScenarioChoice};
+use tokmon::runner::{Dashboard, DashboardOptions, replay_headless, run_headless_recorded};
 use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::catalog;
 use tokmon::source::{LocalSource, RecordingSource, Switcher};

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tokmon::detect::FindingKind;
 use tokmon::report::Report;
-use tokmon::runner::{RunConfig, run_headless};
+use tokmon::run::RunConfig;
+use tokmon::runner::run_headless;
 use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::catalog::{BUILT_IN, built_in};
 

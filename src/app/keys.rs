@@ -2,7 +2,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::{App, Command, Focus, ReplayCommand};
+use super::{App, Focus};
+use crate::run::{Command, ReplayCommand};
 
 /// Applies one key; true when something visible changed.
 pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {

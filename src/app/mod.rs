@@ -13,9 +13,8 @@ use crossterm::event::KeyEvent;
 
 use crate::detect::{Detector, Finding, FindingKind, Severity};
 use crate::model::Model;
-use crate::run::RunConfig;
-pub use crate::run::{
-    Command, Control, PanicReport, PhaseView, ReplayCommand, ReplayStatus, ScenarioChoice,
+use crate::run::{
+    Command, Control, PanicReport, PhaseView, ReplayStatus, RunConfig, ScenarioChoice,
 };
 use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, Knob, KnobSetting, Scenario, WorkloadKind};

@@ -383,7 +383,7 @@ fn the_replay_keys_ask_the_replay_to_move() {
     ] {
         app.update(press(code));
     }
-    use ReplayCommand::*;
+    use crate::run::ReplayCommand::*;
     let moves = [TogglePause, Step, Step, Back, Forward, Slower, Faster];
     assert_eq!(app.take_commands(), moves.map(Command::Replay).to_vec());
     assert!(!app.paused(), "space pauses the replay, not the screen");

@@ -17,8 +17,7 @@ use crate::record::{Recorder, Recording};
 use crate::report::Report;
 use crate::source::{LocalSource, RecordingSource, Update};
 
-pub use crate::run::{Control, Effect, PanicReport, PhaseView, RunConfig};
-pub use crate::source::Switcher;
+use crate::run::{Effect, RunConfig};
 pub use dashboard::{Dashboard, DashboardOptions, frame_period};
 pub use headless::consume_headless;
 

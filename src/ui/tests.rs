@@ -8,8 +8,9 @@ use ratatui::style::{Color, Modifier};
 
 use super::{Look, ThemeName, draw};
 use crate::app::fixtures::{healthy_app, info, sample, stuck_app};
-use crate::app::{App, Command, Msg, PhaseView, ReplayStatus, ScenarioChoice};
+use crate::app::{App, Msg};
 use crate::detect::event;
+use crate::run::{Command, PhaseView, ReplayStatus, ScenarioChoice};
 use crate::scenario::{EchoSpec, HashSpec, Placement, WorkloadKind};
 
 fn press(app: &mut App, code: KeyCode) {
@@ -475,7 +476,7 @@ fn no_size_panics() {
 
 /// Twelve workers (one stuck) and a dozen findings: more than 80x24 shows at once.
 fn crowded_app() -> App {
-    use crate::app::PanicReport;
+    use crate::run::PanicReport;
     let mut info = info();
     info.workers = 12;
     let mut app = App::new(info);
