@@ -60,8 +60,18 @@ impl StackService {
 
     /// Captures the stack of thread `tid` now and queues it for symbolizing. A thread that
     /// does not answer in time, or a full queue, just means no stack for this stall.
-    pub fn capture(&self, key: PollKey, tid: i32, bounds: Option<StackBounds>) {
-        if let Ok(raw) = stack::capture(tid, bounds, CAPTURE_TIMEOUT) {
+    /// A stack caught after its poll ended belongs to whatever the thread ran next: it is
+    /// dropped unless `same_poll` still holds once the capture is done.
+    pub fn capture(
+        &self,
+        key: PollKey,
+        tid: i32,
+        bounds: Option<StackBounds>,
+        same_poll: impl Fn() -> bool,
+    ) {
+        if let Ok(raw) = stack::capture(tid, bounds, CAPTURE_TIMEOUT)
+            && same_poll()
+        {
             match self.to_symbolize.try_send((key, raw)) {
                 Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
             }

@@ -212,7 +212,11 @@ impl PollWatch {
             };
             if due && let (Some(stacks), Some(tid)) = (&self.stacks, slot.tid) {
                 sighting.captures += 1;
-                stacks.capture(key, tid, slot.stack);
+                let same_poll = || {
+                    let now = slot.view();
+                    now.polling() && now.seq == view.seq
+                };
+                stacks.capture(key, tid, slot.stack, same_poll);
             }
         }
         if let Some(stacks) = &self.stacks {
