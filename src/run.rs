@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{Finding, FindingKind, Severity};
+use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, KnobSetting, Scenario, WorkloadKind};
 
 /// What to run and for how long.
@@ -30,6 +31,22 @@ impl RunConfig {
     pub fn interval_ms(&self) -> u64 {
         u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX)
     }
+}
+
+/// One thing a consumer receives from a source, in order; a recording is a run's updates in
+/// a file.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// A run begins: what follows belongs to it, and a consumer starts afresh. Every source's
+    /// first update; a later one means the dashboard switched scenario.
+    Begin(Box<RunConfig>),
+    /// The same run again from its start (a replay went back): a consumer rebuilds the run's
+    /// state and keeps its own (the screen's focus, selection and overlays).
+    Rewind(Box<RunConfig>),
+    Sample(Box<Sample>),
+    Effect(Box<Effect>),
+    /// The dashboard thread's CPU share lately (a dashboard tells it; a recording keeps it).
+    UiCpu(f64),
 }
 
 /// What starting a phase, turning a knob or the presenter did: everything besides the samples

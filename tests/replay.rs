@@ -17,10 +17,10 @@ use ratatui::backend::TestBackend;
 
 use tokmon::detect::FindingKind;
 use tokmon::record::{
-    Damage, FORMAT_VERSION, Item, ReadError, Recorder, Recording, RecordingStats, Timeline,
+    Damage, FORMAT_VERSION, ReadError, Recorder, Recording, RecordingStats, Timeline,
 };
 use tokmon::report::Report;
-use tokmon::run::{Effect, PanicReport, RunConfig, ScenarioChoice};
+use tokmon::run::{Effect, PanicReport, RunConfig, ScenarioChoice, Update};
 use tokmon::runner::{Dashboard, DashboardOptions, replay_headless, run_headless_recorded};
 use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::catalog;
@@ -131,7 +131,7 @@ fn a_replayed_report_equals_the_live_report() {
     let applied = recording
         .items
         .iter()
-        .filter(|i| matches!(i, Item::Effect(e) if matches!(**e, Effect::Applied { .. })))
+        .filter(|i| matches!(i, Update::Effect(e) if matches!(**e, Effect::Applied { .. })))
         .count();
     assert_eq!(applied, 2, "the size and the placement phases");
 }
@@ -531,7 +531,7 @@ fn dashboard<'t>(
 fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
     let recording = Recording::open(&recorded().path).expect("reads");
     let end_ns = match recording.items.iter().rev().find_map(|i| match i {
-        Item::Sample(s) => Some(s.elapsed_ns),
+        Update::Sample(s) => Some(s.elapsed_ns),
         _ => None,
     }) {
         Some(ns) => ns,
@@ -602,7 +602,7 @@ fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
         .items
         .iter()
         .filter_map(|i| match i {
-            Item::Sample(s) => Some(s.elapsed_ns),
+            Update::Sample(s) => Some(s.elapsed_ns),
             _ => None,
         })
         .take(2)
@@ -651,7 +651,7 @@ fn a_recorded_dashboard_run_replays_to_its_report() {
         recording
             .items
             .iter()
-            .any(|i| matches!(i, Item::Effect(e) if wanted(e)))
+            .any(|i| matches!(i, Update::Effect(e) if wanted(e)))
     };
     assert!(
         told(|e| matches!(e, Effect::Clear)),
@@ -662,7 +662,10 @@ fn a_recorded_dashboard_run_replays_to_its_report() {
         "the reset is recorded"
     );
     assert!(
-        recording.items.iter().any(|i| matches!(i, Item::UiCpu(_))),
+        recording
+            .items
+            .iter()
+            .any(|i| matches!(i, Update::UiCpu(_))),
         "the UI's CPU share is recorded"
     );
     assert_eq!(json(&replay_headless(&recording)), json(&live));
@@ -772,7 +775,7 @@ fn a_switch_of_scenario_on_the_dashboard_is_recorded_and_replayed() {
     let recording = Recording::open(&path).expect("reads");
     assert_eq!(recording.config.scenario.name, "async-sleep");
     let switched = recording.items.iter().position(|i| match i {
-        Item::Session(next) => next.scenario.name == "tokio-mutex",
+        Update::Begin(next) => next.scenario.name == "tokio-mutex",
         _ => false,
     });
     let switched = switched.expect("the switch is recorded");

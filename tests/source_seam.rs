@@ -11,26 +11,17 @@ use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use tokmon::record::{Item, Recording};
-use tokmon::run::{Command, Control, RunConfig};
+use tokmon::record::Recording;
+use tokmon::run::{Command, Control, RunConfig, Update};
 use tokmon::runner::{Dashboard, DashboardOptions, consume_headless, replay_headless};
 use tokmon::scenario::{Knob, KnobSetting, Placement, catalog};
-use tokmon::source::{Abilities, LocalSource, Origin, RecordingSource, Source, State, Update};
+use tokmon::source::{Abilities, LocalSource, Origin, RecordingSource, Source, State};
 use tokmon::tui::EventSource;
 use tokmon::ui::Look;
 
 fn demo() -> Recording {
     Recording::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.rec"))
         .expect("the demo recording reads")
-}
-
-fn update_of(item: &Item) -> Update {
-    match item {
-        Item::Sample(sample) => Update::Sample(sample.clone()),
-        Item::Effect(effect) => Update::Effect(effect.clone()),
-        Item::UiCpu(share) => Update::UiCpu(*share),
-        Item::Session(config) => Update::Begin(config.clone()),
-    }
 }
 
 /// Another process, as the next source will see one: batches of 1, 2, 3 ... updates, then it
@@ -43,7 +34,7 @@ struct Scripted {
 
 impl Scripted {
     fn new(recording: &Recording) -> Scripted {
-        let mut updates: VecDeque<Update> = recording.items.iter().map(update_of).collect();
+        let mut updates: VecDeque<Update> = recording.items.iter().cloned().collect();
         updates.push_front(Update::Begin(Box::new(recording.config.clone())));
         let mut batches = VecDeque::new();
         let mut size = 1;
@@ -152,7 +143,7 @@ fn a_third_source_is_drawn_by_the_dashboard_and_stays_on_screen_when_it_goes_awa
         .iter()
         .rev()
         .find_map(|i| match i {
-            Item::Sample(s) => Some(s.elapsed_ns),
+            Update::Sample(s) => Some(s.elapsed_ns),
             _ => None,
         })
         .expect("samples");

@@ -53,5 +53,5 @@ pub mod writer;
 
 pub use format::FORMAT_VERSION;
 pub use player::{Player, Timeline};
-pub use reader::{Damage, Item, ReadError, Recording};
+pub use reader::{Damage, ReadError, Recording};
 pub use writer::{Recorder, RecordingStats};

@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use super::reader::Item;
-use crate::run::{ReplayCommand, ReplayStatus};
+use crate::run::{ReplayCommand, ReplayStatus, Update};
 
 /// How far `[` and `]` seek.
 pub const SEEK_STEP: Duration = Duration::from_secs(10);
@@ -27,20 +26,20 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    pub fn of(items: &[Item]) -> Timeline {
+    pub fn of(items: &[Update]) -> Timeline {
         let mut at_ns = Vec::with_capacity(items.len());
         let mut samples = Vec::new();
         let mut offset = 0u64;
         let mut now = 0u64;
         for (index, item) in items.iter().enumerate() {
             match item {
-                Item::Sample(sample) => {
+                Update::Sample(sample) => {
                     // Never backwards, even if a sample were out of order.
                     now = now.max(offset.saturating_add(sample.elapsed_ns));
                     samples.push(index);
                 }
-                Item::Session(_) => offset = now,
-                Item::Effect(_) | Item::UiCpu(_) => {}
+                Update::Begin(_) | Update::Rewind(_) => offset = now,
+                Update::Effect(_) | Update::UiCpu(_) => {}
             }
             at_ns.push(now);
         }
@@ -166,8 +165,8 @@ mod tests {
     use crate::run::{Effect, PhaseView};
     use crate::sample::{RuntimeCounters, SAMPLE_FORMAT_VERSION, Sample};
 
-    fn sample(ms: u64) -> Item {
-        Item::Sample(Box::new(Sample {
+    fn sample(ms: u64) -> Update {
+        Update::Sample(Box::new(Sample {
             format_version: SAMPLE_FORMAT_VERSION,
             seq: ms,
             elapsed_ns: ms * 1_000_000,
@@ -179,8 +178,8 @@ mod tests {
         }))
     }
 
-    fn phase() -> Item {
-        Item::Effect(Box::new(Effect::PhaseBegun(PhaseView {
+    fn phase() -> Update {
+        Update::Effect(Box::new(Effect::PhaseBegun(PhaseView {
             index: 0,
             note: String::new(),
             next_at_ms: None,
@@ -210,7 +209,7 @@ mod tests {
         let items = vec![
             sample(100),
             sample(200),
-            Item::Session(Box::new(crate::run::RunConfig {
+            Update::Begin(Box::new(crate::run::RunConfig {
                 scenario: crate::scenario::catalog::built_in("default")
                     .expect("exists")
                     .expect("parses"),

@@ -14,19 +14,8 @@ use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 use super::compact::Decoder;
 use super::format::{FORMAT_VERSION, Header, Line, SessionRecord};
-use crate::run::{Effect, RunConfig};
-use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
-
-/// One thing the run's consumer received, in arrival order.
-#[derive(Debug, Clone)]
-pub enum Item {
-    Sample(Box<Sample>),
-    Effect(Box<Effect>),
-    /// The dashboard thread's CPU share lately.
-    UiCpu(f64),
-    /// The dashboard switched scenario: what follows belongs to this run.
-    Session(Box<RunConfig>),
-}
+use crate::run::{Effect, RunConfig, Update};
+use crate::sample::SAMPLE_FORMAT_VERSION;
 
 /// A recording read back.
 #[derive(Debug, Clone)]
@@ -36,7 +25,9 @@ pub struct Recording {
     pub tokmon_version: String,
     /// The run as it started.
     pub config: RunConfig,
-    pub items: Vec<Item>,
+    /// What the run's consumer received after the header, in order (a later `Begin`: the
+    /// dashboard switched scenario).
+    pub items: Vec<Update>,
     /// A line was cut off mid-way and left out, with anything after it: the run was killed,
     /// is still being recorded, or the compressed data broke off there.
     pub cut_off: bool,
@@ -92,12 +83,6 @@ pub enum ReadError {
         line: usize,
         reason: String,
     },
-}
-
-impl Item {
-    fn effect(effect: Effect) -> Item {
-        Item::Effect(Box::new(effect))
-    }
 }
 
 /// The first two bytes of a gzip file.
@@ -290,7 +275,7 @@ impl Recording {
     pub fn samples(&self) -> usize {
         self.items
             .iter()
-            .filter(|i| matches!(i, Item::Sample(_)))
+            .filter(|i| matches!(i, Update::Sample(_)))
             .count()
     }
 }
@@ -349,7 +334,7 @@ struct Reader<'a> {
     path: &'a Path,
     interval: Duration,
     decoder: Decoder,
-    items: Vec<Item>,
+    items: Vec<Update>,
     complete: bool,
 }
 
@@ -382,19 +367,19 @@ impl Reader<'_> {
                         sample.format_version
                     )));
                 }
-                Item::Sample(Box::new(sample))
+                Update::Sample(Box::new(sample))
             }
-            Line::Phase(phase) => Item::effect(Effect::PhaseBegun(phase)),
-            Line::Event { finding } => Item::effect(Effect::Event(*finding)),
-            Line::Applied { workload, kind } => Item::effect(Effect::Applied { workload, kind }),
-            Line::Panic { report, finding } => Item::effect(Effect::Panic {
+            Line::Phase(phase) => effect(Effect::PhaseBegun(phase)),
+            Line::Event { finding } => effect(Effect::Event(*finding)),
+            Line::Applied { workload, kind } => effect(Effect::Applied { workload, kind }),
+            Line::Panic { report, finding } => effect(Effect::Panic {
                 report,
                 finding: *finding,
             }),
-            Line::Clear => Item::effect(Effect::Clear),
-            Line::Reset => Item::effect(Effect::Reset),
-            Line::UiCpu { share } => Item::UiCpu(share),
-            Line::Session(session) => Item::Session(Box::new(self.session(&session, number)?)),
+            Line::Clear => effect(Effect::Clear),
+            Line::Reset => effect(Effect::Reset),
+            Line::UiCpu { share } => Update::UiCpu(share),
+            Line::Session(session) => Update::Begin(Box::new(self.session(&session, number)?)),
             Line::End => {
                 self.complete = true;
                 return Ok(());
@@ -413,4 +398,8 @@ impl Reader<'_> {
                 reason: format!("the recorded scenario does not parse:\n{errors}"),
             })
     }
+}
+
+fn effect(effect: Effect) -> Update {
+    Update::Effect(Box::new(effect))
 }

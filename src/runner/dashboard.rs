@@ -13,8 +13,8 @@ use crate::app::{App, Msg};
 use crate::probe::thread_state;
 use crate::record::Recorder;
 use crate::report::Report;
-use crate::run::{Command, Effect, RunConfig, ScenarioChoice};
-use crate::source::{Source, State, Update};
+use crate::run::{Command, Effect, RunConfig, ScenarioChoice, Update};
+use crate::source::{Source, State};
 use crate::tui::EventSource;
 use crate::ui::{self, Look};
 

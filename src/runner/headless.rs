@@ -8,8 +8,8 @@ use crate::detect::Detector;
 use crate::model::Model;
 use crate::record::Recorder;
 use crate::report::Report;
-use crate::run::RunConfig;
-use crate::source::{Source, State, Update};
+use crate::run::{RunConfig, Update};
+use crate::source::{Source, State};
 
 /// The run being folded: its configuration and what it came to so far.
 #[derive(Default)]

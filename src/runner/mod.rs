@@ -15,9 +15,9 @@ use crate::detect::Detector;
 use crate::model::Model;
 use crate::record::{Recorder, Recording};
 use crate::report::Report;
-use crate::source::{LocalSource, RecordingSource, Update};
+use crate::source::{LocalSource, RecordingSource};
 
-use crate::run::{Effect, RunConfig};
+use crate::run::{Effect, RunConfig, Update};
 pub use dashboard::{Dashboard, DashboardOptions, frame_period};
 pub use headless::consume_headless;
 

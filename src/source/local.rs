@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{Abilities, Monitor, MonitorOptions, Origin, Source, State, Update};
+use super::{Abilities, Monitor, MonitorOptions, Origin, Source, State};
 use crate::detect::event;
 use crate::phase::PhasePlan;
 use crate::probe::Probe;
-use crate::run::{Command, Control, Effect, PanicReport, PhaseView, RunConfig, ScenarioChoice};
+use crate::run::{
+    Command, Control, Effect, PanicReport, PhaseView, RunConfig, ScenarioChoice, Update,
+};
 use crate::scenario::{PhaseSpec, Scenario};
 use crate::workload::Engine;
 

@@ -10,27 +10,11 @@ pub mod recording;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::run::{Command, Effect, ReplayStatus, RunConfig, ScenarioChoice};
-use crate::sample::Sample;
+use crate::run::{Command, ReplayStatus, ScenarioChoice, Update};
 
 pub use local::{LocalSource, Switcher};
 pub use monitor::{Monitor, MonitorOptions};
 pub use recording::RecordingSource;
-
-/// One thing a consumer receives, in order.
-#[derive(Debug, Clone)]
-pub enum Update {
-    /// A run begins: what follows belongs to it, and a consumer starts afresh. Every source's
-    /// first update; a later one means the dashboard switched scenario.
-    Begin(Box<RunConfig>),
-    /// The same run again from its start (a replay went back): a consumer rebuilds the run's
-    /// state and keeps its own (the screen's focus, selection and overlays).
-    Rewind(Box<RunConfig>),
-    Sample(Box<Sample>),
-    Effect(Box<Effect>),
-    /// The dashboard thread's CPU share lately (a dashboard tells it; a recording keeps it).
-    UiCpu(f64),
-}
 
 /// Where the data comes from, for the header and the messages.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Abilities, Origin, Source, State, Update};
-use crate::record::{Item, Player, Recording, Timeline};
-use crate::run::Command;
+use super::{Abilities, Origin, Source, State};
+use crate::record::{Player, Recording, Timeline};
+use crate::run::{Command, Update};
 
 /// A recording played back.
 pub struct RecordingSource<'a> {
@@ -35,15 +35,6 @@ impl<'a> RecordingSource<'a> {
         let mut source = RecordingSource::unpaced(recording);
         source.player = Some((Player::new(&source.timeline, speed), Instant::now()));
         source
-    }
-}
-
-fn update_of(item: &Item) -> Update {
-    match item {
-        Item::Sample(sample) => Update::Sample(sample.clone()),
-        Item::Effect(effect) => Update::Effect(effect.clone()),
-        Item::UiCpu(share) => Update::UiCpu(*share),
-        Item::Session(config) => Update::Begin(config.clone()),
     }
 }
 
@@ -88,7 +79,7 @@ impl Source for RecordingSource<'_> {
             self.applied = 0;
         }
         let fresh = items.get(self.applied..due).unwrap_or_default();
-        out.extend(fresh.iter().map(update_of));
+        out.extend(fresh.iter().cloned());
         self.applied = self.applied.max(due);
         Ok(out)
     }
