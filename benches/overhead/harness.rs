@@ -18,7 +18,6 @@
 //! `--quick`; the least disturbed counts), and a warning says when the numbers stayed noisy.
 
 use std::fmt::Write as _;
-use std::io::{Read as _, Seek as _, SeekFrom};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -102,6 +101,15 @@ impl ChildReport {
 /// One run in this process: build the runtime with the variant, wait for start-up to settle,
 /// time the workload, print the result line.
 pub fn child(variant: &str, workload: &str, size: &str) -> Result<()> {
+    // A run that hangs ends itself, so that the parent only has to wait for it.
+    std::thread::Builder::new()
+        .name("child-timeout".into())
+        .spawn(|| {
+            std::thread::sleep(CHILD_TIMEOUT);
+            eprintln!("no result after {} s: gave up", CHILD_TIMEOUT.as_secs());
+            std::process::abort();
+        })
+        .context("starting the timeout thread")?;
     let variant = VARIANTS
         .iter()
         .find(|v| v.name == variant)
@@ -254,11 +262,8 @@ impl CpuTicks {
     }
 }
 
-/// How long a child run may take before it is killed and counted as failed.
+/// How long a child run may take before it gives up and counts as failed.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// How often the parent looks whether its child has exited.
-const CHILD_POLL: Duration = Duration::from_millis(10);
 
 /// One run: a child process that runs `workload` at `size` with `variant` installed.
 fn run_child(variant: &Variant, workload: &Workload, size: u64) -> Result<ChildReport> {
@@ -267,39 +272,19 @@ fn run_child(variant: &Variant, workload: &Workload, size: u64) -> Result<ChildR
         linux if linux.exists() => linux.to_path_buf(),
         _ => std::env::current_exe().context("finding the benchmark's own executable")?,
     };
-    // Files, not pipes: a child that prints much cannot block on a full pipe while the parent
-    // only waits for it to exit.
-    let mut stdout = tempfile::tempfile().context("creating a file for the child's stdout")?;
-    let mut stderr = tempfile::tempfile().context("creating a file for the child's stderr")?;
     let mut command = Command::new(exe);
     command
         .args([CHILD_FLAG, variant.name, workload.name, &size.to_string()])
-        .stdin(Stdio::null())
-        .stdout(stdout.try_clone()?)
-        .stderr(stderr.try_clone()?);
+        .stdin(Stdio::null());
     if std::env::var_os("TOKIO_CONSOLE_BIND").is_none() {
         command.env("TOKIO_CONSOLE_BIND", "127.0.0.1:0");
     }
-    let mut process = command.spawn().context("starting the child run")?;
-    let deadline = Instant::now() + CHILD_TIMEOUT;
-    let status = loop {
-        if let Some(status) = process.try_wait().context("waiting for the child run")? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = process.kill();
-            let _ = process.wait();
-            bail!("no result after {} s: killed", CHILD_TIMEOUT.as_secs());
-        }
-        std::thread::sleep(CHILD_POLL);
-    };
-    let read = |file: &mut std::fs::File| -> Result<String> {
-        let mut text = String::new();
-        file.seek(SeekFrom::Start(0))?;
-        file.read_to_string(&mut text)?;
-        Ok(text)
-    };
-    let (out, err) = (read(&mut stdout)?, read(&mut stderr)?);
+    let output = command.output().context("running the child run")?;
+    let (out, err) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    let status = output.status;
     if !status.success() {
         let tail: Vec<&str> = err.lines().rev().take(12).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();

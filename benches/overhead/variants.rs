@@ -37,6 +37,16 @@ pub struct Variant {
     pub why_resized: &'static str,
 }
 
+impl Variant {
+    pub fn size(&self, workload: &Workload, mode: Mode) -> u64 {
+        self.resized
+            .iter()
+            .find(|(name, _)| *name == workload.name)
+            .map_or(workload.sizes, |(_, sizes)| *sizes)
+            .get(mode)
+    }
+}
+
 /// Starts what a variant runs beside the measured runtime (a monitor reading the runtime's
 /// metrics, say), once the runtime is built and before the workload starts.
 pub type Attach = Box<dyn FnOnce(&Handle) -> Result<Stop>>;
@@ -48,16 +58,6 @@ pub type Stop = Box<dyn FnOnce() -> Result<Option<String>>>;
 /// Nothing beside the runtime.
 fn nothing() -> Result<Attach> {
     Ok(Box::new(|_| Ok(Box::new(|| Ok(None)))))
-}
-
-impl Variant {
-    pub fn size(&self, workload: &Workload, mode: Mode) -> u64 {
-        self.resized
-            .iter()
-            .find(|(name, _)| *name == workload.name)
-            .map_or(workload.sizes, |(_, sizes)| *sizes)
-            .get(mode)
-    }
 }
 
 /// A variant that runs every workload at its own size on every build.
