@@ -64,7 +64,13 @@ fn measure(threshold: Duration, stalls: usize) -> anyhow::Result<Vec<f64>> {
     probe.install(&mut builder);
     let rt = builder.build()?;
     let stall_ns = u64::try_from(threshold.as_nanos())?;
-    let source = LiveSource::new(rt.handle().clone(), Vec::new(), probe.clone(), stall_ns);
+    let source = LiveSource::new(
+        rt.handle().clone(),
+        Vec::new(),
+        probe.clone(),
+        stall_ns,
+        true,
+    );
     let (tx, rx) = sync_channel(256);
     let stop = Arc::new(AtomicBool::new(false));
     let monitor = {

@@ -12,17 +12,17 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::ScenarioChoice;
 use crate::detect::FindingKind;
 use crate::model::Model;
 use crate::record::{Damage, Recorder, Recording};
 use crate::report::Report;
 use crate::report::{Format, render_text};
+use crate::run::{RunConfig, ScenarioChoice};
 use crate::runner::{
-    DEFAULT_FPS, DashboardOptions, RunConfig, Switcher, replay_dashboard, replay_headless,
-    run_dashboard_recorded, run_headless_recorded,
+    DEFAULT_FPS, Dashboard, DashboardOptions, replay_headless, run_headless_recorded,
 };
 use crate::scenario::{self, catalog};
+use crate::source::{LocalSource, RecordingSource, Switcher};
 use crate::ui::{Look, ThemeName};
 
 /// Where `tokmon list` and name lookups find scenario files.
@@ -202,7 +202,6 @@ pub fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    crate::sampler::stacks::set_enabled(!args.no_stacks);
     let scenario = catalog::resolve(args.scenario.as_deref(), Path::new(SCENARIOS_DIR))?;
     let mut detector = scenario.detector;
     if let Some(d) = args.stall_threshold {
@@ -222,16 +221,19 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(factor) => scenario.time_scaled(factor),
         None => scenario,
     };
+    // Before the measured runtime starts, so the console sees its tasks from the first.
+    let console = match args.console {
+        true => Some(crate::console::serve(args.console_addr)?),
+        false => None,
+    };
     let config = RunConfig {
         scenario,
         detector,
         duration: args.duration,
         interval: args.interval,
+        stacks: !args.no_stacks,
+        console,
     };
-    if args.console {
-        // Before the measured runtime starts, so the console sees its tasks from the first.
-        crate::console::serve(args.console_addr)?;
-    }
     let mut recorder = match &args.record {
         Some(path) => Some(Recorder::create(path, &config, args.time_scale)?),
         None => None,
@@ -339,14 +341,16 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         let (panic_tx, _panic_rx) = std::sync::mpsc::sync_channel(1);
         let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);
         let mut events = crate::tui::TerminalEvents::start()?;
-        let result = replay_dashboard(
-            &recording,
-            &mut terminal,
-            &mut events,
-            &stop,
+        let mut dashboard = Dashboard {
+            terminal: &mut terminal,
+            events: &mut events,
+            stop: &stop,
             options,
-            args.speed,
-            |_, _| {},
+        };
+        let result = dashboard.run(
+            &mut RecordingSource::paced(&recording, args.speed),
+            None,
+            |_| {},
         );
         drop(hook);
         drop(guard);
@@ -388,7 +392,7 @@ fn headless(
                 None => " until Ctrl-C".to_string(),
             }
         );
-        if let Some(addr) = crate::console::serving_at() {
+        if let Some(addr) = config.console {
             eprintln!("{}", console_line(addr));
         }
     }
@@ -477,16 +481,16 @@ fn dashboard(
         choices,
         load: &load,
     };
-    let report = run_dashboard_recorded(
-        config,
-        recorder,
-        &mut terminal,
-        &mut events,
-        &panic_rx,
-        stop,
-        options,
-        Some(&switcher),
-        |_| {},
+    let report = LocalSource::start(config.clone(), Some(&switcher), Some(&panic_rx)).and_then(
+        |mut source| {
+            let mut dashboard = Dashboard {
+                terminal: &mut terminal,
+                events: &mut events,
+                stop,
+                options,
+            };
+            dashboard.run(&mut source, recorder, |_| {})
+        },
     );
     drop(hook);
     drop(guard);

@@ -14,7 +14,6 @@
 //! too) and tokmon's lag canary (spawned from `src/workload/mod.rs`).
 
 use std::net::{SocketAddr, ToSocketAddrs as _};
-use std::sync::OnceLock;
 
 /// Where the console is served unless `--console-addr` says otherwise: loopback only.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6669";
@@ -24,9 +23,6 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:6669";
 /// hour, keeps tens of KB (two histograms) for every task finished in that hour.
 #[cfg(feature = "console")]
 const RETENTION: std::time::Duration = std::time::Duration::from_secs(6);
-
-/// The address the console is being served at, once [`serve`] succeeded.
-static SERVING: OnceLock<SocketAddr> = OnceLock::new();
 
 /// Why the console could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +56,6 @@ pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
             .ok_or_else(|| format!("`{text}` resolves to no address ({hint})")),
         Err(e) => Err(format!("`{text}`: {e} ({hint})")),
     }
-}
-
-/// The address the console is being served at, if `--console` started it.
-pub fn serving_at() -> Option<SocketAddr> {
-    SERVING.get().copied()
 }
 
 /// True if any tracing subscriber was ever installed in this process (always false in a build
@@ -120,7 +111,6 @@ pub fn serve(addr: SocketAddr) -> Result<SocketAddr, ConsoleError> {
         })
         .map_err(ConsoleError::Start)?;
     // Only the first call gets this far: the global subscriber can be set once.
-    let _ = SERVING.set(local);
     Ok(local)
 }
 

@@ -16,8 +16,12 @@
 //! - [`app`]: pure dashboard state: keys and samples in, what to show out.
 //! - [`ui`]: pure rendering of the dashboard from `&App`.
 //! - [`report`]: headless output (text and JSON) from the model.
+//! - [`run`]: the run's plain data: its configuration and what happens to it besides samples.
 //! - [`record`]: a run's samples and events to a file as they happen, and back for `replay`.
-//! - [`runner`]: the only place that starts threads, runtimes and channels, and wires the rest.
+//! - [`source`]: where a run's data comes from (a scenario run here, a recording): one stream
+//!   of updates and one set of commands back, whatever the source.
+//! - [`runner`]: starts a run and feeds a source's updates to the report, the dashboard and
+//!   the recorder.
 //! - [`stack`]: capture and symbolize a stuck thread's stack (the one module with unsafe code).
 //! - [`tui`]: the only code that touches the real terminal.
 //! - [`cli`]: the command line.
@@ -39,10 +43,12 @@ pub mod phase;
 pub mod probe;
 pub mod record;
 pub mod report;
+pub mod run;
 pub mod runner;
 pub mod sample;
 pub mod sampler;
 pub mod scenario;
+pub mod source;
 pub mod stack;
 pub mod tui;
 pub mod ui;

@@ -1,7 +1,22 @@
 //! The plain data a sampler emits: cumulative counters, so a dropped sample loses resolution,
 //! never totals.
 
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+
+/// Scheduling delays (woken -> polled) of at least this count as long in a workload's counters.
+pub const LONG_SCHED_DELAY: Duration = Duration::from_millis(10);
+
+/// The largest latency a histogram holds: an hour, in microseconds.
+pub const MAX_LATENCY_MICROS: u64 = 3_600_000_000;
+
+/// An empty microsecond histogram with the range tokmon uses everywhere.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 3)
+        .expect("static bounds 1..1h with 3 significant figures are valid")
+}
 
 /// Bumped whenever a field of [`Sample`] changes meaning, so recordings can be checked.
 pub const SAMPLE_FORMAT_VERSION: u32 = 2;
@@ -183,7 +198,7 @@ pub struct WorkloadCounters {
 pub struct SchedCounters {
     pub count: u64,
     pub total_ns: u64,
-    /// Delays of at least [`crate::workload::LONG_SCHED_DELAY`].
+    /// Delays of at least [`LONG_SCHED_DELAY`].
     pub long_count: u64,
 }
 

@@ -11,7 +11,7 @@ use crossterm::{cursor, execute, terminal};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-use crate::app::PanicReport;
+use crate::run::PanicReport;
 
 /// Where the dashboard reads terminal events from; tests give scripted events instead.
 pub trait EventSource {

@@ -10,8 +10,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use tokmon::app::view::{Status, status};
-use tokmon::runner::{DashboardOptions, RunConfig, run_dashboard};
+use tokmon::run::RunConfig;
+use tokmon::runner::{Dashboard, DashboardOptions};
 use tokmon::scenario::{ScenarioSource, parse_str};
+use tokmon::source::LocalSource;
 use tokmon::tui::EventSource;
 use tokmon::ui::Look;
 
@@ -57,6 +59,8 @@ fn keeps_drawing_while_every_worker_is_blocked_and_quits_on_q() {
         scenario,
         duration: Some(Duration::from_secs(30)), // a cap; `q` ends it much sooner
         interval: Duration::from_millis(100),
+        stacks: true,
+        console: None,
     };
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test terminal");
     let started = Instant::now();
@@ -73,22 +77,22 @@ fn keeps_drawing_while_every_worker_is_blocked_and_quits_on_q() {
     };
     let mut frames_in_window = 0u32;
     let mut stuck_seen = false;
-    let report = run_dashboard(
-        &config,
-        &mut terminal,
-        &mut events,
-        &panic_rx,
-        &stop,
+    let mut source =
+        LocalSource::start(config.clone(), None, Some(&panic_rx)).expect("the run starts");
+    let mut dashboard = Dashboard {
+        terminal: &mut terminal,
+        events: &mut events,
+        stop: &stop,
         options,
-        None,
-        |app| {
+    };
+    let report = dashboard
+        .run(&mut source, None, |app| {
             if Instant::now() >= window_from {
                 frames_in_window += 1;
                 stuck_seen |= matches!(status(app), Status::Stuck { others: 1, .. });
             }
-        },
-    )
-    .expect("dashboard runs");
+        })
+        .expect("dashboard runs");
     let elapsed = started.elapsed();
     assert!(
         elapsed < Duration::from_secs(15),

@@ -15,18 +15,16 @@ use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use tokmon::app::{PanicReport, ScenarioChoice};
 use tokmon::detect::FindingKind;
 use tokmon::record::{
     Damage, FORMAT_VERSION, Item, ReadError, Recorder, Recording, RecordingStats, Timeline,
 };
 use tokmon::report::Report;
-use tokmon::runner::{
-    DashboardOptions, Effect, RunConfig, Switcher, replay_dashboard, replay_headless,
-    run_dashboard_recorded, run_headless_recorded,
-};
+use tokmon::run::{Effect, PanicReport, RunConfig, ScenarioChoice};
+use tokmon::runner::{Dashboard, DashboardOptions, replay_headless, run_headless_recorded};
 use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::catalog;
+use tokmon::source::{LocalSource, RecordingSource, Switcher};
 use tokmon::tui::EventSource;
 use tokmon::ui::Look;
 
@@ -45,6 +43,8 @@ fn default_demo(duration: Duration) -> RunConfig {
         scenario,
         duration: Some(duration),
         interval: DEFAULT_INTERVAL,
+        stacks: true,
+        console: None,
     }
 }
 
@@ -508,6 +508,25 @@ fn screen_text(terminal: &Terminal<TestBackend>) -> String {
     text
 }
 
+/// Never stopped from outside: the scripted keys or the run's duration end it.
+static NO_STOP: AtomicBool = AtomicBool::new(false);
+
+/// The dashboard at 15 frames a second on `terminal`, fed `events`.
+fn dashboard<'t>(
+    terminal: &'t mut Terminal<TestBackend>,
+    events: &'t mut Script,
+) -> Dashboard<'t, TestBackend> {
+    Dashboard {
+        terminal,
+        events,
+        stop: &NO_STOP,
+        options: DashboardOptions {
+            look: Look::default(),
+            fps: 15,
+        },
+    }
+}
+
 #[test]
 fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
     let recording = Recording::open(&recorded().path).expect("reads");
@@ -536,33 +555,28 @@ fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
     let mut seen: Vec<(u64, bool, f64, u64)> = Vec::new();
     let mut badge_seen = false;
     let started = Instant::now();
-    replay_dashboard(
-        &recording,
-        &mut terminal,
-        &mut events,
-        &AtomicBool::new(false),
+    let stop = AtomicBool::new(false);
+    let mut dashboard = Dashboard {
+        terminal: &mut terminal,
+        events: &mut events,
+        stop: &stop,
         options,
-        4.0,
-        |app, player| {
+    };
+    dashboard
+        .run(&mut RecordingSource::paced(&recording, 4.0), None, |app| {
+            // The replay's state reaches the app in its replay status.
+            let Some(replay) = app.view.replay else {
+                return;
+            };
+            badge_seen = true;
             seen.push((
-                player.clock_ns(),
-                player.paused(),
-                player.speed(),
+                replay.position_ns,
+                replay.paused,
+                replay.speed,
                 app.model().now_ns(),
             ));
-            // The replay's state reaches the app: in its replay status, or (before the runner
-            // hands it over) in its title.
-            if let Some(replay) = app.replay {
-                assert_eq!(
-                    (replay.position_ns, replay.paused, replay.speed),
-                    (player.clock_ns(), player.paused(), player.speed())
-                );
-                badge_seen = true;
-            }
-            badge_seen |= app.info.title.starts_with("REPLAY ");
-        },
-    )
-    .expect("the replay runs");
+        })
+        .expect("the replay runs");
     assert!(started.elapsed() < Duration::from_secs(10), "q quit");
     assert!(badge_seen);
     let screen = screen_text(&terminal);
@@ -618,21 +632,13 @@ fn a_recorded_dashboard_run_replays_to_its_report() {
             location: Some("src/workload/echo.rs:1:1".into()),
         })
     });
-    let live = run_dashboard_recorded(
-        &config,
-        Some(&mut recorder),
-        &mut terminal,
-        &mut events,
-        &panic_rx,
-        &AtomicBool::new(false),
-        DashboardOptions {
-            look: Look::default(),
-            fps: 15,
-        },
-        None,
-        |_| {},
-    )
-    .expect("the dashboard runs");
+    let live = dashboard(&mut terminal, &mut events)
+        .run(
+            &mut LocalSource::start(config.clone(), None, Some(&panic_rx)).expect("starts"),
+            Some(&mut recorder),
+            |_| {},
+        )
+        .expect("the dashboard runs");
     panicker.join().expect("joined").expect("sent");
     recorder.finish().expect("written");
     assert!(
@@ -733,6 +739,8 @@ fn a_switch_of_scenario_on_the_dashboard_is_recorded_and_replayed() {
         scenario: first,
         duration: Some(Duration::from_millis(1500)),
         interval: DEFAULT_INTERVAL,
+        stacks: true,
+        console: None,
     };
     let switcher = Switcher {
         choices: ["async-sleep", "tokio-mutex"]
@@ -754,21 +762,11 @@ fn a_switch_of_scenario_on_the_dashboard_is_recorded_and_replayed() {
         (900, KeyCode::Enter),
     ]);
     let (_panic_tx, panic_rx) = sync_channel(1);
-    let live = run_dashboard_recorded(
-        &config,
-        Some(&mut recorder),
-        &mut terminal,
-        &mut events,
-        &panic_rx,
-        &AtomicBool::new(false),
-        DashboardOptions {
-            look: Look::default(),
-            fps: 15,
-        },
-        Some(&switcher),
-        |_| {},
-    )
-    .expect("the dashboard runs");
+    let mut source =
+        LocalSource::start(config.clone(), Some(&switcher), Some(&panic_rx)).expect("starts");
+    let live = dashboard(&mut terminal, &mut events)
+        .run(&mut source, Some(&mut recorder), |_| {})
+        .expect("the dashboard runs");
     recorder.finish().expect("written");
     assert_eq!(live.scenario.name, "tokio-mutex");
     let recording = Recording::open(&path).expect("reads");
@@ -799,6 +797,8 @@ fn a_scenario_file_is_recorded_as_its_text_and_checked() {
         scenario: scenario.clone(),
         duration: None,
         interval: Duration::from_millis(250),
+        stacks: true,
+        console: None,
     };
     let path = dir.join("mine.rec");
     Recorder::create(&path, &config, Some(3.0))

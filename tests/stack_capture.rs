@@ -219,8 +219,22 @@ fn start_stuck_threads() -> Stuck {
             .iter()
             .position(|n| *n == t.name)
     });
-    // Let each thread reach its blocking call.
-    thread::sleep(Duration::from_millis(100));
+    // Let each thread reach its blocking call: the spinner has spun and the kernel shows the
+    // others asleep, however long a loaded machine takes to get them there.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let asleep = |tid: i32| {
+        procfs::process::Process::myself()
+            .and_then(|process| process.task_from_tid(tid))
+            .and_then(|task| task.stat())
+            .is_ok_and(|stat| stat.state == 'S')
+    };
+    while spins.load(Ordering::Relaxed) == 0 || !targets[1..].iter().all(|t| asleep(t.tid)) {
+        assert!(
+            Instant::now() < deadline,
+            "the stuck threads did not get stuck"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
     Stuck {
         targets,
         expected: vec![

@@ -145,7 +145,7 @@ fn tokmon_full(builder: &mut Builder) -> Result<Attach> {
         let canary = probe.clone();
         drop(handle.spawn(async move { canary.canary.run(&canary.clock).await }));
         let stall_ns = u64::try_from(DEFAULT_STALL_THRESHOLD.as_nanos()).unwrap_or(u64::MAX);
-        let source = LiveSource::new(handle.clone(), vec![], probe.clone(), stall_ns);
+        let source = LiveSource::new(handle.clone(), vec![], probe.clone(), stall_ns, true);
         let (tx, samples) = sync_channel(SAMPLE_CHANNEL_CAPACITY);
         let started = probe.clock.base();
         let stop = Arc::new(AtomicBool::new(false));

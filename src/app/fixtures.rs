@@ -29,6 +29,7 @@ pub fn info() -> RunInfo {
             lag_threshold: Duration::from_millis(50),
         },
         phase_count: 0,
+        console: None,
     }
 }
 

@@ -3,6 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::{App, Focus};
+use crate::run::{Command, ReplayCommand};
 
 /// Applies one key; true when something visible changed.
 pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
@@ -10,12 +11,31 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         return false;
     }
     if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-        app.should_quit = true;
+        app.view.should_quit = true;
         return true;
     }
-    if let Some((choices, at)) = app.switcher.as_mut() {
+    if app.view.replay.is_some() {
+        // The replay keys move the recording whatever is open. The demo keys and the chords
+        // act on a live run: a replay has nothing for them to turn.
+        let command = match key.code {
+            _ if key.modifiers.contains(KeyModifiers::CONTROL) => return false,
+            KeyCode::Char('w' | 'W' | 'm' | '+' | '=' | '-' | 'n' | 's') => return false,
+            KeyCode::Char(' ') => Some(ReplayCommand::TogglePause),
+            KeyCode::Char('.') | KeyCode::Right => Some(ReplayCommand::Step),
+            KeyCode::Char('[') => Some(ReplayCommand::Back),
+            KeyCode::Char(']') => Some(ReplayCommand::Forward),
+            KeyCode::Char('<') => Some(ReplayCommand::Slower),
+            KeyCode::Char('>') => Some(ReplayCommand::Faster),
+            _ => None,
+        };
+        if let Some(command) = command {
+            app.commands.push(Command::Replay(command));
+            return true;
+        }
+    }
+    if let Some((choices, at)) = app.view.switcher.as_mut() {
         match key.code {
-            KeyCode::Esc | KeyCode::Char('s') => app.switcher = None,
+            KeyCode::Esc | KeyCode::Char('s') => app.view.switcher = None,
             KeyCode::Up | KeyCode::Char('k') => *at = at.saturating_sub(1),
             KeyCode::Down | KeyCode::Char('j') => {
                 *at = (*at + 1).min(choices.len().saturating_sub(1))
@@ -23,35 +43,35 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
             KeyCode::Enter => {
                 if let Some(choice) = choices.get(*at) {
                     app.commands
-                        .push(super::Command::SwitchScenario(choice.name.clone()));
+                        .push(Command::SwitchScenario(choice.name.clone()));
                 }
-                app.switcher = None;
+                app.view.switcher = None;
             }
-            KeyCode::Char('q') => app.should_quit = true,
+            KeyCode::Char('q') => app.view.should_quit = true,
             _ => return false,
         }
         return true;
     }
     // An open overlay takes Esc (and `?` for help) first.
-    if app.help_open {
+    if app.view.help_open {
         if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::F(1)) {
-            app.help_open = false;
+            app.view.help_open = false;
             return true;
         }
-    } else if app.detail_open
+    } else if app.view.detail_open
         && matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Backspace)
     {
-        app.detail_open = false;
+        app.view.detail_open = false;
         return true;
     }
     match key.code {
-        KeyCode::Char('q') | KeyCode::Esc => app.should_quit = true,
+        KeyCode::Char('q') | KeyCode::Esc => app.view.should_quit = true,
         KeyCode::Char(' ') => app.toggle_pause(),
         KeyCode::Char('?') | KeyCode::F(1) => {
-            app.help_open = !app.help_open;
+            app.view.help_open = !app.view.help_open;
         }
         KeyCode::Tab | KeyCode::BackTab => {
-            app.focus = match app.focus {
+            app.view.focus = match app.view.focus {
                 Focus::Workers => Focus::Findings,
                 Focus::Findings => Focus::Workers,
             };
@@ -62,36 +82,32 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         KeyCode::End | KeyCode::Char('G') => move_selection(app, isize::MAX),
         KeyCode::Enter => {
             if app.selected_finding().is_some() {
-                app.focus = Focus::Findings;
-                app.detail_open = true;
+                app.view.focus = Focus::Findings;
+                app.view.detail_open = true;
             }
         }
-        KeyCode::Char('c') => app.clear_findings(),
-        KeyCode::Char('r') => app.reset_statistics(),
-        // The demo keys act on a live run: a replay has nothing for them to turn.
-        KeyCode::Char('w' | 'W' | 'm' | '+' | '=' | '-' | 'n' | 's') if app.replay.is_some() => {
-            return false;
+        // The run hears of a clear or reset (a recording keeps it) and tells it back.
+        KeyCode::Char('c') => app.commands.push(Command::Clear),
+        KeyCode::Char('r') => app.commands.push(Command::Reset),
+        KeyCode::Char('w') if !app.run.workloads.is_empty() => {
+            app.view.selected_workload = (app.view.selected_workload + 1) % app.run.workloads.len();
         }
-        KeyCode::Char('w') if !app.workloads.is_empty() => {
-            app.selected_workload = (app.selected_workload + 1) % app.workloads.len();
-        }
-        KeyCode::Char('W') if !app.workloads.is_empty() => {
-            app.selected_workload =
-                (app.selected_workload + app.workloads.len() - 1) % app.workloads.len();
+        KeyCode::Char('W') if !app.run.workloads.is_empty() => {
+            app.view.selected_workload = (app.view.selected_workload + app.run.workloads.len() - 1)
+                % app.run.workloads.len();
         }
         KeyCode::Char('m') => app.turn(super::knobs::flip),
         KeyCode::Char('+') | KeyCode::Char('=') => app.turn(|k| super::knobs::intensity(k, true)),
         KeyCode::Char('-') => app.turn(|k| super::knobs::intensity(k, false)),
-        KeyCode::Char('n') if app.info.phase_count > 0 => {
-            app.commands.push(super::Command::NextPhase)
-        }
-        KeyCode::Char('s') if !app.choices.is_empty() => {
+        KeyCode::Char('n') if app.run.info.phase_count > 0 => app.commands.push(Command::NextPhase),
+        KeyCode::Char('s') if !app.view.choices.is_empty() => {
             let at = app
+                .view
                 .choices
                 .iter()
-                .position(|c| c.name == app.info.name)
+                .position(|c| c.name == app.run.info.name)
                 .unwrap_or(0);
-            app.switcher = Some((app.choices.clone(), at));
+            app.view.switcher = Some((app.view.choices.clone(), at));
         }
         _ => return false,
     }
@@ -99,9 +115,9 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
 }
 
 fn move_selection(app: &mut App, by: isize) {
-    let (current, len) = match app.focus {
-        Focus::Workers => (app.selected_worker, app.info.workers),
-        Focus::Findings => (app.selected_finding, app.finding_count()),
+    let (current, len) = match app.view.focus {
+        Focus::Workers => (app.view.selected_worker, app.run.info.workers),
+        Focus::Findings => (app.view.selected_finding, app.finding_count()),
     };
     if len == 0 {
         return;
@@ -109,8 +125,8 @@ fn move_selection(app: &mut App, by: isize) {
     let next = current
         .saturating_add_signed(by.clamp(-(len as isize), len as isize))
         .min(len - 1);
-    match app.focus {
-        Focus::Workers => app.selected_worker = next,
-        Focus::Findings => app.selected_finding = next,
+    match app.view.focus {
+        Focus::Workers => app.view.selected_worker = next,
+        Focus::Findings => app.view.selected_finding = next,
     }
 }

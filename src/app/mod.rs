@@ -7,13 +7,17 @@ mod keys;
 pub mod knobs;
 pub mod view;
 
+use std::net::SocketAddr;
+
 use crossterm::event::KeyEvent;
 
 use crate::detect::{Detector, Finding, FindingKind, Severity};
 use crate::model::Model;
+use crate::run::{
+    Command, Control, PanicReport, PhaseView, ReplayStatus, RunConfig, ScenarioChoice,
+};
 use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, Knob, KnobSetting, Scenario, WorkloadKind};
-use crate::workload::Control;
 
 /// What the header says about the run; fixed for its length.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +32,8 @@ pub struct RunInfo {
     pub thresholds: DetectorSpec,
     /// How many scripted phases the scenario has.
     pub phase_count: usize,
+    /// Where console-subscriber serves tokio-console (`--console`), if it does.
+    pub console: Option<SocketAddr>,
 }
 
 impl RunInfo {
@@ -45,88 +51,17 @@ impl RunInfo {
             max_blocking_threads: scenario.runtime.max_blocking_threads,
             thresholds,
             phase_count: scenario.phases.len(),
+            console: None,
         }
     }
 }
 
 /// Which panel the arrow keys move in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Focus {
+    #[default]
     Workers,
     Findings,
-}
-
-/// A panic caught on a thread of the measured runtime.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PanicReport {
-    pub thread: String,
-    pub message: String,
-    pub location: Option<String>,
-}
-
-/// The scripted phase running now.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PhaseView {
-    /// 0-based.
-    pub index: usize,
-    pub note: String,
-    /// When the next phase starts, on the run's clock; `None` for the last.
-    pub next_at_ms: Option<u64>,
-}
-
-/// A scenario the switcher offers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScenarioChoice {
-    pub name: String,
-    pub title: String,
-}
-
-/// Where a replay is and how it goes, on the recording's clock (which runs on across a switch
-/// of scenario); the screen shows it in place of the demo's controls.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ReplayStatus {
-    /// Times the run's own pace.
-    pub speed: f64,
-    pub paused: bool,
-    /// Where the replay is.
-    pub position_ns: u64,
-    /// The time of the recording's last item.
-    pub length_ns: u64,
-}
-
-impl ReplayStatus {
-    /// At the end of the recording.
-    pub fn at_end(&self) -> bool {
-        self.position_ns >= self.length_ns
-    }
-
-    /// The speed: `2x`, `0.5x`, `0.125x`.
-    pub fn speed_text(&self) -> String {
-        let text = format!("{:.4}", self.speed);
-        let text = text.trim_end_matches('0').trim_end_matches('.');
-        format!("{text}x")
-    }
-
-    /// The position and the length, `m:ss` each: `0:42 / 5:00`.
-    pub fn position_text(&self) -> String {
-        let clock = |ns: u64| {
-            let s = ns / 1_000_000_000;
-            format!("{}:{:02}", s / 60, s % 60)
-        };
-        format!("{} / {}", clock(self.position_ns), clock(self.length_ns))
-    }
-
-    /// What the screen shows of it: the speed, the pause, the end, and the position and
-    /// length in whole seconds (a new position within the same second draws nothing new).
-    fn shown(&self) -> (u64, bool, bool, u64, u64) {
-        (
-            self.speed.to_bits(),
-            self.paused,
-            self.at_end(),
-            self.position_ns / 1_000_000_000,
-            self.length_ns / 1_000_000_000,
-        )
-    }
 }
 
 /// Everything the UI loop tells the app.
@@ -146,18 +81,11 @@ pub enum Msg {
     },
     /// A scripted phase began (the model starts counting it).
     Phase(PhaseView),
-    /// Clear the findings (as the `c` key does; a replay tells it where the run did).
+    /// Clear the findings: the run's answer to the `c` key's [`Command::Clear`] (a replay
+    /// tells it where the run did).
     Clear,
-    /// Reset the statistics (as the `r` key does; a replay tells it where the run did).
+    /// Reset the statistics: the answer to the `r` key's [`Command::Reset`].
     Reset,
-}
-
-/// What the app asks the UI loop to do to the run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    Control(Control),
-    NextPhase,
-    SwitchScenario(String),
 }
 
 /// The model and the findings: live, or frozen while the display is paused.
@@ -170,62 +98,85 @@ pub struct Snapshot {
 /// Change marks kept for the sparklines (older ones have scrolled away).
 const MAX_MARKS: usize = 64;
 
+/// What the run made so far: rebuilt from the start when a replay seeks back.
 #[derive(Debug, Clone)]
-pub struct App {
+pub struct RunState {
     pub info: RunInfo,
     live: Snapshot,
     frozen: Option<Snapshot>,
-    pub help_open: bool,
-    pub detail_open: bool,
-    pub focus: Focus,
-    pub selected_worker: usize,
-    /// Index into the findings, newest first.
-    pub selected_finding: usize,
-    pub should_quit: bool,
     pub ui_cpu: Option<f64>,
-    /// Each workload's settings in force, in scenario order; the knob keys act on
-    /// `selected_workload`.
+    /// Each workload's settings in force, in scenario order.
     pub workloads: Vec<(String, WorkloadKind)>,
-    pub selected_workload: usize,
     pub phase: Option<PhaseView>,
     /// Moments a workload's settings changed: (workload id, how many values its p99 series
     /// had then), so its sparkline can mark the moment.
     pub marks: Vec<(String, u64)>,
-    /// The scenario switcher: open with its choices and the highlighted one.
-    pub switcher: Option<(Vec<ScenarioChoice>, usize)>,
-    /// Scenarios the switcher offers (empty: no switcher).
-    pub choices: Vec<ScenarioChoice>,
-    /// This is a replay of a recording: where it is and how it goes. The keys that act on a
-    /// live run (knobs, next phase, switcher) do nothing then. Set with [`App::set_replay`].
-    pub replay: Option<ReplayStatus>,
-    commands: Vec<Command>,
-    dirty: bool,
 }
 
-impl App {
-    pub fn new(info: RunInfo) -> App {
+impl RunState {
+    fn new(info: RunInfo) -> RunState {
         let detector = Detector::new(info.thresholds, info.max_blocking_threads);
-        App {
+        RunState {
             info,
             live: Snapshot {
                 model: Model::new(),
                 detector,
             },
             frozen: None,
-            help_open: false,
-            detail_open: false,
-            focus: Focus::Workers,
-            selected_worker: 0,
-            selected_finding: 0,
-            should_quit: false,
             ui_cpu: None,
             workloads: Vec::new(),
-            selected_workload: 0,
             phase: None,
             marks: Vec::new(),
-            switcher: None,
-            choices: Vec::new(),
-            replay: None,
+        }
+    }
+
+    fn of(scenario: &Scenario, thresholds: DetectorSpec) -> RunState {
+        RunState {
+            workloads: scenario
+                .workloads
+                .iter()
+                .map(|w| (w.id.clone(), w.kind.clone()))
+                .collect(),
+            ..RunState::new(RunInfo::of(scenario, thresholds))
+        }
+    }
+}
+
+/// What the viewer chose to look at: kept when a replay seeks back.
+#[derive(Debug, Clone, Default)]
+pub struct ViewState {
+    pub help_open: bool,
+    pub detail_open: bool,
+    pub focus: Focus,
+    pub selected_worker: usize,
+    /// Index into the findings, newest first.
+    pub selected_finding: usize,
+    /// Index into the run's workloads: the one the knob keys act on.
+    pub selected_workload: usize,
+    /// The scenario switcher: open with its choices and the highlighted one.
+    pub switcher: Option<(Vec<ScenarioChoice>, usize)>,
+    /// Scenarios the switcher offers (empty: no switcher).
+    pub choices: Vec<ScenarioChoice>,
+    /// This is a replay of a recording: where it is and how it goes. The keys that act on a
+    /// live run (knobs, next phase, switcher) do nothing then, and the replay keys move it.
+    /// Set with [`App::set_replay`].
+    pub replay: Option<ReplayStatus>,
+    pub should_quit: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub run: RunState,
+    pub view: ViewState,
+    commands: Vec<Command>,
+    dirty: bool,
+}
+
+impl App {
+    pub fn new(info: RunInfo) -> App {
+        App {
+            run: RunState::new(info),
+            view: ViewState::default(),
             commands: Vec::new(),
             dirty: true,
         }
@@ -237,21 +188,45 @@ impl App {
         thresholds: DetectorSpec,
         choices: Vec<ScenarioChoice>,
     ) -> App {
-        let mut app = App::new(RunInfo::of(scenario, thresholds));
-        app.workloads = scenario
-            .workloads
-            .iter()
-            .map(|w| (w.id.clone(), w.kind.clone()))
-            .collect();
+        let run = RunState::of(scenario, thresholds);
         // The knob keys start on the first workload that has a mistake to flip (the hasher,
         // not the echo service that suffers from it).
-        app.selected_workload = app
+        let selected_workload = run
             .workloads
             .iter()
             .position(|(_, kind)| knobs::flip(kind).is_some())
             .unwrap_or(0);
-        app.choices = choices;
+        App {
+            run,
+            view: ViewState {
+                selected_workload,
+                choices,
+                ..ViewState::default()
+            },
+            commands: Vec::new(),
+            dirty: true,
+        }
+    }
+
+    /// An app for a run: its scenario and thresholds, and where tokio-console attaches.
+    pub fn for_run(config: &RunConfig, choices: Vec<ScenarioChoice>) -> App {
+        let mut app = App::for_scenario(&config.scenario, config.detector, choices);
+        app.run.info.console = config.console;
         app
+    }
+
+    /// Starts the run over (a replay went back): the run's state as [`App::for_scenario`]
+    /// makes it, the view's as it was, its selections kept within the new run.
+    pub fn rebuild(&mut self, scenario: &Scenario, thresholds: DetectorSpec) {
+        self.run = RunState::of(scenario, thresholds);
+        let view = &mut self.view;
+        view.selected_worker = view
+            .selected_worker
+            .min(self.run.info.workers.saturating_sub(1));
+        view.selected_workload = view
+            .selected_workload
+            .min(self.run.workloads.len().saturating_sub(1));
+        self.dirty = true;
     }
 
     /// What the app asks of the run since the last call.
@@ -261,12 +236,12 @@ impl App {
 
     /// The workload the knob keys act on.
     pub fn selected_workload(&self) -> Option<&(String, WorkloadKind)> {
-        self.workloads.get(self.selected_workload)
+        self.run.workloads.get(self.view.selected_workload)
     }
 
     /// The workload the knob keys turn: the selected one, in a live run (a replay has no knobs).
     pub fn knob_workload(&self) -> Option<&(String, WorkloadKind)> {
-        if self.replay.is_some() {
+        if self.view.replay.is_some() {
             return None;
         }
         self.selected_workload()
@@ -276,10 +251,10 @@ impl App {
     /// for a redraw when what the screen shows of it changed. The replay loop calls it on every
     /// turn.
     pub fn set_replay(&mut self, replay: Option<ReplayStatus>) {
-        if self.replay.map(|r| r.shown()) != replay.map(|r| r.shown()) {
+        if self.view.replay.map(|r| r.shown()) != replay.map(|r| r.shown()) {
             self.dirty = true;
         }
-        self.replay = replay;
+        self.view.replay = replay;
     }
 
     fn turn(&mut self, knob: impl Fn(&WorkloadKind) -> Option<Knob>) {
@@ -302,42 +277,48 @@ impl App {
                 }
             }
             Msg::Sample(sample) => {
-                self.live.detector.observe(&sample);
-                self.live.model.ingest(*sample);
-                if self.frozen.is_none() {
+                self.run.live.detector.observe(&sample);
+                self.run.live.model.ingest(*sample);
+                if self.run.frozen.is_none() {
                     self.dirty = true;
                 }
             }
             Msg::Panic(report) => {
-                let at = self.live.model.now_ns() / 1_000_000;
-                self.live.detector.record(panic_finding(report, at));
+                let at = self.run.live.model.now_ns() / 1_000_000;
+                self.run.live.detector.record(panic_finding(report, at));
                 self.dirty = true;
             }
-            Msg::UiCpu(share) => self.ui_cpu = Some(share),
+            Msg::UiCpu(share) => self.run.ui_cpu = Some(share),
             Msg::Event(finding) => {
-                self.live.detector.record(finding);
+                self.run.live.detector.record(finding);
                 self.dirty = true;
             }
             Msg::Applied { workload, kind } => {
                 let pushed = self
+                    .run
                     .live
                     .model
                     .workloads
                     .iter()
                     .find(|w| w.id == workload)
                     .map_or(0, |w| w.p99_ms.pushed());
-                if self.marks.len() == MAX_MARKS {
-                    self.marks.remove(0);
+                if self.run.marks.len() == MAX_MARKS {
+                    self.run.marks.remove(0);
                 }
-                self.marks.push((workload.clone(), pushed));
-                if let Some(entry) = self.workloads.iter_mut().find(|(id, _)| *id == workload) {
+                self.run.marks.push((workload.clone(), pushed));
+                if let Some(entry) = self
+                    .run
+                    .workloads
+                    .iter_mut()
+                    .find(|(id, _)| *id == workload)
+                {
                     entry.1 = kind;
                 }
                 self.dirty = true;
             }
             Msg::Phase(phase) => {
-                self.live.model.begin_phase(phase.index, &phase.note);
-                self.phase = Some(phase);
+                self.run.live.model.begin_phase(phase.index, &phase.note);
+                self.run.phase = Some(phase);
                 self.dirty = true;
             }
             Msg::Clear => {
@@ -363,12 +344,12 @@ impl App {
 
     /// What the screen shows: the frozen snapshot while paused, else the live one.
     pub fn shown(&self) -> &Snapshot {
-        self.frozen.as_ref().unwrap_or(&self.live)
+        self.run.frozen.as_ref().unwrap_or(&self.run.live)
     }
 
     /// The live snapshot, whatever the screen shows.
     pub fn live(&self) -> &Snapshot {
-        &self.live
+        &self.run.live
     }
 
     pub fn model(&self) -> &Model {
@@ -380,7 +361,7 @@ impl App {
     }
 
     pub fn paused(&self) -> bool {
-        self.frozen.is_some()
+        self.run.frozen.is_some()
     }
 
     /// The findings shown, newest first.
@@ -390,36 +371,37 @@ impl App {
 
     pub fn selected_finding(&self) -> Option<&Finding> {
         self.findings_newest_first()
-            .get(self.selected_finding)
+            .get(self.view.selected_finding)
             .copied()
     }
 
     fn toggle_pause(&mut self) {
-        self.frozen = match self.frozen.take() {
+        self.run.frozen = match self.run.frozen.take() {
             Some(_) => None,
-            None => Some(self.live.clone()),
+            None => Some(self.run.live.clone()),
         };
     }
 
     fn clear_findings(&mut self) {
-        self.live.detector.clear();
-        if let Some(frozen) = self.frozen.as_mut() {
+        self.run.live.detector.clear();
+        if let Some(frozen) = self.run.frozen.as_mut() {
             frozen.detector.clear();
         }
-        self.selected_finding = 0;
-        self.detail_open = false;
+        self.view.selected_finding = 0;
+        self.view.detail_open = false;
     }
 
     fn reset_statistics(&mut self) {
-        self.live.model = Model::new();
-        if let Some(frozen) = self.frozen.as_mut() {
+        self.run.live.model = Model::new();
+        if let Some(frozen) = self.run.frozen.as_mut() {
             frozen.model = Model::new();
         }
     }
 
     /// (workload id, kind) pairs.
     pub fn info_kinds(&self) -> Vec<(&str, &'static str)> {
-        self.info
+        self.run
+            .info
             .workloads
             .iter()
             .map(|(id, kind)| (id.as_str(), *kind))

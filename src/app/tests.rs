@@ -26,7 +26,7 @@ fn q_esc_and_ctrl_c_quit() {
     ] {
         let mut app = healthy_app(3);
         app.update(msg);
-        assert!(app.should_quit);
+        assert!(app.view.should_quit);
     }
 }
 
@@ -36,7 +36,7 @@ fn release_and_repeat_events_are_ignored() {
     app.update(with_kind(KeyCode::Char(' '), KeyEventKind::Release));
     app.update(with_kind(KeyCode::Char('q'), KeyEventKind::Repeat));
     assert!(!app.paused());
-    assert!(!app.should_quit);
+    assert!(!app.view.should_quit);
     // A press then its release toggles once.
     app.update(press(KeyCode::Char(' ')));
     app.update(with_kind(KeyCode::Char(' '), KeyEventKind::Release));
@@ -64,12 +64,12 @@ fn pause_freezes_the_display_while_samples_keep_coming() {
 fn help_opens_and_esc_closes_it_before_quitting() {
     let mut app = healthy_app(3);
     app.update(press(KeyCode::Char('?')));
-    assert!(app.help_open);
+    assert!(app.view.help_open);
     app.update(press(KeyCode::Esc));
-    assert!(!app.help_open);
-    assert!(!app.should_quit);
+    assert!(!app.view.help_open);
+    assert!(!app.view.should_quit);
     app.update(press(KeyCode::Esc));
-    assert!(app.should_quit);
+    assert!(app.view.should_quit);
 }
 
 #[test]
@@ -78,39 +78,44 @@ fn arrows_select_workers_and_findings_and_enter_opens_the_detail() {
     assert!(!app.detector().findings().is_empty());
     app.update(press(KeyCode::Down));
     app.update(press(KeyCode::Down));
-    assert_eq!(app.selected_worker, 1, "stops at the last worker");
+    assert_eq!(app.view.selected_worker, 1, "stops at the last worker");
     app.update(press(KeyCode::Char('k')));
-    assert_eq!(app.selected_worker, 0);
+    assert_eq!(app.view.selected_worker, 0);
     app.update(press(KeyCode::Tab));
-    assert_eq!(app.focus, Focus::Findings);
+    assert_eq!(app.view.focus, Focus::Findings);
     app.update(press(KeyCode::End));
     let last = app.detector().findings().len() - 1;
-    assert_eq!(app.selected_finding, last);
+    assert_eq!(app.view.selected_finding, last);
     app.update(press(KeyCode::Char('g')));
-    assert_eq!(app.selected_finding, 0);
+    assert_eq!(app.view.selected_finding, 0);
     app.update(press(KeyCode::Enter));
-    assert!(app.detail_open);
+    assert!(app.view.detail_open);
     let newest = app.findings_newest_first()[0].clone();
     assert_eq!(app.selected_finding(), Some(&newest));
     app.update(press(KeyCode::Esc));
-    assert!(!app.detail_open);
-    assert!(!app.should_quit);
+    assert!(!app.view.detail_open);
+    assert!(!app.view.should_quit);
 }
 
 #[test]
 fn enter_without_findings_opens_nothing() {
     let mut app = healthy_app(3);
     app.update(press(KeyCode::Enter));
-    assert!(!app.detail_open);
+    assert!(!app.view.detail_open);
 }
 
 #[test]
-fn c_clears_findings_and_r_resets_statistics() {
+fn c_and_r_ask_the_run_and_its_answer_clears_and_resets() {
     let mut app = stuck_app(300);
     app.update(press(KeyCode::Char('c')));
+    app.update(press(KeyCode::Char('r')));
+    assert_eq!(app.take_commands(), vec![Command::Clear, Command::Reset]);
+    assert!(!app.detector().findings().is_empty(), "not until told back");
+    assert!(app.model().samples_seen > 0);
+    app.update(Msg::Clear);
     assert!(app.detector().findings().is_empty());
     assert!(app.model().samples_seen > 0);
-    app.update(press(KeyCode::Char('r')));
+    app.update(Msg::Reset);
     assert_eq!(app.model().samples_seen, 0);
 }
 
@@ -178,8 +183,8 @@ fn clear_and_reset_messages_act_as_their_keys() {
     press_and_open_detail(&mut app);
     app.update(Msg::Clear);
     assert!(app.detector().findings().is_empty());
-    assert!(!app.detail_open);
-    assert_eq!(app.selected_finding, 0);
+    assert!(!app.view.detail_open);
+    assert_eq!(app.view.selected_finding, 0);
     assert!(app.model().samples_seen > 0);
     app.update(Msg::Reset);
     assert_eq!(app.model().samples_seen, 0);
@@ -189,7 +194,7 @@ fn clear_and_reset_messages_act_as_their_keys() {
 fn press_and_open_detail(app: &mut App) {
     app.update(press(KeyCode::Tab));
     app.update(press(KeyCode::Enter));
-    assert!(app.detail_open);
+    assert!(app.view.detail_open);
 }
 
 #[test]
@@ -213,7 +218,7 @@ fn a_replay_redraws_when_what_it_shows_changes() {
         ..status
     }));
     assert!(!app.take_dirty());
-    assert_eq!(app.replay.map(|r| r.position_ns), Some(42_900_000_000));
+    assert_eq!(app.view.replay.map(|r| r.position_ns), Some(42_900_000_000));
     for next in [
         ReplayStatus {
             position_ns: 43_000_000_000,
@@ -249,7 +254,7 @@ fn a_replay_redraws_when_what_it_shows_changes() {
 #[test]
 fn a_replay_has_no_demo_keys() {
     let mut app = healthy_app(3);
-    app.workloads = vec![(
+    app.run.workloads = vec![(
         "api".into(),
         crate::scenario::catalog::built_in("default")
             .expect("exists")
@@ -258,8 +263,8 @@ fn a_replay_has_no_demo_keys() {
             .kind
             .clone(),
     )];
-    app.info.phase_count = 3;
-    app.choices = vec![ScenarioChoice {
+    app.run.info.phase_count = 3;
+    app.view.choices = vec![ScenarioChoice {
         name: "other".into(),
         title: String::new(),
     }];
@@ -275,9 +280,12 @@ fn a_replay_has_no_demo_keys() {
         app.update(press(KeyCode::Char(c)));
     }
     assert!(app.take_commands().is_empty());
-    assert!(app.switcher.is_none());
+    assert!(app.view.switcher.is_none());
     // The same keys act in a live run.
     app.set_replay(None);
+    app.update(press(KeyCode::Char(' ')));
+    assert!(app.paused(), "a live pause freezes the screen");
+    assert!(app.take_commands().is_empty());
     app.update(press(KeyCode::Char('n')));
     assert_eq!(app.take_commands(), vec![Command::NextPhase]);
 }
@@ -340,10 +348,106 @@ fn a_settings_change_is_marked_on_its_workloads_sparkline() {
             .count()
     };
     let mut unmarked = app.clone();
-    unmarked.marks.clear();
+    unmarked.run.marks.clear();
     assert_eq!(
         marks_drawn(&app),
         marks_drawn(&unmarked) + 1,
         "one mark on the hasher's sparkline"
+    );
+}
+
+fn replay_app() -> App {
+    let mut app = healthy_app(3);
+    app.set_replay(Some(ReplayStatus {
+        speed: 1.0,
+        paused: false,
+        position_ns: 0,
+        length_ns: 1,
+    }));
+    app
+}
+
+#[test]
+fn the_replay_keys_ask_the_replay_to_move() {
+    let mut app = replay_app();
+    // Help open: the replay keys still move it.
+    app.update(press(KeyCode::Char('?')));
+    for code in [
+        KeyCode::Char(' '),
+        KeyCode::Char('.'),
+        KeyCode::Right,
+        KeyCode::Char('['),
+        KeyCode::Char(']'),
+        KeyCode::Char('<'),
+        KeyCode::Char('>'),
+    ] {
+        app.update(press(code));
+    }
+    use crate::run::ReplayCommand::*;
+    let moves = [TogglePause, Step, Step, Back, Forward, Slower, Faster];
+    assert_eq!(app.take_commands(), moves.map(Command::Replay).to_vec());
+    assert!(!app.paused(), "space pauses the replay, not the screen");
+    assert!(app.view.help_open);
+    // No chords but Ctrl-C, which quits.
+    for c in [' ', '.', 'r', 'q', '?'] {
+        app.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::CONTROL,
+        )));
+    }
+    assert!(app.take_commands().is_empty());
+    assert!(app.view.help_open && !app.view.should_quit);
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(app.view.should_quit);
+    let mut app = replay_app();
+    app.update(press(KeyCode::Char('c')));
+    assert_eq!(app.take_commands(), vec![Command::Clear]);
+    app.update(press(KeyCode::Char('q')));
+    assert!(app.view.should_quit);
+}
+
+#[test]
+fn a_rebuilt_run_starts_over_and_keeps_what_the_viewer_chose() {
+    let scenario = crate::scenario::catalog::built_in("default")
+        .expect("listed")
+        .expect("parses");
+    let mut app = App::for_scenario(&scenario, scenario.detector, Vec::new());
+    for i in 0..40 {
+        app.update(Msg::Sample(Box::new(sample(i, 0.95, Some(i * 100)))));
+    }
+    assert!(!app.detector().findings().is_empty());
+    app.update(press(KeyCode::Down));
+    press_and_open_detail(&mut app);
+    app.update(press(KeyCode::Char('?')));
+    app.update(press(KeyCode::Char('w')));
+    let view = app.view.clone();
+    app.take_dirty();
+    app.rebuild(&scenario, scenario.detector);
+    assert!(app.take_dirty());
+    assert_eq!(app.model().samples_seen, 0);
+    assert!(app.detector().findings().is_empty());
+    assert_eq!(app.run.workloads.len(), scenario.workloads.len());
+    assert_eq!(
+        (
+            app.view.focus,
+            app.view.selected_worker,
+            app.view.selected_workload
+        ),
+        (view.focus, view.selected_worker, view.selected_workload)
+    );
+    assert!(app.view.help_open && app.view.detail_open);
+    // A smaller run keeps the selections within it.
+    let mut small = scenario.clone();
+    small.runtime.workers = 1;
+    small.workloads.truncate(1);
+    app.view.selected_worker = 5;
+    app.view.selected_workload = 5;
+    app.rebuild(&small, small.detector);
+    assert_eq!(
+        (app.view.selected_worker, app.view.selected_workload),
+        (0, 0)
     );
 }

@@ -53,7 +53,7 @@ fn running_on(model: &Model, worker: usize) -> Option<&PollRecord> {
 pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
     let model = app.model();
     let stall_ns =
-        u64::try_from(app.info.thresholds.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
+        u64::try_from(app.run.info.thresholds.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
     model
         .workers
         .iter()
@@ -172,6 +172,7 @@ pub fn workload_panels(app: &App) -> Vec<WorkloadPanel> {
                 .map_or("?", |(_, k)| *k);
             let mut panel = panel(kind, w);
             panel.marks = app
+                .run
                 .marks
                 .iter()
                 .filter(|(id, _)| *id == w.id)
@@ -268,9 +269,9 @@ pub fn runtime_view(app: &App) -> RuntimeView {
         blocking_threads: r.blocking_threads,
         blocking_idle: r.idle_blocking_threads,
         blocking_queue: r.blocking_queue_depth,
-        blocking_cap: app.info.max_blocking_threads,
+        blocking_cap: app.run.info.max_blocking_threads,
         monitor_cpu: r.monitor_cpu.recent_mean(RECENT),
-        ui_cpu: app.ui_cpu,
+        ui_cpu: app.run.ui_cpu,
     }
 }
 
@@ -291,10 +292,10 @@ pub struct PollHistogramView {
 pub fn poll_histogram(app: &App) -> PollHistogramView {
     let counts = &app.model().poll_buckets;
     let long = bucket_of(
-        u64::try_from(app.info.thresholds.long_poll_threshold.as_nanos()).unwrap_or(u64::MAX),
+        u64::try_from(app.run.info.thresholds.long_poll_threshold.as_nanos()).unwrap_or(u64::MAX),
     );
     let stall = bucket_of(
-        u64::try_from(app.info.thresholds.stall_threshold.as_nanos()).unwrap_or(u64::MAX),
+        u64::try_from(app.run.info.thresholds.stall_threshold.as_nanos()).unwrap_or(u64::MAX),
     );
     let highest = counts.iter().rposition(|&c| c > 0).unwrap_or(0).max(stall);
     let buckets: Vec<(String, u64)> = (0..=highest)

@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 pub use series::Series;
 
 use crate::probe::buckets::bucket_floor_ns;
+use crate::sample::new_histogram;
 use crate::sample::{ProbeSample, Sample, WorkerCounters};
-use crate::workload::new_histogram;
 
 /// How many intervals the series keep: a minute at the default 100 ms.
 pub const SERIES_LEN: usize = 600;

@@ -1,15 +1,15 @@
-//! The lines of a recording as serde types: [`LineOut`] borrows what the runner writes,
-//! [`LineIn`] owns what a reader gets back; both carry the same `"type"` tags and fields.
+//! The lines of a recording as serde types: one [`Line`] per line, tagged by its `"type"`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::settings::SettingsRecord;
 use crate::detect::Finding;
-use crate::runner::RunConfig;
-use crate::scenario::{DetectorSpec, Scenario, ScenarioErrors, ScenarioSource, catalog};
+use crate::run::{Effect, PanicReport, PhaseView, RunConfig};
+use crate::scenario::{
+    DetectorSpec, Scenario, ScenarioErrors, ScenarioSource, WorkloadKind, catalog,
+};
 
 /// The version of the recording format; bumped whenever a line changes shape or meaning.
 ///
@@ -28,7 +28,8 @@ pub struct Header {
     /// Seconds since the Unix epoch when the recording started.
     pub recorded_at_unix_s: u64,
     /// Time between two samples.
-    pub interval_ns: u64,
+    #[serde(rename = "interval_ns", with = "crate::scenario::ns")]
+    pub interval: Duration,
     /// What runs first (a `session` line later means the dashboard switched scenario).
     pub session: SessionRecord,
 }
@@ -37,7 +38,8 @@ pub struct Header {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub scenario: ScenarioRecord,
-    pub thresholds: ThresholdsRecord,
+    /// The detector thresholds in force (the scenario's with command-line overrides).
+    pub thresholds: DetectorSpec,
 }
 
 /// The scenario as its TOML text, so a reader parses it again into the identical scenario.
@@ -51,40 +53,8 @@ pub struct ScenarioRecord {
     pub text: String,
 }
 
-/// The detector thresholds in force (the scenario's with command-line overrides).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ThresholdsRecord {
-    pub stall_ns: u64,
-    pub long_poll_ns: u64,
-    pub lag_ns: u64,
-}
-
 /// The prefix of a built-in scenario's source string.
 const BUILT_IN_PREFIX: &str = "built-in:";
-
-fn ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-impl From<DetectorSpec> for ThresholdsRecord {
-    fn from(d: DetectorSpec) -> Self {
-        ThresholdsRecord {
-            stall_ns: ns(d.stall_threshold),
-            long_poll_ns: ns(d.long_poll_threshold),
-            lag_ns: ns(d.lag_threshold),
-        }
-    }
-}
-
-impl From<ThresholdsRecord> for DetectorSpec {
-    fn from(t: ThresholdsRecord) -> Self {
-        DetectorSpec {
-            stall_threshold: Duration::from_nanos(t.stall_ns),
-            long_poll_threshold: Duration::from_nanos(t.long_poll_ns),
-            lag_threshold: Duration::from_nanos(t.lag_ns),
-        }
-    }
-}
 
 impl ScenarioRecord {
     /// The scenario's source back from its string.
@@ -134,80 +104,45 @@ impl SessionRecord {
         }
         Ok(SessionRecord {
             scenario: record,
-            thresholds: config.detector.into(),
+            thresholds: config.detector,
         })
     }
 
     /// The run's configuration back (without a duration: a replay has the samples' own).
     pub fn config(&self, interval: Duration) -> Result<RunConfig, ScenarioErrors> {
         Ok(RunConfig {
+            stacks: true,
+            console: None,
             scenario: self.scenario.scenario()?,
-            detector: self.thresholds.into(),
+            detector: self.thresholds,
             duration: None,
             interval,
         })
     }
 }
 
-/// One line as the runner writes it.
-#[derive(Debug, Serialize)]
+/// One line, as the runner writes it and a reader gets it back. The effect lines are
+/// [`Effect`]'s variants under the names and fields a recording gives them.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum LineOut<'a> {
-    Header(&'a Header),
+pub enum Line {
+    Header(Box<Header>),
     /// A sample, its fields compacted by [`super::compact`].
     #[serde(rename = "s")]
-    Sample(&'a serde_json::Map<String, serde_json::Value>),
-    Phase {
-        index: usize,
-        note: &'a str,
-        next_at_ms: Option<u64>,
-    },
-    Event {
-        finding: &'a Finding,
-    },
-    Applied {
-        workload: &'a str,
-        settings: SettingsRecord,
-    },
-    Panic {
-        thread: &'a str,
-        message: &'a str,
-        location: Option<&'a str>,
-        /// The finding the dashboard logged for it (a headless replay records it as is).
-        finding: &'a Finding,
-    },
-    Clear,
-    Reset,
-    UiCpu {
-        share: f64,
-    },
-    Session(&'a SessionRecord),
-    End,
-}
-
-/// One line as a reader gets it back.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LineIn {
-    Header(Box<Header>),
-    #[serde(rename = "s")]
     Sample(serde_json::Map<String, serde_json::Value>),
-    Phase {
-        index: usize,
-        note: String,
-        next_at_ms: Option<u64>,
-    },
+    Phase(PhaseView),
     Event {
         finding: Box<Finding>,
     },
     Applied {
         workload: String,
-        settings: SettingsRecord,
+        #[serde(rename = "settings")]
+        kind: WorkloadKind,
     },
     Panic {
-        thread: String,
-        message: String,
-        location: Option<String>,
+        #[serde(flatten)]
+        report: PanicReport,
+        /// The finding the dashboard logged for it (a headless replay records it as is).
         finding: Box<Finding>,
     },
     Clear,
@@ -217,4 +152,66 @@ pub enum LineIn {
     },
     Session(Box<SessionRecord>),
     End,
+}
+
+impl From<Effect> for Line {
+    fn from(effect: Effect) -> Line {
+        match effect {
+            Effect::PhaseBegun(phase) => Line::Phase(phase),
+            Effect::Event(finding) => Line::Event {
+                finding: Box::new(finding),
+            },
+            Effect::Applied { workload, kind } => Line::Applied { workload, kind },
+            Effect::Panic { report, finding } => Line::Panic {
+                report,
+                finding: Box::new(finding),
+            },
+            Effect::Clear => Line::Clear,
+            Effect::Reset => Line::Reset,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines as tokmon has always written them (the dashboard's and every workload kind's
+    /// included) read and write back to the same text.
+    #[test]
+    fn lines_keep_their_spelling() {
+        let finding = serde_json::to_string(&Finding::new(
+            crate::detect::FindingKind::Panic,
+            crate::detect::Severity::Critical,
+            7,
+        ))
+        .expect("serializes");
+        let applied = |settings: &str| {
+            format!(r#"{{"type":"applied","workload":"w","settings":{{{settings}}}}}"#)
+        };
+        let lines = [
+            format!(
+                r#"{{"type":"panic","thread":"t","message":"boom","location":"a.rs:1:2","finding":{finding}}}"#
+            ),
+            format!(r#"{{"type":"event","finding":{finding}}}"#),
+            r#"{"type":"phase","index":1,"note":"n","next_at_ms":null}"#.into(),
+            r#"{"type":"clear"}"#.into(),
+            r#"{"type":"reset"}"#.into(),
+            r#"{"type":"ui_cpu","share":0.25}"#.into(),
+            applied(r#""kind":"echo","connections":1,"rate":2,"payload":3,"timeout_ns":4"#),
+            applied(
+                r#""kind":"hash","placement":"block_in_place","tasks":1,"size":2,"every_ns":3,"chunk":4"#,
+            ),
+            applied(
+                r#""kind":"mutex","tasks":1,"lock":"tokio","hold_ns":2,"hold_by":"spin","every_ns":3"#,
+            ),
+            applied(r#""kind":"sleep","tasks":1,"duration_ns":2,"mode":"async","every_ns":3"#),
+            applied(r#""kind":"spawn","rate":1,"work_ns":2"#),
+            applied(r#""kind":"fs","tasks":1,"mode":"blocking","size":2,"every_ns":3"#),
+        ];
+        for text in lines {
+            let line: Line = serde_json::from_str(&text).expect("reads");
+            assert_eq!(serde_json::to_string(&line).expect("writes"), text);
+        }
+    }
 }

@@ -22,7 +22,8 @@
 //!    - `phase` (`index`, `note`, `next_at_ms`): a scripted phase began.
 //!    - `event` (`finding`): a finding of kind `event`: a phase or a knob change, told in the
 //!      findings log.
-//!    - `applied` (`workload`, `settings` tagged by `kind`, durations in `_ns`): the settings
+//!    - `applied` (`workload`, `settings` tagged by `kind`, durations in `_ns`: a
+//!      [`crate::scenario::WorkloadKind`] in serde): the settings
 //!      a workload runs with from now on.
 //!    - `panic` (`thread`, `message`, `location`, `finding`): a workload task panicked
 //!      (dashboard runs), with the finding the dashboard logged for it.
@@ -43,16 +44,14 @@
 //! - [`reader`]: a file -> [`Recording`]: the run's configuration and its items.
 //! - [`player`]: the replay's pure state (position, speed, pause) and its keys.
 //! - [`compact`]: samples as patches of the previous sample.
-//! - [`settings`]: a workload's settings as plain serde data.
 
 pub mod compact;
 pub mod format;
 pub mod player;
 pub mod reader;
-pub mod settings;
 pub mod writer;
 
 pub use format::FORMAT_VERSION;
-pub use player::{KeyOutcome, Player, Timeline};
+pub use player::{Player, Timeline};
 pub use reader::{Damage, Item, ReadError, Recording};
 pub use writer::{Recorder, RecordingStats};

@@ -1,13 +1,11 @@
 //! The replay's own state, pure: where on the recording's clock it is, how fast it goes,
-//! whether it is paused, and what each replay key does to that. No clock, no terminal: the
-//! replay loop passes the wall time that went by and the keys.
+//! whether it is paused, and what each replay command does to that. No clock, no terminal:
+//! the replay source passes the wall time that went by and the commands.
 
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-
 use super::reader::Item;
-use crate::app::ReplayStatus;
+use crate::run::{ReplayCommand, ReplayStatus};
 
 /// How far `[` and `]` seek.
 pub const SEEK_STEP: Duration = Duration::from_secs(10);
@@ -68,19 +66,6 @@ impl Timeline {
     }
 }
 
-/// What a key did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyOutcome {
-    /// Leave the replay.
-    Quit,
-    /// The replay's state changed (position, speed or pause).
-    Changed,
-    /// A key that acts on a live run only (knobs, next phase, switcher): nothing to do.
-    Ignored,
-    /// Not a replay key: the dashboard's own (selection, help, detail, clear, reset).
-    Dashboard,
-}
-
 /// Position, speed and pause of a replay.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Player {
@@ -128,52 +113,26 @@ impl Player {
         self.clock_ns = self.clock_ns.saturating_add(step).min(self.end_ns);
     }
 
-    /// Applies one key.
-    pub fn key(&mut self, key: &KeyEvent, timeline: &Timeline) -> KeyOutcome {
-        if key.kind != KeyEventKind::Press {
-            return KeyOutcome::Ignored;
-        }
-        if key.modifiers.contains(KeyModifiers::CONTROL) {
-            return match key.code {
-                KeyCode::Char('c') => KeyOutcome::Quit,
-                _ => KeyOutcome::Ignored,
-            };
-        }
-        match key.code {
-            KeyCode::Char('q') => KeyOutcome::Quit,
-            KeyCode::Char(' ') => {
-                self.paused = !self.paused;
-                KeyOutcome::Changed
-            }
-            KeyCode::Char('.') | KeyCode::Right => {
+    /// Moves the replay as `command` says.
+    pub fn apply(&mut self, command: ReplayCommand, timeline: &Timeline) {
+        match command {
+            ReplayCommand::TogglePause => self.paused = !self.paused,
+            ReplayCommand::Step => {
                 // Stepping pauses first: one sample, then it waits.
                 self.paused = true;
                 if let Some(at) = timeline.next_sample_after(self.clock_ns) {
                     self.clock_ns = at;
                 }
-                KeyOutcome::Changed
             }
-            KeyCode::Char('[') => {
-                self.clock_ns = self.clock_ns.saturating_sub(nanos(SEEK_STEP));
-                KeyOutcome::Changed
-            }
-            KeyCode::Char(']') => {
+            ReplayCommand::Back => self.clock_ns = self.clock_ns.saturating_sub(nanos(SEEK_STEP)),
+            ReplayCommand::Forward => {
                 self.clock_ns = self
                     .clock_ns
                     .saturating_add(nanos(SEEK_STEP))
                     .min(self.end_ns);
-                KeyOutcome::Changed
             }
-            KeyCode::Char('<') => {
-                self.speed = clamp_speed(self.speed / 2.0);
-                KeyOutcome::Changed
-            }
-            KeyCode::Char('>') => {
-                self.speed = clamp_speed(self.speed * 2.0);
-                KeyOutcome::Changed
-            }
-            KeyCode::Char('m' | '+' | '=' | '-' | 'n' | 's') => KeyOutcome::Ignored,
-            _ => KeyOutcome::Dashboard,
+            ReplayCommand::Slower => self.speed = clamp_speed(self.speed / 2.0),
+            ReplayCommand::Faster => self.speed = clamp_speed(self.speed * 2.0),
         }
     }
 
@@ -203,11 +162,8 @@ fn clamp_speed(speed: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use crossterm::event::KeyEvent;
-
     use super::*;
-    use crate::app::PhaseView;
-    use crate::runner::Effect;
+    use crate::run::{Effect, PhaseView};
     use crate::sample::{RuntimeCounters, SAMPLE_FORMAT_VERSION, Sample};
 
     fn sample(ms: u64) -> Item {
@@ -229,10 +185,6 @@ mod tests {
             note: String::new(),
             next_at_ms: None,
         })))
-    }
-
-    fn key(c: char) -> KeyEvent {
-        KeyEvent::from(KeyCode::Char(c))
     }
 
     /// Samples every 100 ms for 30 s, a phase after the first.
@@ -258,13 +210,15 @@ mod tests {
         let items = vec![
             sample(100),
             sample(200),
-            Item::Session(Box::new(crate::runner::RunConfig {
+            Item::Session(Box::new(crate::run::RunConfig {
                 scenario: crate::scenario::catalog::built_in("default")
                     .expect("exists")
                     .expect("parses"),
                 detector: Default::default(),
                 duration: None,
                 interval: Duration::from_millis(100),
+                stacks: true,
+                console: None,
             })),
             sample(100),
         ];
@@ -293,7 +247,7 @@ mod tests {
         let t = timeline();
         let mut p = Player::new(&t, 1.0);
         p.advance(Duration::from_millis(1_050));
-        assert_eq!(p.key(&key(' '), &t), KeyOutcome::Changed);
+        p.apply(ReplayCommand::TogglePause, &t);
         assert!(p.paused());
         p.advance(Duration::from_secs(5));
         assert_eq!(p.clock_ns(), 1_050_000_000, "paused: the clock stands");
@@ -306,12 +260,12 @@ mod tests {
                 length_ns: 30_000_000_000,
             }
         );
-        p.key(&key('.'), &t);
+        p.apply(ReplayCommand::Step, &t);
         assert_eq!(p.clock_ns(), 1_100_000_000);
-        p.key(&KeyEvent::from(KeyCode::Right), &t);
+        p.apply(ReplayCommand::Step, &t);
         assert_eq!(p.clock_ns(), 1_200_000_000);
         assert_eq!(t.due(p.clock_ns()), 13);
-        p.key(&key(' '), &t);
+        p.apply(ReplayCommand::TogglePause, &t);
         assert!(!p.paused());
     }
 
@@ -319,7 +273,7 @@ mod tests {
     fn stepping_while_playing_pauses_first() {
         let t = timeline();
         let mut p = Player::new(&t, 1.0);
-        p.key(&key('.'), &t);
+        p.apply(ReplayCommand::Step, &t);
         assert!(p.paused());
         assert_eq!(p.clock_ns(), 100_000_000);
     }
@@ -328,16 +282,16 @@ mod tests {
     fn seeks_ten_seconds_within_the_recording() {
         let t = timeline();
         let mut p = Player::new(&t, 1.0);
-        p.key(&key(']'), &t);
+        p.apply(ReplayCommand::Forward, &t);
         assert_eq!(p.clock_ns(), 10_000_000_000);
-        p.key(&key(']'), &t);
-        p.key(&key(']'), &t);
+        p.apply(ReplayCommand::Forward, &t);
+        p.apply(ReplayCommand::Forward, &t);
         assert_eq!(p.clock_ns(), 30_000_000_000, "not past the end");
-        p.key(&key('['), &t);
+        p.apply(ReplayCommand::Back, &t);
         assert_eq!(p.clock_ns(), 20_000_000_000);
-        p.key(&key('['), &t);
-        p.key(&key('['), &t);
-        p.key(&key('['), &t);
+        p.apply(ReplayCommand::Back, &t);
+        p.apply(ReplayCommand::Back, &t);
+        p.apply(ReplayCommand::Back, &t);
         assert_eq!(p.clock_ns(), 0, "not before the start");
     }
 
@@ -345,44 +299,20 @@ mod tests {
     fn speed_halves_and_doubles_within_bounds() {
         let t = timeline();
         let mut p = Player::new(&t, 1.0);
-        p.key(&key('>'), &t);
+        p.apply(ReplayCommand::Faster, &t);
         assert_eq!(p.speed(), 2.0);
-        p.key(&key('<'), &t);
-        p.key(&key('<'), &t);
+        p.apply(ReplayCommand::Slower, &t);
+        p.apply(ReplayCommand::Slower, &t);
         assert_eq!(p.speed(), 0.5);
         assert_eq!(p.status().speed_text(), "0.5x");
         for _ in 0..20 {
-            p.key(&key('<'), &t);
+            p.apply(ReplayCommand::Slower, &t);
         }
         assert_eq!(p.speed(), MIN_SPEED);
         for _ in 0..20 {
-            p.key(&key('>'), &t);
+            p.apply(ReplayCommand::Faster, &t);
         }
         assert_eq!(p.speed(), MAX_SPEED);
         assert_eq!(Player::new(&t, f64::NAN).speed(), 1.0);
-    }
-
-    #[test]
-    fn quits_on_q_and_ctrl_c_and_hands_other_keys_on() {
-        let t = timeline();
-        let mut p = Player::new(&t, 1.0);
-        assert_eq!(p.key(&key('q'), &t), KeyOutcome::Quit);
-        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(p.key(&ctrl_c, &t), KeyOutcome::Quit);
-        assert_eq!(p.key(&key('m'), &t), KeyOutcome::Ignored);
-        assert_eq!(p.key(&key('n'), &t), KeyOutcome::Ignored);
-        assert_eq!(p.key(&key('c'), &t), KeyOutcome::Dashboard);
-        assert_eq!(
-            p.key(&KeyEvent::from(KeyCode::Tab), &t),
-            KeyOutcome::Dashboard
-        );
-        assert_eq!(
-            p.key(&KeyEvent::from(KeyCode::Esc), &t),
-            KeyOutcome::Dashboard
-        );
-        let mut release = key(' ');
-        release.kind = KeyEventKind::Release;
-        assert_eq!(p.key(&release, &t), KeyOutcome::Ignored);
-        assert!(!p.paused());
     }
 }

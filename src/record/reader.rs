@@ -13,9 +13,8 @@ use std::time::Duration;
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 use super::compact::Decoder;
-use super::format::{FORMAT_VERSION, Header, LineIn, SessionRecord};
-use crate::app::{PanicReport, PhaseView};
-use crate::runner::{Effect, RunConfig};
+use super::format::{FORMAT_VERSION, Header, Line, SessionRecord};
+use crate::run::{Effect, RunConfig};
 use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
 
 /// One thing the run's consumer received, in arrival order.
@@ -235,7 +234,8 @@ impl Recording {
         let Some(first) = lines.first().copied().or(unterminated) else {
             return Err(ReadError::Empty { path });
         };
-        let (header, interval) = read_header(first, &path, lines.is_empty())?;
+        let header = read_header(first, &path, lines.is_empty())?;
+        let interval = header.interval;
         let config = header
             .session
             .config(interval)
@@ -295,7 +295,7 @@ impl Recording {
     }
 }
 
-fn read_header(line: &[u8], path: &Path, only_line: bool) -> Result<(Header, Duration), ReadError> {
+fn read_header(line: &[u8], path: &Path, only_line: bool) -> Result<Header, ReadError> {
     let not = |reason: String| ReadError::NotARecording {
         path: path.to_path_buf(),
         reason,
@@ -323,8 +323,8 @@ fn read_header(line: &[u8], path: &Path, only_line: bool) -> Result<(Header, Dur
         }
         None => return Err(not("the header has no format_version".into())),
     }
-    let header = match serde_json::from_value::<LineIn>(value) {
-        Ok(LineIn::Header(header)) => *header,
+    let header = match serde_json::from_value::<Line>(value) {
+        Ok(Line::Header(header)) => *header,
         Ok(_) => return Err(not("the first line is not a header".into())),
         Err(e) => return Err(not(format!("a bad header: {e}"))),
     };
@@ -339,11 +339,10 @@ fn read_header(line: &[u8], path: &Path, only_line: bool) -> Result<(Header, Dur
             ),
         });
     }
-    if header.interval_ns == 0 {
+    if header.interval.is_zero() {
         return Err(not("the header's interval is zero".into()));
     }
-    let interval = Duration::from_nanos(header.interval_ns);
-    Ok((header, interval))
+    Ok(header)
 }
 
 struct Reader<'a> {
@@ -367,11 +366,11 @@ impl Reader<'_> {
         if self.complete {
             return Err(bad("a line after the end line".into()));
         }
-        let parsed: LineIn =
+        let parsed: Line =
             serde_json::from_slice(line).map_err(|e| bad(format!("not a recording line: {e}")))?;
         let item = match parsed {
-            LineIn::Header(_) => return Err(bad("a second header".into())),
-            LineIn::Sample(patch) => {
+            Line::Header(_) => return Err(bad("a second header".into())),
+            Line::Sample(patch) => {
                 let sample = self
                     .decoder
                     .decode(patch)
@@ -385,40 +384,18 @@ impl Reader<'_> {
                 }
                 Item::Sample(Box::new(sample))
             }
-            LineIn::Phase {
-                index,
-                note,
-                next_at_ms,
-            } => Item::effect(Effect::PhaseBegun(PhaseView {
-                index,
-                note,
-                next_at_ms,
-            })),
-            LineIn::Event { finding } => Item::effect(Effect::Event(*finding)),
-            LineIn::Applied { workload, settings } => Item::effect(Effect::Applied {
-                kind: settings
-                    .to_kind()
-                    .map_err(|e| bad(format!("the settings of `{workload}`: {e}")))?,
-                workload,
-            }),
-            LineIn::Panic {
-                thread,
-                message,
-                location,
-                finding,
-            } => Item::effect(Effect::Panic {
-                report: PanicReport {
-                    thread,
-                    message,
-                    location,
-                },
+            Line::Phase(phase) => Item::effect(Effect::PhaseBegun(phase)),
+            Line::Event { finding } => Item::effect(Effect::Event(*finding)),
+            Line::Applied { workload, kind } => Item::effect(Effect::Applied { workload, kind }),
+            Line::Panic { report, finding } => Item::effect(Effect::Panic {
+                report,
                 finding: *finding,
             }),
-            LineIn::Clear => Item::effect(Effect::Clear),
-            LineIn::Reset => Item::effect(Effect::Reset),
-            LineIn::UiCpu { share } => Item::UiCpu(share),
-            LineIn::Session(session) => Item::Session(Box::new(self.session(&session, number)?)),
-            LineIn::End => {
+            Line::Clear => Item::effect(Effect::Clear),
+            Line::Reset => Item::effect(Effect::Reset),
+            Line::UiCpu { share } => Item::UiCpu(share),
+            Line::Session(session) => Item::Session(Box::new(self.session(&session, number)?)),
+            Line::End => {
                 self.complete = true;
                 return Ok(());
             }

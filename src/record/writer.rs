@@ -11,9 +11,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use super::compact::Encoder;
-use super::format::{FORMAT_VERSION, Header, LineOut, SessionRecord};
-use super::settings::SettingsRecord;
-use crate::runner::{Effect, RunConfig};
+use super::format::{FORMAT_VERSION, Header, Line, SessionRecord};
+use crate::run::{Effect, RunConfig};
 use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
 
 /// How hard the compressor works. Each line is flushed on its own, and most of the gain comes
@@ -91,7 +90,7 @@ impl Recorder {
             recorded_at_unix_s: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-            interval_ns: u64::try_from(config.interval.as_nanos()).unwrap_or(u64::MAX),
+            interval: config.interval,
             session,
         };
         let mut recorder = Recorder {
@@ -108,7 +107,7 @@ impl Recorder {
             error: None,
             line: Vec::with_capacity(4096),
         };
-        recorder.write(&LineOut::Header(&header));
+        recorder.write(&Line::Header(Box::new(header)));
         match recorder.error.take() {
             Some(error) => Err(error),
             None => Ok(recorder),
@@ -127,7 +126,7 @@ impl Recorder {
         }
         match self.encoder.encode(sample) {
             Ok(patch) => {
-                self.write(&LineOut::Sample(&patch));
+                self.write(&Line::Sample(patch));
                 self.stats.samples += 1;
             }
             Err(e) => self.fail(anyhow::Error::new(e).context("encoding a sample")),
@@ -136,32 +135,12 @@ impl Recorder {
 
     /// What a phase, a knob or the presenter did.
     pub fn effect(&mut self, effect: &Effect) {
-        let line = match effect {
-            Effect::PhaseBegun(phase) => LineOut::Phase {
-                index: phase.index,
-                note: &phase.note,
-                next_at_ms: phase.next_at_ms,
-            },
-            Effect::Event(finding) => LineOut::Event { finding },
-            Effect::Applied { workload, kind } => LineOut::Applied {
-                workload,
-                settings: SettingsRecord::from(kind),
-            },
-            Effect::Panic { report, finding } => LineOut::Panic {
-                thread: &report.thread,
-                message: &report.message,
-                location: report.location.as_deref(),
-                finding,
-            },
-            Effect::Clear => LineOut::Clear,
-            Effect::Reset => LineOut::Reset,
-        };
-        self.write(&line);
+        self.write(&Line::from(effect.clone()));
     }
 
     /// The dashboard thread's CPU share lately (shown in the help overlay).
     pub fn ui_cpu(&mut self, share: f64) {
-        self.write(&LineOut::UiCpu { share });
+        self.write(&Line::UiCpu { share });
     }
 
     /// The dashboard switched to another scenario: what follows belongs to `config`.
@@ -170,7 +149,7 @@ impl Recorder {
             return;
         }
         match SessionRecord::of(config, self.time_scale) {
-            Ok(session) => self.write(&LineOut::Session(&session)),
+            Ok(session) => self.write(&Line::Session(Box::new(session))),
             Err(e) => self.fail(e),
         }
     }
@@ -178,7 +157,7 @@ impl Recorder {
     /// Writes the end line and closes the compressed stream; the first error met while
     /// recording, if any.
     pub fn finish(mut self) -> anyhow::Result<RecordingStats> {
-        self.write(&LineOut::End);
+        self.write(&Line::End);
         // Even after an error: what was written before it stays readable either way.
         let finished = self.out.try_finish();
         self.stats.bytes = self.out.get_ref().bytes;
@@ -189,7 +168,7 @@ impl Recorder {
         Ok(self.stats)
     }
 
-    fn write(&mut self, line: &LineOut<'_>) {
+    fn write(&mut self, line: &Line) {
         if self.error.is_some() {
             return;
         }

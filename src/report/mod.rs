@@ -448,7 +448,7 @@ fn workload_report(kind: &WorkloadKind, w: &WorkloadModel, seconds: f64) -> Work
             mean: ms(w.sched_mean_ns()),
             worst_interval_mean: ms(w.sched_worst_interval_mean_ns),
             long: w.sched_long,
-            long_threshold_ms: crate::workload::LONG_SCHED_DELAY.as_secs_f64() * 1e3,
+            long_threshold_ms: crate::sample::LONG_SCHED_DELAY.as_secs_f64() * 1e3,
             count: w.sched_count,
         },
     }

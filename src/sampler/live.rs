@@ -34,11 +34,12 @@ impl LiveSource {
         workloads: Vec<Arc<WorkloadStats>>,
         probe: Arc<Probe>,
         stall_threshold_ns: u64,
+        stacks: bool,
     ) -> Self {
         LiveSource {
             handle,
             workloads,
-            watch: PollWatch::new(probe.clone(), stall_threshold_ns),
+            watch: PollWatch::new(probe.clone(), stall_threshold_ns, stacks),
             probe,
             attribution: WorkerAttribution::default(),
             scans: 0,

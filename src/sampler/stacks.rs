@@ -3,7 +3,6 @@
 //! threshold), the symbolization on a thread of its own, so its slow first call (tens of
 //! milliseconds) never delays stall detection.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
@@ -15,14 +14,6 @@ use crate::stack;
 const CAPTURE_TIMEOUT: Duration = Duration::from_millis(100);
 /// Captures waiting for the symbolizer before new ones are dropped.
 const QUEUE: usize = 16;
-
-/// Whether stack capture is on (the default where supported); `--no-stacks` turns it off.
-static ENABLED: AtomicBool = AtomicBool::new(true);
-
-/// Turns stack capture on or off for runs started afterwards.
-pub fn set_enabled(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
-}
 
 /// The poll a stack belongs to: (thread id, poll sequence number).
 pub type PollKey = (Option<i32>, u64);
@@ -36,9 +27,9 @@ pub struct StackService {
 
 impl StackService {
     /// Starts the symbolizer thread (which warms the symbolizer up first), or `None` where
-    /// stacks are off or unsupported.
+    /// stacks are unsupported.
     pub fn start() -> Option<StackService> {
-        if !ENABLED.load(Ordering::Relaxed) || !stack::supported() || stack::prepare().is_err() {
+        if !stack::supported() || stack::prepare().is_err() {
             return None;
         }
         let (to_symbolize, requests) = sync_channel::<(PollKey, stack::RawStack)>(QUEUE);

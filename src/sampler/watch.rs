@@ -128,15 +128,19 @@ pub struct PollWatch {
 }
 
 impl PollWatch {
-    pub fn new(probe: Arc<Probe>, stall_threshold_ns: u64) -> Self {
+    /// Watches `probe`'s threads for stalls, capturing their stacks when `stacks` is on.
+    pub fn new(probe: Arc<Probe>, stall_threshold_ns: u64, stacks: bool) -> Self {
+        // The coarse clock reads its start until the first tick: polls begun before a late
+        // first scan (a loaded machine) must not look as long as the wait for that scan.
+        let last_tick = Some(probe.clock.now_ns());
         PollWatch {
             probe,
             stall_threshold_ns,
             watching: HashMap::new(),
             finished: HashMap::new(),
-            stacks: StackService::start(),
+            stacks: if stacks { StackService::start() } else { None },
             late_stacks: Vec::new(),
-            last_tick: None,
+            last_tick,
             gaps: std::collections::VecDeque::new(),
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod error;
+pub(crate) mod ns;
 mod parse;
 pub mod spec;
 

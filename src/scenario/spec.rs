@@ -3,7 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde::Serialize;
+use smart_default::SmartDefault;
+use strum::{EnumDiscriminants, EnumIter, EnumString, IntoStaticStr, VariantNames};
+
+use super::ns;
 
 /// Default stall threshold: a poll still running after this long is a stall.
 pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
@@ -15,51 +20,6 @@ pub const DEFAULT_LAG_THRESHOLD: Duration = Duration::from_millis(50);
 pub const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
 /// Fewest workers a scenario gets by default: a single worker cannot show one blocking another.
 pub const MIN_DEFAULT_WORKERS: usize = 2;
-
-/// Default echo client connections kept open.
-pub const DEFAULT_ECHO_CONNECTIONS: u32 = 16;
-/// Default echo request rate, requests per second in total.
-pub const DEFAULT_ECHO_RATE: u32 = 1000;
-/// Default echo request (and response) size in bytes.
-pub const DEFAULT_ECHO_PAYLOAD: u32 = 64;
-/// Default echo timeout: a response later than this counts as a timeout.
-pub const DEFAULT_ECHO_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Default hash placement: inline on the worker, the mistake the scenario shows.
-pub const DEFAULT_HASH_PLACEMENT: Placement = Placement::Worker;
-/// Default number of concurrent hashing loops.
-pub const DEFAULT_HASH_TASKS: u32 = 2;
-/// Default bytes hashed per job: 64 MiB.
-pub const DEFAULT_HASH_SIZE: u64 = 64 * 1024 * 1024;
-/// Default pause between hash jobs in one loop.
-pub const DEFAULT_HASH_EVERY: Duration = Duration::from_millis(100);
-/// Default bytes hashed between `yield_now` calls with `placement = "yield"`: 1 MiB.
-pub const DEFAULT_HASH_CHUNK: u64 = 1024 * 1024;
-
-/// Default number of tasks contending on the lock.
-pub const DEFAULT_MUTEX_TASKS: u32 = 8;
-/// Default lock the mutex workload contends on.
-pub const DEFAULT_MUTEX_LOCK: LockKind = LockKind::Std;
-/// Default time a holder keeps the lock.
-pub const DEFAULT_MUTEX_HOLD: Duration = Duration::from_millis(20);
-/// Default way a holder spends its hold time.
-pub const DEFAULT_MUTEX_HOLD_BY: HoldBy = HoldBy::Sleep;
-/// Default pause between lock acquisitions in one task.
-pub const DEFAULT_MUTEX_EVERY: Duration = Duration::from_millis(10);
-
-/// Default number of sleeping loops.
-pub const DEFAULT_SLEEP_TASKS: u32 = 2;
-/// Default length of one sleep.
-pub const DEFAULT_SLEEP_DURATION: Duration = Duration::from_millis(200);
-/// Default sleep mode: blocking, the classic mistake.
-pub const DEFAULT_SLEEP_MODE: SleepMode = SleepMode::Blocking;
-/// Default pause between sleeps in one loop.
-pub const DEFAULT_SLEEP_EVERY: Duration = Duration::from_millis(100);
-
-/// Default spawn rate, tasks per second.
-pub const DEFAULT_SPAWN_RATE: u32 = 1000;
-/// Default CPU work each spawned task does before it ends.
-pub const DEFAULT_SPAWN_WORK: Duration = Duration::from_micros(10);
 
 /// Where a scenario came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -140,8 +100,12 @@ pub struct KnobSetting {
     pub knob: Knob,
 }
 
-/// A setting that can change while a workload runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A setting that can change while a workload runs, named by the key that sets it.
+///
+/// The order of the variants is the order a kind's knobs are listed in messages.
+#[derive(Debug, Clone, Copy, PartialEq, IntoStaticStr, EnumDiscriminants)]
+#[strum(serialize_all = "snake_case")]
+#[strum_discriminants(derive(PartialOrd, Ord))]
 pub enum Knob {
     /// hash
     Placement(Placement),
@@ -150,8 +114,10 @@ pub enum Knob {
     /// mutex
     HoldBy(HoldBy),
     /// sleep
+    #[strum(serialize = "mode")]
     SleepMode(SleepMode),
     /// fs
+    #[strum(serialize = "mode")]
     FsMode(FsMode),
     /// echo, spawn: per second
     Rate(u32),
@@ -170,19 +136,7 @@ pub enum Knob {
 impl Knob {
     /// The key that names this knob in a phase's `set` (`"hasher.placement"`).
     pub fn key(&self) -> &'static str {
-        match self {
-            Knob::Placement(_) => "placement",
-            Knob::Lock(_) => "lock",
-            Knob::HoldBy(_) => "hold_by",
-            Knob::SleepMode(_) => "mode",
-            Knob::FsMode(_) => "mode",
-            Knob::Rate(_) => "rate",
-            Knob::Size(_) => "size",
-            Knob::Tasks(_) => "tasks",
-            Knob::Every(_) => "every",
-            Knob::Duration(_) => "duration",
-            Knob::Hold(_) => "hold",
-        }
+        self.into()
     }
 }
 
@@ -226,10 +180,13 @@ pub struct RuntimeSpec {
 }
 
 /// Detector thresholds a scenario may set; command-line flags override them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectorSpec {
+    #[serde(rename = "stall_ns", with = "ns")]
     pub stall_threshold: Duration,
+    #[serde(rename = "long_poll_ns", with = "ns")]
     pub long_poll_threshold: Duration,
+    #[serde(rename = "lag_ns", with = "ns")]
     pub lag_threshold: Duration,
 }
 
@@ -251,47 +208,72 @@ pub struct WorkloadSpec {
     pub kind: WorkloadKind,
 }
 
-/// What a workload does, with its settings.
-#[derive(Debug, Clone, PartialEq)]
+/// What a workload does, with its settings; parsing a `kind` name gives the kind's defaults.
+/// In serde, as a recording's `applied` line stores them: tagged by `kind`, durations in `_ns`.
+///
+/// The variants are in the order messages list the kinds.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    EnumIter,
+    Serialize,
+    Deserialize,
+)]
+#[strum(serialize_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WorkloadKind {
     Echo(EchoSpec),
+    Fs(FsSpec),
     Hash(HashSpec),
     Mutex(MutexSpec),
     Sleep(SleepSpec),
     Spawn(SpawnSpec),
-    Fs(FsSpec),
 }
 
 impl WorkloadKind {
     /// The `kind` key's value.
     pub fn name(&self) -> &'static str {
-        match self {
-            WorkloadKind::Echo(_) => "echo",
-            WorkloadKind::Hash(_) => "hash",
-            WorkloadKind::Mutex(_) => "mutex",
-            WorkloadKind::Sleep(_) => "sleep",
-            WorkloadKind::Spawn(_) => "spawn",
-            WorkloadKind::Fs(_) => "fs",
-        }
+        self.into()
     }
 }
 
 /// A TCP echo server on the measured runtime, loaded from outside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct EchoSpec {
     /// Client connections kept open.
+    #[default(16)]
     pub connections: u32,
     /// Requests per second in total, open loop.
+    #[default(1000)]
     pub rate: u32,
     /// Bytes per request (and per echoed response).
+    #[default(64)]
     pub payload: u32,
     /// A response later than this counts as a timeout.
+    #[default(Duration::from_secs(1))]
+    #[serde(rename = "timeout_ns", with = "ns")]
     pub timeout: Duration,
 }
 
 /// Where a hash job runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Placement {
     /// Inline in the async task: the mistake.
     Worker,
@@ -311,50 +293,74 @@ impl Placement {
         Placement::Yield,
     ];
 
+    /// Its name in a scenario file.
     pub fn name(self) -> &'static str {
-        match self {
-            Placement::Worker => "worker",
-            Placement::SpawnBlocking => "spawn_blocking",
-            Placement::BlockInPlace => "block_in_place",
-            Placement::Yield => "yield",
-        }
+        self.into()
     }
 }
 
 /// sha2-256 over `size` bytes per job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct HashSpec {
+    #[default(Placement::Worker)]
     pub placement: Placement,
     /// Concurrent hashing loops.
+    #[default(2)]
     pub tasks: u32,
     /// Bytes hashed per job.
+    #[default(64 * 1024 * 1024)]
     pub size: u64,
     /// Pause between jobs in one loop.
+    #[default(Duration::from_millis(100))]
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
     /// Bytes hashed between `yield_now` calls when `placement = "yield"`.
+    #[default(1024 * 1024)]
     pub chunk: u64,
 }
 
 /// Which lock the mutex workload contends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum LockKind {
     Std,
     Tokio,
 }
 
 impl LockKind {
+    /// Its name in a scenario file.
     pub fn name(self) -> &'static str {
-        match self {
-            LockKind::Std => "std",
-            LockKind::Tokio => "tokio",
-        }
+        self.into()
     }
 }
 
 /// How a lock holder spends its `hold` time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum HoldBy {
     /// `std::thread::sleep` under a std lock, `tokio::time::sleep` under a tokio lock.
     Sleep,
@@ -363,27 +369,44 @@ pub enum HoldBy {
 }
 
 impl HoldBy {
+    /// Its name in a scenario file.
     pub fn name(self) -> &'static str {
-        match self {
-            HoldBy::Sleep => "sleep",
-            HoldBy::Spin => "spin",
-        }
+        self.into()
     }
 }
 
 /// `tasks` contenders on one lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct MutexSpec {
+    #[default(8)]
     pub tasks: u32,
+    #[default(LockKind::Std)]
     pub lock: LockKind,
+    #[default(Duration::from_millis(20))]
+    #[serde(rename = "hold_ns", with = "ns")]
     pub hold: Duration,
+    #[default(HoldBy::Sleep)]
     pub hold_by: HoldBy,
+    #[default(Duration::from_millis(10))]
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
 }
 
 /// How the sleep workload sleeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SleepMode {
     /// `std::thread::sleep`: the classic mistake.
     Blocking,
@@ -392,35 +415,54 @@ pub enum SleepMode {
 }
 
 impl SleepMode {
+    /// Its name in a scenario file.
     pub fn name(self) -> &'static str {
-        match self {
-            SleepMode::Blocking => "blocking",
-            SleepMode::Async => "async",
-        }
+        self.into()
     }
 }
 
 /// `tasks` loops that sleep `duration`, pausing `every`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct SleepSpec {
+    #[default(2)]
     pub tasks: u32,
+    #[default(Duration::from_millis(200))]
+    #[serde(rename = "duration_ns", with = "ns")]
     pub duration: Duration,
+    #[default(SleepMode::Blocking)]
     pub mode: SleepMode,
+    #[default(Duration::from_millis(100))]
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
 }
 
 /// Spawns short tasks at `rate` per second.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct SpawnSpec {
     /// Tasks spawned per second.
+    #[default(1000)]
     pub rate: u32,
     /// CPU work each spawned task does before it ends.
+    #[default(Duration::from_micros(10))]
+    #[serde(rename = "work_ns", with = "ns")]
     pub work: Duration,
 }
 
 /// How the fs workload does its file I/O.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    EnumString,
+    IntoStaticStr,
+    VariantNames,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum FsMode {
     /// `std::fs` inside async code: the mistake.
     Blocking,
@@ -429,30 +471,24 @@ pub enum FsMode {
 }
 
 impl FsMode {
+    /// Its name in a scenario file.
     pub fn name(self) -> &'static str {
-        match self {
-            FsMode::Blocking => "blocking",
-            FsMode::Async => "async",
-        }
+        self.into()
     }
 }
 
 /// `tasks` loops that each write `size` bytes to their own file in a temporary directory,
 /// `fsync` it, read it back, and pause `every`. The directory is removed when the run ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, SmartDefault, Serialize, Deserialize)]
 pub struct FsSpec {
+    #[default(2)]
     pub tasks: u32,
+    #[default(FsMode::Blocking)]
     pub mode: FsMode,
     /// Bytes written and read per operation.
+    #[default(4 * 1024 * 1024)]
     pub size: u64,
+    #[default(Duration::from_millis(20))]
+    #[serde(rename = "every_ns", with = "ns")]
     pub every: Duration,
 }
-
-/// Default fs loops.
-pub const DEFAULT_FS_TASKS: u32 = 2;
-/// Default fs mode: the mistake.
-pub const DEFAULT_FS_MODE: FsMode = FsMode::Blocking;
-/// Default bytes per fs operation.
-pub const DEFAULT_FS_SIZE: u64 = 4 * 1024 * 1024;
-/// Default pause between fs operations.
-pub const DEFAULT_FS_EVERY: Duration = Duration::from_millis(20);

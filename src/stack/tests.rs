@@ -78,18 +78,22 @@ fn blocking_site_is_the_first_app_frame_outside_this_module() {
 fn captures_a_sleeping_thread_and_finds_its_function() {
     use std::sync::mpsc;
 
+    /// Sleeps until the test is done with it, however late a loaded machine lets it look.
     #[inline(never)]
-    fn stack_unit_test_sleeper(ready: mpsc::Sender<i32>) {
+    fn stack_unit_test_sleeper(ready: mpsc::Sender<i32>, done: mpsc::Receiver<()>) {
         ready
             .send(rustix::thread::gettid().as_raw_nonzero().get())
             .expect("receiver alive");
-        std::thread::sleep(Duration::from_millis(400));
+        while done.try_recv() == Err(mpsc::TryRecvError::Empty) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         std::hint::black_box(());
     }
 
     assert!(supported());
     let (tx, rx) = mpsc::channel();
-    let sleeper = std::thread::spawn(move || stack_unit_test_sleeper(tx));
+    let (done_tx, done_rx) = mpsc::channel();
+    let sleeper = std::thread::spawn(move || stack_unit_test_sleeper(tx, done_rx));
     let tid = rx.recv().expect("sleeper started");
     std::thread::sleep(Duration::from_millis(50));
     let raw = capture(tid, None, Duration::from_secs(2)).expect("capture");
@@ -110,6 +114,7 @@ fn captures_a_sleeping_thread_and_finds_its_function() {
     assert!(ours.app);
     // This module's own files are never the blocking site.
     assert!(blocking_site(&frames).is_none(), "{text:#?}");
+    drop(done_tx);
     sleeper.join().expect("sleeper");
 }
 

@@ -38,7 +38,7 @@ impl Widget for Findings<'_> {
         }
         let t = self.theme;
         let findings = self.app.findings_newest_first();
-        let focused = self.app.focus == Focus::Findings;
+        let focused = self.app.view.focus == Focus::Findings;
         let mut title = vec![Span::styled(" Findings ", t.title)];
         let counts = finding_counts(self.app);
         if counts.is_empty() {
@@ -56,7 +56,7 @@ impl Widget for Findings<'_> {
         let per = if inner.height >= 2 { 2 } else { 1 };
         // Entries surely on screen (an event without a note takes one row, the others two).
         let visible = usize::from(inner.height / per).max(1);
-        let offset = scroll_offset(self.app.selected_finding, visible, findings.len());
+        let offset = scroll_offset(self.app.view.selected_finding, visible, findings.len());
         let max = usize::from(inner.width);
         let rows = usize::from(inner.height);
         let mut lines: Vec<Line> = Vec::new();
@@ -65,7 +65,7 @@ impl Widget for Findings<'_> {
             if lines.len() >= rows {
                 break;
             }
-            let selected = focused && n == self.app.selected_finding;
+            let selected = focused && n == self.app.view.selected_finding;
             let entry = self.entry(finding, selected, max, per == 2);
             if lines.len() + entry.len() <= rows {
                 whole += 1;

@@ -56,7 +56,7 @@ fn replay_keys(paused: bool) -> Vec<Key> {
 
 /// The keys in the order they are shown.
 fn keys(app: &App) -> Vec<Key> {
-    if let Some(replay) = app.replay {
+    if let Some(replay) = app.view.replay {
         return replay_keys(replay.paused);
     }
     let pause = if app.paused() { "resume" } else { "pause" };
@@ -74,16 +74,16 @@ fn keys(app: &App) -> Vec<Key> {
         let more = intensity(kind, true)
             .or_else(|| intensity(kind, false))
             .map_or("intensity", |k| k.key());
-        if app.workloads.len() > 1 {
+        if app.run.workloads.len() > 1 {
             keys.push(key("w", "w", "workload", 3));
         }
         keys.push(key("m", "m", "flip", 1));
         keys.push(key("+/-", "+-", more, 3));
     }
-    if app.info.phase_count > 0 {
+    if app.run.info.phase_count > 0 {
         keys.push(key("n", "n", "next phase", 1));
     }
-    if !app.choices.is_empty() {
+    if !app.view.choices.is_empty() {
         keys.push(key("s", "s", "scenarios", 4));
     }
     keys

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::Style;
@@ -70,7 +72,7 @@ impl Widget for Header<'_> {
             return;
         }
         let t = self.theme;
-        let info = &self.app.info;
+        let info = &self.app.run.info;
         let model = self.app.model();
         let elapsed = format!("elapsed {}", fmt_clock(model.now_ns() / 1_000_000));
         let dropped = model.samples_dropped;
@@ -191,7 +193,7 @@ impl Header<'_> {
             Tone::Loud => t.loud,
         };
         let wide = self.mode == Mode::Wide;
-        let badge = match self.app.replay {
+        let badge = match self.app.view.replay {
             Some(replay) if replay.paused => {
                 if wide {
                     " PAUSED: space resumes, . steps "
@@ -217,7 +219,7 @@ impl Header<'_> {
         };
         // With `--console`, the right end says where tokio-console can attach, when the status
         // and no badge need the room.
-        let console = console_note(self.mode).filter(|note| {
+        let console = console_note(self.app.run.info.console, self.mode).filter(|note| {
             badge.is_empty() && width(note) + 4 + width(&text) < usize::from(area.width)
         });
         let right = console.as_deref().unwrap_or(badge);
@@ -251,11 +253,9 @@ impl Header<'_> {
     }
 }
 
-/// `tokio-console at 127.0.0.1:6669 ` while `--console` serves it. The console is served once
-/// for the whole process before the first frame, so this reads it from [`crate::console`]
-/// rather than from the app (nothing in a test process serves it).
-fn console_note(mode: Mode) -> Option<String> {
-    let addr = crate::console::serving_at()?;
+/// `tokio-console at 127.0.0.1:6669 ` while `--console` serves it.
+fn console_note(addr: Option<SocketAddr>, mode: Mode) -> Option<String> {
+    let addr = addr?;
     Some(match mode {
         Mode::Wide => format!("tokio-console at {addr} "),
         Mode::Compact => format!("console {addr} "),
@@ -265,7 +265,7 @@ fn console_note(mode: Mode) -> Option<String> {
 /// A replay's lead on the first row: the loud ` REPLAY 2x ` badge and ` 0:42 / 5:00 `; nothing
 /// in a live run.
 fn replay_lead(app: &App, t: &Theme) -> Vec<Span<'static>> {
-    let Some(replay) = app.replay else {
+    let Some(replay) = app.view.replay else {
         return Vec::new();
     };
     vec![
@@ -278,9 +278,9 @@ fn replay_lead(app: &App, t: &Theme) -> Vec<Span<'static>> {
 /// The phase line of a scripted demo, cut to `room` cells:
 /// "` phase 2/3 ` next in 12.4 s · The mistake: each job grows to 256 MiB, …".
 pub fn phase_line<'a>(app: &App, t: &Theme, room: usize) -> Line<'a> {
-    let count = app.info.phase_count;
+    let count = app.run.info.phase_count;
     let now_ms = app.model().now_ns() / 1_000_000;
-    let (badge, when, note) = match &app.phase {
+    let (badge, when, note) = match &app.run.phase {
         Some(p) => {
             let when = match p.next_at_ms {
                 Some(at) => format!("next in {:.1} s", at.saturating_sub(now_ms) as f64 / 1000.0),
@@ -321,8 +321,8 @@ pub fn phase_line<'a>(app: &App, t: &Theme, room: usize) -> Line<'a> {
 /// "tokmon  <title>  [<name>]", cut to `room` cells.
 fn title_line<'a>(app: &App, t: &Theme, room: usize) -> Line<'a> {
     let head = "tokmon ";
-    let name = format!("  [{}]", app.info.name);
-    let title = t.s(&app.info.title);
+    let name = format!("  [{}]", app.run.info.name);
+    let title = t.s(&app.run.info.title);
     let title_room = room.saturating_sub(width(head) + width(&name));
     let mut spans = vec![Span::styled(head, t.title)];
     if title_room >= 12 || width(&title) <= title_room {
@@ -334,7 +334,7 @@ fn title_line<'a>(app: &App, t: &Theme, room: usize) -> Line<'a> {
     } else {
         spans.push(Span::styled(
             truncate(
-                &t.s(&app.info.name),
+                &t.s(&app.run.info.name),
                 room.saturating_sub(width(head)),
                 t.ellipsis(),
             ),

@@ -69,9 +69,9 @@ impl Widget for Help<'_> {
         // other scenarios) is shown dimmed.
         let idle = |key: &str| -> Option<&'static str> {
             let idle = match key {
-                "w / W" | "m" | "+ / -" => app.workloads.is_empty(),
-                "n" => app.info.phase_count == 0,
-                "s" => app.choices.is_empty(),
+                "w / W" | "m" | "+ / -" => app.run.workloads.is_empty(),
+                "n" => app.run.info.phase_count == 0,
+                "s" => app.view.choices.is_empty(),
                 _ => false,
             };
             idle.then_some("not in this run")
@@ -89,7 +89,7 @@ impl Widget for Help<'_> {
             }
             Line::from(spans)
         };
-        let replay = app.replay.is_some();
+        let replay = app.view.replay.is_some();
         let mut lines: Vec<Line> = Vec::new();
         if replay {
             lines.push(Line::styled(" replay: move through the recording", t.title));

@@ -50,11 +50,11 @@ impl Widget for Screen<'_> {
         // The selected workload's panel leads with its knob keys: one line more.
         let knob_line = usize::from(workloads::selected_kind(app, &panels).is_some());
         let content = Content {
-            workers: app.info.workers.max(app.model().workers.len()),
+            workers: app.run.info.workers.max(app.model().workers.len()),
             workloads: panels.len(),
             workload_lines: panels.iter().map(|p| p.lines.len()).max().unwrap_or(0) + knob_line,
             workload_stack: panels.iter().map(|p| 1 + p.lines.len()).sum(),
-            phase_line: app.info.phase_count > 0,
+            phase_line: app.run.info.phase_count > 0,
         };
         let Some(areas) = layout::areas(area, content) else {
             too_small(area, buf, theme);
@@ -68,19 +68,19 @@ impl Widget for Screen<'_> {
         workloads::Workloads { app, theme, mode }.render(areas.workloads, buf);
         findings::Findings { app, theme, mode }.render(areas.findings, buf);
         footer::Footer { app, theme }.render(areas.footer, buf);
-        if app.detail_open
+        if app.view.detail_open
             && let Some(finding) = app.selected_finding()
         {
             detail::Detail { finding, theme }.render(area, buf);
         }
-        if app.help_open {
+        if app.view.help_open {
             help::Help { app, theme }.render(area, buf);
         }
-        if let Some((choices, highlighted)) = &app.switcher {
+        if let Some((choices, highlighted)) = &app.view.switcher {
             switcher::Switcher {
                 choices,
                 highlighted: *highlighted,
-                current: &app.info.name,
+                current: &app.run.info.name,
                 theme,
             }
             .render(area, buf);

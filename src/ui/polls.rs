@@ -56,7 +56,7 @@ impl Widget for Polls<'_> {
             sep,
             usize::from(area.width).saturating_sub(4),
         );
-        let thresholds = &self.app.info.thresholds;
+        let thresholds = &self.app.run.info.thresholds;
         let long = fmt_dur(thresholds.long_poll_threshold.as_secs_f64() * 1000.0);
         let stall = fmt_dur(thresholds.stall_threshold.as_secs_f64() * 1000.0);
         let mut block = t.block(Line::styled(" Poll durations ", t.title), false);

@@ -21,7 +21,7 @@ pub struct Runtime<'a> {
 
 impl Runtime<'_> {
     fn lag_style(&self, view: &RuntimeView) -> Style {
-        let limit = self.app.info.thresholds.lag_threshold.as_secs_f64() * 1000.0;
+        let limit = self.app.run.info.thresholds.lag_threshold.as_secs_f64() * 1000.0;
         if view.lag_ms >= limit {
             self.theme.warning
         } else {

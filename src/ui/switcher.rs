@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
-use crate::app::ScenarioChoice;
+use crate::run::ScenarioChoice;
 
 use super::layout::centered;
 use super::text::{truncate, width};

@@ -8,8 +8,9 @@ use ratatui::style::{Color, Modifier};
 
 use super::{Look, ThemeName, draw};
 use crate::app::fixtures::{healthy_app, info, sample, stuck_app};
-use crate::app::{App, Command, Msg, PhaseView, ReplayStatus, ScenarioChoice};
+use crate::app::{App, Msg};
 use crate::detect::event;
+use crate::run::{Command, PhaseView, ReplayStatus, ScenarioChoice};
 use crate::scenario::{EchoSpec, HashSpec, Placement, WorkloadKind};
 
 fn press(app: &mut App, code: KeyCode) {
@@ -43,7 +44,7 @@ fn detail_app() -> App {
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Enter);
     assert!(
-        app.detail_open,
+        app.view.detail_open,
         "Enter opens the detail of the selected finding"
     );
     app
@@ -52,7 +53,7 @@ fn detail_app() -> App {
 fn help_app() -> App {
     let mut app = stuck_app(840);
     press(&mut app, KeyCode::Char('?'));
-    assert!(app.help_open);
+    assert!(app.view.help_open);
     app
 }
 
@@ -161,11 +162,11 @@ fn phased_app() -> App {
     info.source = "built-in:default".into();
     info.phase_count = NOTES.len();
     let mut app = App::new(info);
-    app.workloads = vec![
+    app.run.workloads = vec![
         ("api".into(), echo()),
         ("hasher".into(), hash(Placement::Worker, 8 * MIB)),
     ];
-    app.choices = scenarios();
+    app.view.choices = scenarios();
     begin_phase(&mut app, 0, 0, Some(5_000));
     for i in 0..=30 {
         app.update(Msg::Sample(Box::new(sample(i, 0.2, None))));
@@ -184,7 +185,7 @@ fn phased_app() -> App {
         kind: hash(Placement::Worker, 256 * MIB),
     });
     press(&mut app, KeyCode::Char('w'));
-    assert_eq!(app.selected_workload, 1, "w selects the next workload");
+    assert_eq!(app.view.selected_workload, 1, "w selects the next workload");
     for k in 1..=8 {
         app.update(Msg::Sample(Box::new(sample(
             30 + k,
@@ -199,7 +200,7 @@ fn phased_app() -> App {
 fn switcher_app() -> App {
     let mut app = phased_app();
     press(&mut app, KeyCode::Char('s'));
-    assert!(app.switcher.is_some(), "s opens the switcher");
+    assert!(app.view.switcher.is_some(), "s opens the switcher");
     for _ in 0..9 {
         press(&mut app, KeyCode::Down);
     }
@@ -234,7 +235,7 @@ fn event_app() -> App {
 fn demo_help_app() -> App {
     let mut app = phased_app();
     press(&mut app, KeyCode::Char('?'));
-    assert!(app.help_open);
+    assert!(app.view.help_open);
     app
 }
 
@@ -243,7 +244,7 @@ fn starting_app() -> App {
     let mut info = info();
     info.phase_count = 3;
     let mut app = App::new(info);
-    app.workloads = vec![
+    app.run.workloads = vec![
         ("api".into(), echo()),
         ("hasher".into(), hash(Placement::Worker, 8 * MIB)),
     ];
@@ -278,7 +279,7 @@ fn replay_end_app() -> App {
 fn replay_help_app() -> App {
     let mut app = replay_app(2.0, false);
     press(&mut app, KeyCode::Char('?'));
-    assert!(app.help_open);
+    assert!(app.view.help_open);
     app
 }
 
@@ -475,7 +476,7 @@ fn no_size_panics() {
 
 /// Twelve workers (one stuck) and a dozen findings: more than 80x24 shows at once.
 fn crowded_app() -> App {
-    use crate::app::PanicReport;
+    use crate::run::PanicReport;
     let mut info = info();
     info.workers = 12;
     let mut app = App::new(info);
@@ -509,14 +510,14 @@ fn crowded_app() -> App {
 fn crowded_screens_scroll_to_the_selection() {
     let mut app = crowded_app();
     press(&mut app, KeyCode::End);
-    assert_eq!(app.selected_worker, 11);
+    assert_eq!(app.view.selected_worker, 11);
     let workers = screen(&app, dark(), 80, 24);
     assert!(workers.contains("▶11  STUCK"), "{workers}");
     press(&mut app, KeyCode::Tab);
     for _ in 0..5 {
         press(&mut app, KeyCode::Char('j'));
     }
-    assert_eq!(app.selected_finding, 5);
+    assert_eq!(app.view.selected_finding, 5);
     let findings = screen(&app, dark(), 80, 24);
     insta::assert_snapshot!(format!("{workers}\n{findings}"));
 }
@@ -834,7 +835,7 @@ fn a_paused_replay_says_so_where_a_live_pause_does() {
     press(&mut live, KeyCode::Char(' '));
     let row_of = |text: &str| text.lines().position(|l| l.contains(" PAUSED"));
     let mut replayed = stuck_app(840);
-    replayed.set_replay(paused.replay);
+    replayed.set_replay(paused.view.replay);
     assert_eq!(
         row_of(&screen(&replayed, dark(), 160, 48)),
         row_of(&screen(&live, dark(), 160, 48))
@@ -865,4 +866,18 @@ fn the_help_of_a_replay_lists_its_keys() {
         assert!(!text.contains("flip its setting"), "{text}");
         assert!(!text.contains("the workload keeps running"), "{text}");
     }
+}
+
+#[test]
+fn the_header_says_where_tokio_console_attaches_when_the_run_serves_it() {
+    let mut app = healthy_app(30);
+    let wide = |app: &App| screen(app, dark(), 160, 48);
+    assert!(!wide(&app).contains("tokio-console"));
+    app.run.info.console = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 6669)));
+    assert!(
+        wide(&app).contains("tokio-console at 127.0.0.1:6669"),
+        "{}",
+        wide(&app)
+    );
+    assert!(screen(&app, dark(), 80, 24).contains("console 127.0.0.1:6669"));
 }

@@ -94,7 +94,7 @@ impl Widget for Workers<'_> {
         }
         let t = self.theme;
         let rows = worker_rows(self.app);
-        let focused = self.app.focus == Focus::Workers;
+        let focused = self.app.view.focus == Focus::Workers;
         let stuck = rows
             .iter()
             .filter(|r| matches!(r.state, WorkerState::Stuck { .. }))
@@ -110,7 +110,7 @@ impl Widget for Workers<'_> {
         let mut block = t.block(Line::from(title), focused);
         let inner = block.inner(area);
         let visible = usize::from(inner.height.saturating_sub(1));
-        let offset = scroll_offset(self.app.selected_worker, visible, rows.len());
+        let offset = scroll_offset(self.app.view.selected_worker, visible, rows.len());
         if rows.len() > visible && visible > 0 {
             let last = (offset + visible).min(rows.len());
             block = block.title_bottom(Line::styled(
@@ -139,7 +139,7 @@ impl Widget for Workers<'_> {
         for (n, row) in rows.iter().skip(offset).take(visible).enumerate() {
             let y = inner.y + 1 + u16::try_from(n).unwrap_or(u16::MAX);
             let rect = Rect::new(inner.x, y, inner.width, 1);
-            let selected = focused && row.index == self.app.selected_worker;
+            let selected = focused && row.index == self.app.view.selected_worker;
             if selected {
                 buf.set_style(rect, t.selected);
             }

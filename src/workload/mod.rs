@@ -22,23 +22,11 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 
 use crate::probe::{LabelGuard, LabelRelease, Probe};
-use crate::scenario::{KnobSetting, Scenario, WorkloadKind};
+use crate::run::Control;
+use crate::scenario::{Scenario, WorkloadKind};
 
 pub use runtime::build_measured_runtime;
-pub use stats::{LatencyRecorder, WorkloadStats, new_histogram, to_buckets};
-
-/// Scheduling delays at least this long count as long in the workload's counters.
-pub const LONG_SCHED_DELAY: Duration = Duration::from_millis(10);
-
-/// A message from the consumer (report loop, later the dashboard) to the running workloads.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Control {
-    /// Every workload stops issuing new work until `Resume`.
-    Pause,
-    Resume,
-    /// Change one live setting of one workload.
-    Set(KnobSetting),
-}
+pub use stats::{LatencyRecorder, WorkloadStats, to_buckets};
 
 /// Why a control message was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -7,10 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use tokio_metrics::TaskMonitor;
 
-use crate::sample::{LatencyBuckets, SchedCounters};
-
-/// Highest latency the histograms hold: an hour, in microseconds. Larger values are clamped.
-const MAX_LATENCY_MICROS: u64 = 3_600_000_000;
+use crate::sample::{LatencyBuckets, MAX_LATENCY_MICROS, SchedCounters, new_histogram};
 
 /// A latency histogram in microseconds that many threads record into and one thread drains.
 ///
@@ -27,12 +24,6 @@ impl Default for LatencyRecorder {
             histogram: Mutex::new(new_histogram()),
         }
     }
-}
-
-/// An empty microsecond histogram with the range tokmon uses everywhere.
-pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 3)
-        .expect("static bounds 1..1h with 3 significant figures are valid")
 }
 
 impl LatencyRecorder {
@@ -87,7 +78,7 @@ pub struct WorkloadStats {
 impl WorkloadStats {
     pub fn new(id: &str, setting: String) -> Self {
         let monitor = TaskMonitor::builder()
-            .with_long_delay_threshold(super::LONG_SCHED_DELAY)
+            .with_long_delay_threshold(crate::sample::LONG_SCHED_DELAY)
             .clone()
             .build();
         WorkloadStats {

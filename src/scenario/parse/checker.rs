@@ -1,11 +1,11 @@
-//! The checker: walks toml's spanned tree, maps byte offsets to line and column, collects errors.
+//! The checker: walks toml's spanned tree, maps byte offsets to line and column, collects errors
+//! and finds the near misses they suggest.
 
 use std::ops::Range;
 
 use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
-use super::values::did_you_mean;
 use crate::scenario::error::{ScenarioError, ScenarioErrors};
 use crate::scenario::spec::Scenario;
 
@@ -247,9 +247,39 @@ pub(super) fn describe(value: &DeValue<'_>) -> String {
     }
 }
 
+/// " (did you mean `x`?)" when one candidate is a near miss of `word`, else "".
+pub(super) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let word = word.to_ascii_lowercase();
+    let limit = if word.chars().count() <= 4 { 1 } else { 2 };
+    // A prefix either way ("hashing" for "hash", "conn" for "connections") counts as close.
+    let prefix = |candidate: &str| {
+        word.len().min(candidate.len()) >= 3
+            && (word.starts_with(candidate) || candidate.starts_with(word.as_str()))
+    };
+    candidates
+        .into_iter()
+        .map(|candidate| {
+            let distance = if prefix(candidate) {
+                0
+            } else {
+                strsim::levenshtein(&word, candidate)
+            };
+            (distance, candidate)
+        })
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map_or_else(String::new, |(_, candidate)| {
+            format!(" (did you mean \"{candidate}\"?)")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{errors, one_error};
+    use super::did_you_mean;
 
     #[test]
     fn a_value_error_points_at_the_value() {
@@ -299,5 +329,18 @@ mod tests {
         assert!(error.message.starts_with("invalid TOML: "), "{error}");
         assert_eq!(error.line, 1);
         assert_eq!(error.key, None);
+    }
+
+    #[test]
+    fn near_misses() {
+        assert_eq!(
+            did_you_mean("Rate", ["rate", "work"]),
+            " (did you mean \"rate\"?)"
+        );
+        assert_eq!(did_you_mean("speed", ["rate", "work"]), "");
+        assert_eq!(
+            did_you_mean("hashing", ["echo", "hash"]),
+            " (did you mean \"hash\"?)"
+        );
     }
 }

@@ -7,15 +7,16 @@
 //! The work follows the document down, one file per step:
 //!
 //! - [`checker`]: the [`Checker`] that walks the tree, turns byte spans into line and column, and
-//!   collects the errors.
+//!   collects the errors, with "did you mean" suggestions for near misses.
 //! - [`document`]: the top level, `[runtime]` and `[detector]`.
 //! - [`workloads`]: the `[[workload]]` array: each entry's id, kind and allowed keys.
 //! - [`kinds`]: the rules of each workload kind: its keys, limits and allowed values, and which
-//!   keys are knobs that can change while it runs.
+//!   keys are knobs that can change while it runs. The names of kinds, knobs and modes, and each
+//!   kind's defaults, come from the types in [`crate::scenario::spec`].
 //! - [`phases`]: the `[[phase]]` array: times in order, and the knobs each phase sets, read by the
 //!   rules of the workload keys of the same name.
 //! - [`values`]: readers for one value: strings, ids, integers in a range, durations, sizes and
-//!   one-of-a-set choices, with "did you mean" suggestions.
+//!   one of an enum's names.
 
 mod checker;
 mod document;

@@ -3,12 +3,13 @@
 use std::ops::Range;
 use std::time::Duration;
 
+use strum::IntoEnumIterator;
 use toml::de::{DeTable, DeValue};
 
-use super::checker::{Checker, Got, Value, describe, path};
-use super::kinds::{KNOBS, keys_of, knobs_of};
-use super::values::{did_you_mean, show_duration};
-use crate::scenario::spec::{KnobSetting, PhaseSpec, WorkloadSpec};
+use super::checker::{Checker, Got, Value, describe, did_you_mean, path};
+use super::kinds::{keys_of, knobs_of};
+use super::values::show_duration;
+use crate::scenario::spec::{KnobSetting, PhaseSpec, WorkloadKind, WorkloadSpec};
 
 const PHASE_KEYS: &[&str] = &["at", "note", "set"];
 const SET_EXAMPLE: &str = "set = { \"hasher.placement\" = \"spawn_blocking\" }";
@@ -209,15 +210,14 @@ impl Checker<'_> {
         let spec = targets.valid.iter().find(|spec| spec.id == workload)?;
         let kind = spec.kind.name();
 
-        let knobs = knobs_of(kind);
+        let knobs = knobs_of(&spec.kind);
         if !knobs.contains(&knob) {
             let allowed = format!("knobs of kind \"{kind}\": {}", knobs.join(", "));
-            let owners: Vec<&str> = KNOBS
-                .iter()
-                .filter(|(_, knobs)| knobs.contains(&knob))
-                .map(|(kind, _)| *kind)
+            let owners: Vec<&str> = WorkloadKind::iter()
+                .filter(|other| knobs_of(other).contains(&knob))
+                .map(|other| other.name())
                 .collect();
-            let message = if keys_of(kind).contains(&knob) {
+            let message = if keys_of(&spec.kind).contains(&knob) {
                 format!("cannot change while the workload runs; {allowed}")
             } else if !owners.is_empty() {
                 format!(
@@ -235,7 +235,7 @@ impl Checker<'_> {
             return None;
         }
 
-        let knob = self.knob(kind, knob, key_path, value)?;
+        let knob = self.knob(&spec.kind, knob, key_path, value)?;
         Some(KnobSetting {
             workload: workload.to_string(),
             knob,
@@ -271,10 +271,12 @@ fn first_key<'t>(table: &'t DeTable<'_>) -> Option<&'t str> {
 mod tests {
     use std::time::Duration;
 
-    use super::super::kinds::KNOBS;
+    use strum::IntoEnumIterator;
+
+    use super::super::kinds::knobs_of;
     use super::super::testing::{errors, one_error, parse};
     use crate::scenario::spec::{
-        FsMode, Knob, KnobSetting, LockKind, PhaseSpec, Placement, SleepMode,
+        FsMode, Knob, KnobSetting, LockKind, PhaseSpec, Placement, SleepMode, WorkloadKind,
     };
 
     /// A valid document with workloads `api` (echo), `hasher` (hash), `lock` (mutex), `nap`
@@ -368,9 +370,9 @@ mod tests {
             other => panic!("no value for knob {other}"),
         };
         let mut entries = Vec::new();
-        for (kind, knobs) in KNOBS {
-            for knob in *knobs {
-                entries.push(format!("\"{}.{knob}\" = {}", id(kind), good(knob)));
+        for kind in WorkloadKind::iter() {
+            for knob in knobs_of(&kind) {
+                entries.push(format!("\"{}.{knob}\" = {}", id(kind.name()), good(knob)));
             }
         }
         let phases = phases_of(&format!(

@@ -1,10 +1,12 @@
-//! Readers of one value: strings, ids, integers in a range, durations, sizes, one-of-a-set choices.
+//! Readers of one value: strings, ids, integers in a range, durations, sizes, one of an enum's names.
 
+use std::str::FromStr;
 use std::time::Duration;
 
+use strum::VariantNames;
 use toml::de::DeValue;
 
-use super::checker::{Checker, Value};
+use super::checker::{Checker, Value, did_you_mean};
 
 const DURATION_HINT: &str =
     "write a number and a unit: ns, us, ms, s, m, h (e.g. \"100ms\", \"1s\", \"250us\")";
@@ -172,8 +174,15 @@ impl Checker<'_> {
         Some(duration)
     }
 
-    /// A byte count: a non-negative integer or a string such as "64KiB"; in `min..=max`.
-    pub(super) fn size(&mut self, key: &str, value: &Value<'_>, min: u64, max: u64) -> Option<u64> {
+    /// A byte count: a non-negative integer or a string such as "64KiB"; in `min..=max`,
+    /// converted to the caller's type (which must hold that range).
+    pub(super) fn size<T: TryFrom<u64>>(
+        &mut self,
+        key: &str,
+        value: &Value<'_>,
+        min: u64,
+        max: u64,
+    ) -> Option<T> {
         let (given, shown): (i128, String) = match value.get_ref() {
             DeValue::Integer(integer) => {
                 let Ok(n) = i128::from_str_radix(integer.as_str(), integer.radix()) else {
@@ -219,21 +228,20 @@ impl Checker<'_> {
         } else if given > i128::from(max) {
             format!("must be at most {max} bytes ({}), got {shown}", iec(max))
         } else {
-            return u64::try_from(given).ok();
+            return u64::try_from(given).ok().and_then(|n| T::try_from(n).ok());
         };
         self.error_at(value.span(), Some(key.to_string()), message);
         None
     }
 
-    /// One of a fixed set of strings.
-    pub(super) fn choice<T: Copy>(
+    /// One of the names of `T`, an enum whose names come from strum; `what` is it in messages.
+    pub(super) fn choice<T: FromStr + VariantNames>(
         &mut self,
+        what: &str,
         key: &str,
         value: &Value<'_>,
-        what: &str,
-        options: &[(&str, T)],
     ) -> Option<T> {
-        let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+        let names = T::VARIANTS;
         let DeValue::String(text) = value.get_ref() else {
             self.wrong_type(
                 key,
@@ -242,8 +250,8 @@ impl Checker<'_> {
             );
             return None;
         };
-        if let Some((_, found)) = options.iter().find(|(name, _)| *name == &**text) {
-            return Some(*found);
+        if let Ok(found) = text.parse() {
+            return Some(found);
         }
         self.error_at(
             value.span(),
@@ -282,61 +290,12 @@ fn iec(n: u64) -> String {
         )
 }
 
-// ---- Near misses -----------------------------------------------------------------------------
-
-/// " (did you mean `x`?)" when one candidate is a near miss of `word`, else "".
-pub(super) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> String {
-    let word = word.to_ascii_lowercase();
-    let limit = if word.chars().count() <= 4 { 1 } else { 2 };
-    // A prefix either way ("hashing" for "hash", "conn" for "connections") counts as close.
-    let prefix = |candidate: &str| {
-        word.len().min(candidate.len()) >= 3
-            && (word.starts_with(candidate) || candidate.starts_with(word.as_str()))
-    };
-    candidates
-        .into_iter()
-        .map(|candidate| {
-            let distance = if prefix(candidate) {
-                0
-            } else {
-                edit_distance(&word, candidate)
-            };
-            (distance, candidate)
-        })
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, _)| *distance)
-        .map_or_else(String::new, |(_, candidate)| {
-            format!(" (did you mean \"{candidate}\"?)")
-        })
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::super::testing::{kind_of, one_error, with_workload};
-    use super::{did_you_mean, edit_distance, iec};
+    use super::iec;
     use crate::scenario::spec::{Placement, WorkloadKind};
 
     #[test]
@@ -465,18 +424,7 @@ mod tests {
     }
 
     #[test]
-    fn near_misses() {
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(
-            did_you_mean("Rate", ["rate", "work"]),
-            " (did you mean \"rate\"?)"
-        );
-        assert_eq!(did_you_mean("speed", ["rate", "work"]), "");
-        assert_eq!(
-            did_you_mean("hashing", ["echo", "hash"]),
-            " (did you mean \"hash\"?)"
-        );
+    fn sizes_in_messages() {
         assert_eq!(iec(1 << 20), "1MiB");
         assert_eq!(iec(3 << 10), "3KiB");
         assert_eq!(iec(1000), "1000B");

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use strum::{IntoEnumIterator, VariantNames};
 use toml::de::{DeTable, DeValue};
 
-use super::checker::{Checker, Got, describe, path};
-use super::kinds::KINDS;
-use super::values::did_you_mean;
-use crate::scenario::spec::WorkloadSpec;
+use super::checker::{Checker, Got, describe, did_you_mean, path};
+use super::kinds::keys_of;
+use crate::scenario::spec::{WorkloadKind, WorkloadSpec};
 
 /// Keys every workload has, whatever its kind.
 const WORKLOAD_KEYS: &[&str] = &["id", "kind"];
@@ -16,15 +16,16 @@ const WORKLOAD_KEYS: &[&str] = &["id", "kind"];
 impl Checker<'_> {
     pub(super) fn workloads(&mut self, root: &DeTable<'_>) -> Vec<WorkloadSpec> {
         let Some(value) = root.get("workload") else {
-            let (last, first) = KINDS.split_last().expect("there are kinds");
-            let first: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
+            let (last, first) = WorkloadKind::VARIANTS
+                .split_last()
+                .expect("there are kinds");
             self.error_at_top(
                 "workload",
                 format!(
                     "no workloads; add at least one [[workload]] table with an id and a kind \
                      ({} or {})",
                     first.join(", "),
-                    last.0
+                    last
                 ),
             );
             return Vec::new();
@@ -99,44 +100,44 @@ impl Checker<'_> {
             }
         };
 
-        let kind_names: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
-        let kind_options: Vec<(&str, (&str, &[&str]))> = KINDS
-            .iter()
-            .map(|&(name, keys)| (name, (name, keys)))
-            .collect();
-        let kind = match self.field(table, prefix, "kind", |c, p, v| {
-            c.choice(p, v, "kind", &kind_options)
-        }) {
+        let kind = match self.field(table, prefix, "kind", |c, p, v| c.choice("kind", p, v)) {
             Got::Good(kind, _) => Some(kind),
             Got::Bad => None,
             Got::Absent => {
                 self.error_at(
                     span,
                     Some(path(prefix, "kind")),
-                    format!("missing required key; allowed: {}", kind_names.join(", ")),
+                    format!(
+                        "missing required key; allowed: {}",
+                        WorkloadKind::VARIANTS.join(", ")
+                    ),
                 );
                 None
             }
         };
 
         // Keys: those of the workload's kind, or, when the kind is unknown, those of any kind.
+        let kinds: Vec<(&str, Vec<&str>)> = WorkloadKind::iter()
+            .map(|kind| (kind.name(), keys_of(&kind)))
+            .collect();
         for key in table.keys() {
             let name: &str = key.get_ref();
             if WORKLOAD_KEYS.contains(&name) {
                 continue;
             }
-            let owners: Vec<&str> = KINDS
+            let owners: Vec<&str> = kinds
                 .iter()
                 .filter(|(_, keys)| keys.contains(&name))
                 .map(|(kind, _)| *kind)
                 .collect();
-            let message = match kind {
-                Some((kind_name, keys)) if !keys.contains(&name) => {
-                    let allowed = [WORKLOAD_KEYS, keys].concat().join(", ");
+            let message = match &kind {
+                Some(kind) if !keys_of(kind).contains(&name) => {
+                    let (kind_name, keys) = (kind.name(), keys_of(kind));
+                    let allowed = [WORKLOAD_KEYS, keys.as_slice()].concat().join(", ");
                     if owners.is_empty() {
                         format!(
                             "unknown key{}; keys allowed for kind \"{kind_name}\": {allowed}",
-                            did_you_mean(name, WORKLOAD_KEYS.iter().chain(keys.iter()).copied())
+                            did_you_mean(name, WORKLOAD_KEYS.iter().chain(&keys).copied())
                         )
                     } else {
                         format!(
@@ -147,7 +148,7 @@ impl Checker<'_> {
                     }
                 }
                 None if owners.is_empty() => {
-                    let by_kind: Vec<String> = KINDS
+                    let by_kind: Vec<String> = kinds
                         .iter()
                         .map(|(kind, keys)| format!("{kind}: {}", keys.join(", ")))
                         .collect();
@@ -157,7 +158,7 @@ impl Checker<'_> {
                             name,
                             WORKLOAD_KEYS
                                 .iter()
-                                .chain(KINDS.iter().flat_map(|(_, keys)| keys.iter()))
+                                .chain(kinds.iter().flat_map(|(_, keys)| keys))
                                 .copied()
                         ),
                         by_kind.join("; ")
@@ -168,8 +169,7 @@ impl Checker<'_> {
             self.error_at(key.span(), Some(path(prefix, name)), message);
         }
 
-        let (kind_name, _) = kind?;
-        let kind = self.kind(kind_name, table, prefix);
+        let kind = self.kind(kind?, table, prefix);
         Some(WorkloadSpec { id: id?, kind })
     }
 }
