@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -13,11 +13,13 @@ use tokmon::detect::Detector;
 use tokmon::model::Model;
 use tokmon::probe::Probe;
 use tokmon::probe::clock::COARSE_TICK;
-use tokmon::sampler::{DEFAULT_INTERVAL, LiveSource, Sampler};
+use tokmon::runner::Tally;
+use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::{
     DEFAULT_LONG_POLL_THRESHOLD, DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_STALL_THRESHOLD,
     DetectorSpec,
 };
+use tokmon::source::{Monitor, MonitorOptions};
 
 use crate::harness::Mode;
 use crate::workloads::{Sizes, Workload};
@@ -129,13 +131,13 @@ fn tokmon_probe(builder: &mut Builder) -> Result<Attach> {
     }))
 }
 
-/// Samples the monitor thread may queue before it drops them (as tokmon's runner).
-const SAMPLE_CHANNEL_CAPACITY: usize = 64;
+/// How often the consumer looks for the stop between samples (as tokmon's runner).
+const CONSUMER_TICK: Duration = Duration::from_millis(20);
 
-/// tokmon at default settings, as `tokmon run` wires it: the probe on the runtime, the lag
-/// canary task on it, the monitor thread (the sampler at [`DEFAULT_INTERVAL`] with the watchdog
-/// at [`DEFAULT_STALL_THRESHOLD`] every tick) and a consumer thread that folds every sample
-/// into a `Model` and a `Detector` as the headless runner does. No workload statistics: the
+/// tokmon at default settings, as `tokmon run` starts it: the probe on the runtime, the lag
+/// canary task on it, the library's monitor thread (the sampler at [`DEFAULT_INTERVAL`] with
+/// the watchdog at [`DEFAULT_STALL_THRESHOLD`] every tick) and a consumer thread that folds
+/// every sample into a [`Tally`] as the headless runner does. No workload statistics: the
 /// measured tasks are a user's, not tokmon's workloads, so none is wrapped in a `TaskMonitor`.
 fn tokmon_full(builder: &mut Builder) -> Result<Attach> {
     let probe = Probe::new(DEFAULT_LONG_POLL_THRESHOLD);
@@ -144,42 +146,43 @@ fn tokmon_full(builder: &mut Builder) -> Result<Attach> {
         // The lag canary, spawned as tokmon's engine spawns it.
         let canary = probe.clone();
         drop(handle.spawn(async move { canary.canary.run(&canary.clock).await }));
-        let stall_ns = u64::try_from(DEFAULT_STALL_THRESHOLD.as_nanos()).unwrap_or(u64::MAX);
-        let source = LiveSource::new(handle.clone(), vec![], probe.clone(), stall_ns, true);
-        let (tx, samples) = sync_channel(SAMPLE_CHANNEL_CAPACITY);
-        let started = probe.clock.base();
-        let stop = Arc::new(AtomicBool::new(false));
-        let monitor = {
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("tokmon-monitor".into())
-                .spawn(move || Sampler::new(source).run(started, DEFAULT_INTERVAL, &tx, &stop))
-                .context("starting the monitor thread")?
+        let options = MonitorOptions {
+            interval: DEFAULT_INTERVAL,
+            stall_threshold: DEFAULT_STALL_THRESHOLD,
+            // As without `--no-stacks`.
+            stacks: true,
         };
+        let monitor = Monitor::start(probe, handle.clone(), vec![], options)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
         let consumer = std::thread::Builder::new()
             .name("tokmon-consumer".into())
-            .spawn(move || {
-                let mut model = Model::new();
-                let mut detector =
-                    Detector::new(DetectorSpec::default(), DEFAULT_MAX_BLOCKING_THREADS);
+            .spawn(move || -> Result<_> {
+                let mut tally = Tally {
+                    model: Model::new(),
+                    detector: Detector::new(DetectorSpec::default(), DEFAULT_MAX_BLOCKING_THREADS),
+                };
                 let mut count = 0u64;
-                // Ends when the monitor thread stops and drops its sender.
-                for sample in samples {
-                    detector.observe(&sample);
-                    model.ingest(sample);
+                let mut fold = |sample| {
+                    tally.sample(sample);
                     count += 1;
+                };
+                while !stopped.load(Ordering::Acquire) {
+                    match monitor.samples().recv_timeout(CONSUMER_TICK) {
+                        Ok(sample) => fold(sample),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
                 }
-                (count, findings(&detector))
+                monitor.finish(&mut fold)?;
+                Ok((count, findings(&tally.detector)))
             })
             .context("starting the consumer thread")?;
         Ok(Box::new(move || {
             stop.store(true, Ordering::Release);
-            if monitor.join().is_err() {
-                bail!("the monitor thread panicked");
-            }
             let (samples, findings) = consumer
                 .join()
-                .map_err(|_| anyhow::anyhow!("the consumer thread panicked"))?;
+                .map_err(|_| anyhow::anyhow!("the consumer thread panicked"))??;
             seen(samples, &findings).map(Some)
         }))
     }))
