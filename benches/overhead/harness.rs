@@ -32,7 +32,8 @@ use crate::workloads::{WORKLOADS, Workload};
 /// Worker threads of every measured runtime: the 2 cores of the machine the budget is set on.
 pub const WORKERS: usize = 2;
 
-/// The hidden argument that makes the benchmark run one measured run and print its result.
+/// The hidden argument that makes the benchmark run one measured run and print its result
+/// (`Cli::child`).
 const CHILD_FLAG: &str = "--child";
 
 /// Marks the child's result line on its stdout (console-subscriber's log layer may print too).
