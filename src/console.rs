@@ -11,7 +11,7 @@
 //! API from a thread of its own with a one-thread runtime, untraced itself. The subscriber is
 //! global: every task spawned from then on is seen, the measured runtime's and also the echo
 //! workload's clients on the load generator's runtime (spawned from `src/workload/echo.rs`
-//! too) and tokmon's lag canary (spawned from `src/workload/mod.rs`).
+//! too) and tokmon's lag canary (spawned from `src/source/monitor.rs`).
 
 use std::net::{SocketAddr, ToSocketAddrs as _};
 

@@ -134,18 +134,16 @@ fn tokmon_probe(builder: &mut Builder) -> Result<Attach> {
 /// How often the consumer looks for the stop between samples (as tokmon's runner).
 const CONSUMER_TICK: Duration = Duration::from_millis(20);
 
-/// tokmon at default settings, as `tokmon run` starts it: the probe on the runtime, the lag
-/// canary task on it, the library's monitor thread (the sampler at [`DEFAULT_INTERVAL`] with
-/// the watchdog at [`DEFAULT_STALL_THRESHOLD`] every tick) and a consumer thread that folds
+/// tokmon at default settings, as `tokmon run` starts it: the probe on the runtime, the
+/// library's monitor (the lag canary task on the runtime, and its thread with the sampler at
+/// [`DEFAULT_INTERVAL`] and the watchdog at [`DEFAULT_STALL_THRESHOLD`] every tick) and a
+/// consumer thread that folds
 /// every sample into a [`Tally`] as the headless runner does. No workload statistics: the
 /// measured tasks are a user's, not tokmon's workloads, so none is wrapped in a `TaskMonitor`.
 fn tokmon_full(builder: &mut Builder) -> Result<Attach> {
     let probe = Probe::new(DEFAULT_LONG_POLL_THRESHOLD);
     probe.install(builder);
     Ok(Box::new(move |handle| {
-        // The lag canary, spawned as tokmon's engine spawns it.
-        let canary = probe.clone();
-        drop(handle.spawn(async move { canary.canary.run(&canary.clock).await }));
         let options = MonitorOptions {
             interval: DEFAULT_INTERVAL,
             stall_threshold: DEFAULT_STALL_THRESHOLD,

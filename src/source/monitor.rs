@@ -40,13 +40,16 @@ pub struct Monitor {
 
 impl Monitor {
     /// Starts sampling the runtime behind `handle`, whose threads carry `probe`'s hooks, and
-    /// the counters of `workloads`. Samples, polls and findings count time on the probe's clock.
+    /// the counters of `workloads`; spawns the lag canary on that runtime. Samples, polls and findings count time on the probe's clock.
     pub fn start(
         probe: Arc<Probe>,
         handle: Handle,
         workloads: Vec<Arc<WorkloadStats>>,
         options: MonitorOptions,
     ) -> anyhow::Result<Monitor> {
+        // The lag canary: the one tiny task of tokmon's on the measured runtime.
+        let canary = probe.clone();
+        drop(handle.spawn(async move { canary.canary.run(&canary.clock).await }));
         let stall_ns = u64::try_from(options.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
         let started = probe.clock.base();
         let source = LiveSource::new(handle, workloads, probe, stall_ns, options.stacks);

@@ -216,8 +216,6 @@ impl Engine {
             scratch,
         };
         let handle = runtime.handle().clone();
-        let canary_probe = probe.clone();
-        drop(handle.spawn(async move { canary_probe.canary.run(&canary_probe.clock).await }));
         engine.runtime = Some(runtime);
         for workload in &scenario.workloads {
             let stats = Arc::new(WorkloadStats::new(&workload.id, setting_of(&workload.kind)));
