@@ -5,14 +5,12 @@
 //! p99 and max over N stalls (default 50) and the budget (threshold + 20 ms at p99). It reports;
 //! it asserts nothing, so a noisy machine cannot make it fail.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
 
 use tokmon::detect::{Detector, FindingKind};
 use tokmon::probe::{Probe, task_id_u64};
-use tokmon::sampler::{LiveSource, Sampler};
+use tokmon::source::{Monitor, MonitorOptions};
 use tokmon::scenario::DetectorSpec;
 
 fn main() -> anyhow::Result<()> {
@@ -63,23 +61,13 @@ fn measure(threshold: Duration, stalls: usize) -> anyhow::Result<Vec<f64>> {
     builder.worker_threads(2).enable_all();
     probe.install(&mut builder);
     let rt = builder.build()?;
-    let stall_ns = u64::try_from(threshold.as_nanos())?;
-    let source = LiveSource::new(
-        rt.handle().clone(),
-        Vec::new(),
-        probe.clone(),
-        stall_ns,
-        true,
-    );
-    let (tx, rx) = sync_channel(256);
-    let stop = Arc::new(AtomicBool::new(false));
-    let monitor = {
-        let stop = stop.clone();
-        let started = probe.clock.base();
-        std::thread::spawn(move || {
-            Sampler::new(source).run(started, Duration::from_millis(100), &tx, &stop)
-        })
+    let options = MonitorOptions {
+        interval: Duration::from_millis(100),
+        stall_threshold: threshold,
+        stacks: true,
     };
+    let monitor = Monitor::start(probe.clone(), rt.handle().clone(), Vec::new(), options)?;
+    let rx = monitor.samples();
     let mut detector = Detector::new(thresholds, 512);
     let mut latencies = Vec::with_capacity(stalls);
     for _ in 0..stalls {
@@ -94,18 +82,14 @@ fn measure(threshold: Duration, stalls: usize) -> anyhow::Result<Vec<f64>> {
         });
         let (id, start) = started_rx.recv_timeout(Duration::from_secs(5))?;
         // Consume samples while the poll runs, until its stall finding appears.
-        if let Some(seen) = first_stall_of(&rx, &mut detector, id)? {
+        if let Some(seen) = first_stall_of(rx, &mut detector, id)? {
             latencies.push(seen.duration_since(start).as_secs_f64() * 1e3);
         }
         rt.block_on(handle)?;
         // Let the runtime settle between stalls.
         std::thread::sleep(threshold);
     }
-    stop.store(true, Ordering::Release);
-    drop(rx);
-    monitor
-        .join()
-        .map_err(|_| anyhow::anyhow!("monitor panicked"))?;
+    monitor.finish(|_| {})?;
     rt.shutdown_timeout(Duration::from_secs(1));
     anyhow::ensure!(!latencies.is_empty(), "no stall was detected");
     Ok(latencies)

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokmon::detect::{Detector, FindingKind};
 use tokmon::probe::{LabelGuard, LabelRelease, Probe, task_id_u64};
-use tokmon::sampler::{LiveSource, Sampler};
+use tokmon::source::{Monitor, MonitorOptions};
 use tokmon::scenario::DetectorSpec;
 
 fn runtime(probe: &Arc<Probe>, workers: usize) -> tokio::runtime::Runtime {
@@ -126,23 +126,14 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
         .recv_timeout(Duration::from_secs(10))
         .expect("task started");
 
-    let stall_ns = u64::try_from(thresholds.stall_threshold.as_nanos()).expect("fits");
-    let source = LiveSource::new(
-        rt.handle().clone(),
-        Vec::new(),
-        probe.clone(),
-        stall_ns,
-        true,
-    );
-    let (tx, rx) = sync_channel(64);
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = probe.clock.base();
-    let monitor = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            Sampler::new(source).run(started, Duration::from_millis(100), &tx, &stop)
-        })
+    let options = MonitorOptions {
+        interval: Duration::from_millis(100),
+        stall_threshold: thresholds.stall_threshold,
+        stacks: true,
     };
+    let monitor =
+        Monitor::start(probe.clone(), rt.handle().clone(), Vec::new(), options).expect("starts");
+    let rx = monitor.samples();
 
     let mut detector = Detector::new(thresholds, 512);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -206,9 +197,7 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
     if cfg!(target_os = "linux") {
         assert_eq!(closed.cpu, tokmon::sample::CpuUse::On, "{closed:?}");
     }
-    stop.store(true, Ordering::Release);
-    drop(rx);
-    monitor.join().expect("monitor");
+    monitor.finish(|_| {}).expect("the monitor stops");
     rt.shutdown_timeout(Duration::from_secs(1));
 }
 
