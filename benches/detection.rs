@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokmon::detect::{Detector, FindingKind};
 use tokmon::probe::{Probe, task_id_u64};
-use tokmon::source::{Monitor, MonitorOptions};
 use tokmon::scenario::DetectorSpec;
+use tokmon::source::{Monitor, MonitorOptions};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

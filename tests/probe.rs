@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokmon::detect::{Detector, FindingKind};
 use tokmon::probe::{LabelGuard, LabelRelease, Probe, task_id_u64};
-use tokmon::source::{Monitor, MonitorOptions};
 use tokmon::scenario::DetectorSpec;
+use tokmon::source::{Monitor, MonitorOptions};
 
 fn runtime(probe: &Arc<Probe>, workers: usize) -> tokio::runtime::Runtime {
     let mut builder = tokio::runtime::Builder::new_multi_thread();

@@ -11,11 +11,9 @@ use std::net::SocketAddr;
 
 use crossterm::event::KeyEvent;
 
-use crate::detect::{Detector, Finding, FindingKind, Severity};
+use crate::detect::{Detector, Finding};
 use crate::model::Model;
-use crate::run::{
-    Command, Control, PanicReport, PhaseView, ReplayStatus, RunConfig, ScenarioChoice,
-};
+use crate::run::{Command, Control, PhaseView, ReplayStatus, RunConfig, ScenarioChoice};
 use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, Knob, KnobSetting, Scenario, WorkloadKind};
 
@@ -69,7 +67,6 @@ pub enum Focus {
 pub enum Msg {
     Key(KeyEvent),
     Sample(Box<Sample>),
-    Panic(PanicReport),
     /// The share of one core the UI thread used lately.
     UiCpu(f64),
     /// A change made to the run (a knob turned, a phase begun), for the log.
@@ -283,11 +280,6 @@ impl App {
                     self.dirty = true;
                 }
             }
-            Msg::Panic(report) => {
-                let at = self.run.live.model.now_ns() / 1_000_000;
-                self.run.live.detector.record(panic_finding(report, at));
-                self.dirty = true;
-            }
             Msg::UiCpu(share) => self.run.ui_cpu = Some(share),
             Msg::Event(finding) => {
                 self.run.live.detector.record(finding);
@@ -410,24 +402,6 @@ impl App {
 
     fn finding_count(&self) -> usize {
         self.detector().findings().len()
-    }
-}
-
-/// The finding a workload panic makes, as the dashboard records it.
-pub fn panic_finding(report: PanicReport, at_ms: u64) -> Finding {
-    let location = report
-        .location
-        .clone()
-        .map(|l| format!(" at {l}"))
-        .unwrap_or_default();
-    Finding {
-        spawned_at: report.location,
-        summary: format!(
-            "a task panicked on {}{location}: {}",
-            report.thread, report.message
-        ),
-        hint: "the runtime caught the panic and the run goes on; the task is gone".into(),
-        ..Finding::new(FindingKind::Panic, Severity::Critical, at_ms)
     }
 }
 

@@ -3,6 +3,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifi
 use super::fixtures::{healthy_app, sample, stuck_app};
 use super::view::{Status, WorkerState, poll_histogram, status, worker_rows, workload_panels};
 use super::*;
+use crate::detect::FindingKind;
+use crate::run::PanicReport;
 
 fn press(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -165,15 +167,19 @@ fn panels_show_each_workload_and_the_histogram_marks_thresholds() {
 
 #[test]
 fn a_workload_panic_becomes_a_finding() {
-    let mut app = healthy_app(3);
-    app.update(Msg::Panic(PanicReport {
+    let report = PanicReport {
         thread: "tokmon-rt".into(),
         message: "boom".into(),
         location: Some("src/x.rs:1:1".into()),
-    }));
-    let f = app.findings_newest_first()[0];
-    assert_eq!(f.kind, FindingKind::Panic);
-    assert!(f.summary.contains("boom"));
+    };
+    let f = report.finding(1_500);
+    assert_eq!((f.kind, f.first_seen_ms), (FindingKind::Panic, 1_500));
+    assert_eq!(f.spawned_at.as_deref(), Some("src/x.rs:1:1"));
+    assert!(
+        f.summary.contains("on tokmon-rt at src/x.rs:1:1: boom"),
+        "{}",
+        f.summary
+    );
 }
 
 #[test]

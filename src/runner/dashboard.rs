@@ -192,9 +192,8 @@ fn show(
         Update::UiCpu(share) => Msg::UiCpu(share),
         Update::Effect(effect) => match *effect {
             Effect::PhaseBegun(phase) => Msg::Phase(phase),
-            Effect::Event(finding) => Msg::Event(finding),
+            Effect::Event(finding) | Effect::Panic { finding, .. } => Msg::Event(finding),
             Effect::Applied { workload, kind } => Msg::Applied { workload, kind },
-            Effect::Panic { report, .. } => Msg::Panic(report),
             Effect::Clear => Msg::Clear,
             Effect::Reset => Msg::Reset,
         },

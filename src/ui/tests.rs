@@ -497,11 +497,12 @@ fn crowded_app() -> App {
         app.update(Msg::Sample(Box::new(s)));
     }
     for k in 0..10 {
-        app.update(Msg::Panic(PanicReport {
+        let report = PanicReport {
             thread: format!("tokio-runtime-worker-{k}"),
             message: "index out of bounds: the len is 3 but the index is 7".into(),
             location: Some("src/workload/echo.rs:40:9".into()),
-        }));
+        };
+        app.update(Msg::Event(report.finding(app.model().now_ns() / 1_000_000)));
     }
     app
 }
