@@ -1,6 +1,8 @@
 //! The presenter's knobs: what the flip and intensity keys change on a workload. Pure.
 
 use crate::scenario::FsMode;
+use strum::VariantArray;
+
 use crate::scenario::{Knob, LockKind, Placement, SleepMode, WorkloadKind};
 
 /// The mistake/fix switch of a workload: the next hash placement, the other lock, the other
@@ -8,7 +10,7 @@ use crate::scenario::{Knob, LockKind, Placement, SleepMode, WorkloadKind};
 pub fn flip(kind: &WorkloadKind) -> Option<Knob> {
     Some(match kind {
         WorkloadKind::Hash(s) => {
-            let all = Placement::ALL;
+            let all = Placement::VARIANTS;
             let at = all.iter().position(|p| *p == s.placement).unwrap_or(0);
             Knob::Placement(all[(at + 1) % all.len()])
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::Serialize;
 use smart_default::SmartDefault;
-use strum::{EnumDiscriminants, EnumIter, EnumString, IntoStaticStr, VariantNames};
+use strum::{EnumDiscriminants, EnumIter, EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 use super::ns;
 
@@ -208,6 +208,28 @@ pub struct WorkloadSpec {
     pub kind: WorkloadKind,
 }
 
+/// A choice a scenario file names in snake_case (`spawn_blocking`): strum parses and names it,
+/// serde writes and reads a recording with the same names.
+macro_rules! choice {
+    ($(#[$meta:meta])* pub enum $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, EnumString, IntoStaticStr,
+            VariantNames, VariantArray,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[strum(serialize_all = "snake_case")]
+        pub enum $name { $($body)* }
+
+        impl $name {
+            /// Its name in a scenario file.
+            pub fn name(self) -> &'static str {
+                self.into()
+            }
+        }
+    };
+}
+
 /// What a workload does, with its settings; parsing a `kind` name gives the kind's defaults.
 /// In serde, as a recording's `applied` line stores them: tagged by `kind`, durations in `_ns`.
 ///
@@ -259,43 +281,17 @@ pub struct EchoSpec {
     pub timeout: Duration,
 }
 
-/// Where a hash job runs.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    EnumString,
-    IntoStaticStr,
-    VariantNames,
-    Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Placement {
-    /// Inline in the async task: the mistake.
-    Worker,
-    /// On the blocking pool.
-    SpawnBlocking,
-    /// `block_in_place` on the worker thread, which hands its run queue away first.
-    BlockInPlace,
-    /// Inline, in chunks, with `yield_now` between them.
-    Yield,
-}
-
-impl Placement {
-    pub const ALL: [Placement; 4] = [
-        Placement::Worker,
-        Placement::SpawnBlocking,
-        Placement::BlockInPlace,
-        Placement::Yield,
-    ];
-
-    /// Its name in a scenario file.
-    pub fn name(self) -> &'static str {
-        self.into()
+choice! {
+    /// Where a hash job runs.
+    pub enum Placement {
+        /// Inline in the async task: the mistake.
+        Worker,
+        /// On the blocking pool.
+        SpawnBlocking,
+        /// `block_in_place` on the worker thread, which hands its run queue away first.
+        BlockInPlace,
+        /// Inline, in chunks, with `yield_now` between them.
+        Yield,
     }
 }
 
@@ -319,59 +315,21 @@ pub struct HashSpec {
     pub chunk: u64,
 }
 
-/// Which lock the mutex workload contends on.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    EnumString,
-    IntoStaticStr,
-    VariantNames,
-    Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum LockKind {
-    Std,
-    Tokio,
-}
-
-impl LockKind {
-    /// Its name in a scenario file.
-    pub fn name(self) -> &'static str {
-        self.into()
+choice! {
+    /// Which lock the mutex workload contends on.
+    pub enum LockKind {
+        Std,
+        Tokio,
     }
 }
 
-/// How a lock holder spends its `hold` time.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    EnumString,
-    IntoStaticStr,
-    VariantNames,
-    Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum HoldBy {
-    /// `std::thread::sleep` under a std lock, `tokio::time::sleep` under a tokio lock.
-    Sleep,
-    /// A busy loop on the CPU.
-    Spin,
-}
-
-impl HoldBy {
-    /// Its name in a scenario file.
-    pub fn name(self) -> &'static str {
-        self.into()
+choice! {
+    /// How a lock holder spends its `hold` time.
+    pub enum HoldBy {
+        /// `std::thread::sleep` under a std lock, `tokio::time::sleep` under a tokio lock.
+        Sleep,
+        /// A busy loop on the CPU.
+        Spin,
     }
 }
 
@@ -392,32 +350,13 @@ pub struct MutexSpec {
     pub every: Duration,
 }
 
-/// How the sleep workload sleeps.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    EnumString,
-    IntoStaticStr,
-    VariantNames,
-    Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum SleepMode {
-    /// `std::thread::sleep`: the classic mistake.
-    Blocking,
-    /// `tokio::time::sleep`.
-    Async,
-}
-
-impl SleepMode {
-    /// Its name in a scenario file.
-    pub fn name(self) -> &'static str {
-        self.into()
+choice! {
+    /// How the sleep workload sleeps.
+    pub enum SleepMode {
+        /// `std::thread::sleep`: the classic mistake.
+        Blocking,
+        /// `tokio::time::sleep`.
+        Async,
     }
 }
 
@@ -448,32 +387,13 @@ pub struct SpawnSpec {
     pub work: Duration,
 }
 
-/// How the fs workload does its file I/O.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    EnumString,
-    IntoStaticStr,
-    VariantNames,
-    Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum FsMode {
-    /// `std::fs` inside async code: the mistake.
-    Blocking,
-    /// `tokio::fs`, which runs each call on the blocking pool.
-    Async,
-}
-
-impl FsMode {
-    /// Its name in a scenario file.
-    pub fn name(self) -> &'static str {
-        self.into()
+choice! {
+    /// How the fs workload does its file I/O.
+    pub enum FsMode {
+        /// `std::fs` inside async code: the mistake.
+        Blocking,
+        /// `tokio::fs`, which runs each call on the blocking pool.
+        Async,
     }
 }
 

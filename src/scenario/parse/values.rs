@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn enum_values_list_what_is_allowed() {
-        for placement in Placement::ALL {
+        for &placement in <Placement as strum::VariantArray>::VARIANTS {
             let WorkloadKind::Hash(hash) =
                 kind_of("hash", &format!("placement = \"{}\"", placement.name()))
             else {
