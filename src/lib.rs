@@ -6,7 +6,8 @@
 //! - [`workload`]: builds the measured runtime from a scenario and runs its workloads on it;
 //!   the only thing that ever runs on the measured runtime.
 //! - [`probe`]: what tokmon installs on the measured runtime: thread registry, poll hooks,
-//!   task labels and the lag canary. The hot path: atomics only.
+//!   task labels and the lag canary. The hot path: atomics only. The crate `tokmon-probe`
+//!   (`probe/`), re-exported under this name.
 //! - [`sampler`]: a plain std thread that reads the runtime and the workloads' counters every
 //!   interval into a [`sample::Sample`] of cumulative counters.
 //! - [`sample`]: the plain serde data that crosses from the sampler to the consumer.
@@ -40,7 +41,7 @@ pub mod console;
 pub mod detect;
 pub mod model;
 pub mod phase;
-pub mod probe;
+pub use tokmon_probe as probe;
 pub mod record;
 pub mod report;
 pub mod run;

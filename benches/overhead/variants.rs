@@ -104,7 +104,7 @@ pub const VARIANTS: &[Variant] = &[
     },
 ];
 
-/// The same hooks the probe installs (keep in step with `src/probe/hooks.rs`), doing nothing:
+/// The same hooks the probe installs (keep in step with `probe/src/hooks.rs`), doing nothing:
 /// what tokio's hook calls cost by themselves.
 fn empty_hooks(builder: &mut Builder) -> Result<Attach> {
     builder

@@ -1,7 +1,30 @@
-//! What tokmon installs on the measured runtime: the registry of its threads, the poll hooks
-//! that fill each thread's slot, task labels and the lag canary. Everything on the poll path
-//! is a few relaxed loads and stores on the polling thread's own slot: no lock, no allocation,
-//! no message, and no precise clock read except for one poll in [`clock::PRECISE_EVERY`].
+//! The probe of tokmon (htop for the Tokio runtime): what it installs on a measured runtime.
+//! A registry of the runtime's threads, the poll hooks that fill each thread's slot, task
+//! labels and the lag canary.
+//!
+//! Everything on the poll path is a few relaxed loads and stores on the polling thread's own
+//! slot: no lock, no allocation, no message, and no precise clock read except for one poll in
+//! [`clock::PRECISE_EVERY`]. A monitor thread of the caller's reads the slots, advances the
+//! [`CoarseClock`] and drains the [`LongPoll`]s.
+//!
+//! ```no_run
+//! let probe = tokmon_probe::Probe::new(std::time::Duration::from_millis(10));
+//! let mut builder = tokio::runtime::Builder::new_current_thread();
+//! probe.install(&mut builder);
+//! let runtime = builder.build()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! It needs `--cfg tokio_unstable` (tokio's task hooks and runtime metrics are unstable): in
+//! `.cargo/config.toml`, `[build] rustflags = ["--cfg", "tokio_unstable"]`.
+
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "tokmon-probe needs `--cfg tokio_unstable`: add `[build] rustflags = [\"--cfg\", \
+     \"tokio_unstable\"]` to `.cargo/config.toml`, or build with RUSTFLAGS=\"--cfg \
+     tokio_unstable\" (a RUSTFLAGS variable replaces the config's rustflags, so include the cfg \
+     in it)."
+);
 
 pub mod buckets;
 pub mod canary;
