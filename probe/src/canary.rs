@@ -24,11 +24,18 @@ pub struct Canary {
 }
 
 impl Canary {
+    /// Counts the canary's first timer as pending from now, before its task is spawned: on a
+    /// runtime whose workers are all taken from the start, the task's first poll waits too,
+    /// and that wait is lag.
+    pub fn arm(&self, clock: &CoarseClock) {
+        self.due_ns
+            .store(clock.precise_ns() + period_ns(), Ordering::Relaxed);
+    }
+
     /// The canary task. Runs until the runtime shuts down.
     pub async fn run(&self, clock: &CoarseClock) {
-        let period_ns = u64::try_from(CANARY_PERIOD.as_nanos()).unwrap_or(u64::MAX);
         loop {
-            let due = clock.precise_ns() + period_ns;
+            let due = clock.precise_ns() + period_ns();
             self.due_ns.store(due, Ordering::Relaxed);
             tokio::time::sleep(CANARY_PERIOD).await;
             let late = clock.precise_ns().saturating_sub(due);
@@ -53,4 +60,8 @@ impl Canary {
     pub fn fired(&self) -> u64 {
         self.fired.load(Ordering::Relaxed)
     }
+}
+
+fn period_ns() -> u64 {
+    u64::try_from(CANARY_PERIOD.as_nanos()).unwrap_or(u64::MAX)
 }

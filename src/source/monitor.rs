@@ -49,6 +49,7 @@ impl Monitor {
     ) -> anyhow::Result<Monitor> {
         // The lag canary: the one tiny task of tokmon's on the measured runtime.
         let canary = probe.clone();
+        canary.canary.arm(&canary.clock);
         drop(handle.spawn(async move { canary.canary.run(&canary.clock).await }));
         let stall_ns = u64::try_from(options.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
         let started = probe.clock.base();
