@@ -30,6 +30,8 @@ struct Scripted {
     batches: VecDeque<Vec<Update>>,
     gone: bool,
     commands: Vec<Command>,
+    /// What `finish` gives back.
+    last: Vec<Update>,
 }
 
 impl Scripted {
@@ -47,6 +49,7 @@ impl Scripted {
             batches,
             gone: false,
             commands: Vec::new(),
+            last: Vec::new(),
         }
     }
 }
@@ -82,7 +85,7 @@ impl Source for Scripted {
     }
 
     fn finish(&mut self) -> anyhow::Result<Vec<Update>> {
-        Ok(Vec::new())
+        Ok(std::mem::take(&mut self.last))
     }
 }
 
@@ -242,4 +245,47 @@ fn a_local_source_begins_samples_turns_knobs_and_gives_its_last_sample_at_the_en
         })
         .collect();
     assert!(clock.windows(2).all(|w| w[0] <= w[1]), "{clock:?}");
+}
+
+#[test]
+fn a_run_that_begins_while_the_dashboard_stops_is_the_one_reported() {
+    // A switch of scenario the user quit during: the source's last updates begin another run.
+    let recording = demo();
+    let mut scripted = Scripted::new(&recording);
+    let next = catalog::built_in("async-sleep")
+        .expect("exists")
+        .expect("parses");
+    let sample = recording
+        .items
+        .iter()
+        .find_map(|u| match u {
+            Update::Sample(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("a sample");
+    scripted.last = vec![
+        Update::Begin(Box::new(RunConfig {
+            detector: next.detector,
+            scenario: next,
+            ..recording.config.clone()
+        })),
+        Update::Sample(sample),
+    ];
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    let mut events = QuitAfter {
+        at: Instant::now() + Duration::from_secs(1),
+    };
+    let stop = AtomicBool::new(false);
+    let report = Dashboard {
+        terminal: &mut terminal,
+        events: &mut events,
+        stop: &stop,
+        options: DashboardOptions {
+            look: Look::default(),
+            fps: 30,
+        },
+    }
+    .run(&mut scripted, None, |_| {})
+    .expect("the dashboard runs");
+    assert_eq!(report.scenario.name, "async-sleep");
 }

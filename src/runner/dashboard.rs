@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossterm::event::Event;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 
@@ -62,21 +62,32 @@ where
         let mut screen: Option<OnScreen> = None;
         let result = self.drive(source, &mut tape, &mut screen, &mut on_frame);
         let finished = source.finish();
+        // What the source still had goes to the recording even when the dashboard failed.
+        let finished: Vec<Update> = finished?;
+        for update in &finished {
+            tape.write(update);
+        }
+        result?;
         let screen = screen.ok_or_else(|| anyhow::anyhow!("the source began no run"))?;
+        // The live figures, not a paused screen's; a run that began after the screen's last
+        // frame (a switch of scenario the user quit during) starts its tally afresh.
+        let mut config = screen.config;
         let mut tally = Tally {
             model: screen.app.live().model.clone(),
             detector: screen.app.live().detector.clone(),
         };
-        result?;
-        for update in finished? {
-            tape.write(&update);
+        for update in finished {
             match update {
+                Update::Begin(next) | Update::Rewind(next) => {
+                    tally = Tally::new(&next);
+                    config = *next;
+                }
                 Update::Sample(sample) => tally.sample(*sample),
                 Update::Effect(effect) => tally.effect(*effect),
-                Update::Begin(_) | Update::Rewind(_) | Update::UiCpu(_) => {}
+                Update::UiCpu(_) => {}
             }
         }
-        Ok(tally.report(&screen.config))
+        Ok(tally.report(&config))
     }
 
     fn drive(
@@ -100,8 +111,20 @@ where
                 show(update, screen, || source.scenarios());
             }
             let Some(OnScreen { app, .. }) = screen.as_mut() else {
-                // Nothing has begun yet: wait for it.
-                std::thread::sleep(CONSUMER_TICK);
+                // Nothing has begun yet: wait for it, and let Ctrl-C, q and Esc leave.
+                let event = self
+                    .events
+                    .next(CONSUMER_TICK)
+                    .map_err(|e| anyhow::Error::new(e).context("reading terminal input"))?;
+                let ctrl_c = |key: &KeyEvent| {
+                    key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL)
+                };
+                if let Some(Event::Key(key)) = event
+                    && key.kind == KeyEventKind::Press
+                    && (ctrl_c(&key) || matches!(key.code, KeyCode::Char('q') | KeyCode::Esc))
+                {
+                    return Ok(());
+                }
                 continue;
             };
             if let State::Replaying(replay) = state {
@@ -132,7 +155,8 @@ where
                 on_frame(app);
                 next_frame = now + period;
             }
-            if now.duration_since(cpu_mark.0) >= Duration::from_secs(1) {
+            // The dashboard's own CPU, for a run happening now (a replay shows the recorded one).
+            if state == State::Live && now.duration_since(cpu_mark.0) >= Duration::from_secs(1) {
                 let cpu = thread_state::current_thread_cpu_ns();
                 if let (Some(before), Some(after)) = (cpu_mark.1, cpu) {
                     let share = after.saturating_sub(before) as f64

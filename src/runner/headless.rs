@@ -2,6 +2,7 @@
 //! the run is stopped, then the report.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use super::{CONSUMER_TICK, Tally, Tape};
 use crate::detect::Detector;
@@ -54,7 +55,13 @@ pub fn consume_headless(
     };
     while !stop.load(Ordering::Acquire) && going(source.state()) {
         let mut told = true;
-        for update in source.next(CONSUMER_TICK)? {
+        let asked = Instant::now();
+        let updates = source.next(CONSUMER_TICK)?;
+        if updates.is_empty() {
+            // A source that does not wait for its next update must not make this loop spin.
+            std::thread::sleep(CONSUMER_TICK.saturating_sub(asked.elapsed()));
+        }
+        for update in updates {
             if matches!(update, Update::Sample(_)) {
                 if !told {
                     tell(&fold);
