@@ -33,6 +33,14 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
             return true;
         }
     }
+    if app.view.no_knobs
+        && matches!(
+            key.code,
+            KeyCode::Char('w' | 'W' | 'm' | '+' | '=' | '-' | 'n' | 's')
+        )
+    {
+        return false;
+    }
     if let Some((choices, at)) = app.view.switcher.as_mut() {
         match key.code {
             KeyCode::Esc | KeyCode::Char('s') => app.view.switcher = None,

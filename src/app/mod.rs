@@ -158,6 +158,9 @@ pub struct ViewState {
     /// live run (knobs, next phase, switcher) do nothing then, and the replay keys move it.
     /// Set with [`App::set_replay`].
     pub replay: Option<ReplayStatus>,
+    /// The source takes no knobs (a recording, another process): the keys that turn them, the
+    /// next phase and the switcher do nothing. Set from [`crate::source::Abilities`].
+    pub no_knobs: bool,
     pub should_quit: bool,
 }
 
@@ -238,7 +241,7 @@ impl App {
 
     /// The workload the knob keys turn: the selected one, in a live run (a replay has no knobs).
     pub fn knob_workload(&self) -> Option<&(String, WorkloadKind)> {
-        if self.view.replay.is_some() {
+        if self.view.no_knobs || self.view.replay.is_some() {
             return None;
         }
         self.selected_workload()

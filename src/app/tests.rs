@@ -457,3 +457,26 @@ fn a_rebuilt_run_starts_over_and_keeps_what_the_viewer_chose() {
         (0, 0)
     );
 }
+
+#[test]
+fn a_source_without_knobs_gets_no_knob_commands() {
+    let scenario = crate::scenario::catalog::built_in("default")
+        .expect("exists")
+        .expect("parses");
+    let mut app = App::for_scenario(&scenario, scenario.detector, Vec::new());
+    app.update(press(KeyCode::Char('m')));
+    assert_eq!(app.take_commands().len(), 1, "a scenario run takes knobs");
+    app.view.no_knobs = true;
+    assert!(app.knob_workload().is_none());
+    for c in ['m', '+', '-', 'n', 's', 'w', 'W'] {
+        app.update(press(KeyCode::Char(c)));
+    }
+    assert!(app.take_commands().is_empty());
+    assert!(app.view.switcher.is_none());
+    app.update(press(KeyCode::Char('c')));
+    assert_eq!(
+        app.take_commands(),
+        vec![Command::Clear],
+        "clear is the viewer's"
+    );
+}

@@ -108,7 +108,11 @@ where
             }
             for update in source.next(Duration::ZERO)? {
                 tape.write(&update);
+                let begun = matches!(update, Update::Begin(_));
                 show(update, screen, || source.scenarios());
+                if let (true, Some(screen)) = (begun, screen.as_mut()) {
+                    screen.app.view.no_knobs = !source.abilities().knobs;
+                }
             }
             let Some(OnScreen { app, .. }) = screen.as_mut() else {
                 // Nothing has begun yet: wait for it, and let Ctrl-C, q and Esc leave.
