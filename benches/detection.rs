@@ -56,11 +56,16 @@ fn measure(threshold: Duration, stalls: usize) -> anyhow::Result<Vec<f64>> {
         long_poll_threshold: threshold / 2,
         ..DetectorSpec::default()
     };
-    let probe = Probe::new(thresholds.long_poll_threshold);
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.worker_threads(2).enable_all();
-    probe.install(&mut builder);
-    let rt = builder.build()?;
+    let probe = Probe::builder()
+        .long_poll_threshold(thresholds.long_poll_threshold)
+        .build();
+    let rt = probe
+        .install(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all(),
+        )
+        .build()?;
     let options = MonitorOptions {
         interval: Duration::from_millis(100),
         stall_threshold: threshold,
