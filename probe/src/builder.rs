@@ -53,6 +53,21 @@ impl fmt::Debug for Callbacks {
 /// before [`Probe::install`] is replaced by the probe's, and one set after it replaces the
 /// probe's and blinds it ([`Probe::hooks_fired`] then stays false). An app's own callbacks go
 /// here instead; the probe's hooks call them, and a disabled probe installs them alone.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let probe = tokmon_probe::Probe::builder()
+///     .long_poll_threshold(Duration::from_millis(20))
+///     .stall_threshold(Duration::from_millis(200))
+///     .on_thread_start(|| println!("a runtime thread started"))
+///     .with_env()
+///     .build();
+/// let runtime = probe
+///     .install(tokio::runtime::Builder::new_multi_thread().enable_all())
+///     .build()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct ProbeBuilder {
     enabled: bool,
