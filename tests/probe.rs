@@ -13,10 +13,8 @@ use tokmon::source::{Monitor, MonitorOptions};
 
 fn runtime(probe: &Arc<Probe>, workers: usize) -> tokio::runtime::Runtime {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    probe
-        .install(builder.worker_threads(workers).enable_all())
-        .build()
-        .expect("runtime")
+    builder.worker_threads(workers).enable_all();
+    probe.install(&mut builder).build().expect("runtime")
 }
 
 /// Keeps the coarse clock moving, as the monitor thread does in a real run.
