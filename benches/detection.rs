@@ -56,11 +56,12 @@ fn measure(threshold: Duration, stalls: usize) -> anyhow::Result<Vec<f64>> {
         long_poll_threshold: threshold / 2,
         ..DetectorSpec::default()
     };
-    let probe = Probe::new(thresholds.long_poll_threshold);
+    let probe = Probe::builder()
+        .long_poll_threshold(thresholds.long_poll_threshold)
+        .build();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(2).enable_all();
-    probe.install(&mut builder);
-    let rt = builder.build()?;
+    let rt = probe.install(&mut builder).build()?;
     let options = MonitorOptions {
         interval: Duration::from_millis(100),
         stall_threshold: threshold,

@@ -14,8 +14,7 @@ use tokmon::source::{Monitor, MonitorOptions};
 fn runtime(probe: &Arc<Probe>, workers: usize) -> tokio::runtime::Runtime {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(workers).enable_all();
-    probe.install(&mut builder);
-    builder.build().expect("runtime")
+    probe.install(&mut builder).build().expect("runtime")
 }
 
 /// Keeps the coarse clock moving, as the monitor thread does in a real run.
@@ -53,7 +52,7 @@ fn settled_polls_and_busy(probe: &Probe, expected: u64) -> (u64, u64) {
 
 #[test]
 fn counts_every_poll_of_a_yielding_task_and_the_time_of_a_spinning_one() {
-    let probe = Probe::new(Duration::from_millis(10));
+    let probe = Probe::builder().build();
     let stop = Arc::new(AtomicBool::new(false));
     let ticker = tick_clock(&probe, &stop);
     let rt = runtime(&probe, 2);
@@ -103,7 +102,9 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
         stall_threshold: Duration::from_millis(100),
         ..DetectorSpec::default()
     };
-    let probe = Probe::new(thresholds.long_poll_threshold);
+    let probe = Probe::builder()
+        .long_poll_threshold(thresholds.long_poll_threshold)
+        .build();
     let rt = runtime(&probe, 2);
     let release = Arc::new(AtomicBool::new(false));
     let (info_tx, info_rx) = sync_channel(1);
@@ -203,7 +204,7 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
 
 #[test]
 fn a_label_lives_as_long_as_its_task_whether_it_completes_or_is_aborted() {
-    let probe = Probe::new(Duration::from_millis(10));
+    let probe = Probe::builder().build();
     let rt = runtime(&probe, 2);
     let label: Arc<str> = "worker-pool".into();
     let spawn_labelled = |future: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| {

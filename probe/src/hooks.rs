@@ -28,7 +28,10 @@ thread_local! {
     static SLOT: Cell<Option<&'static ThreadSlot>> = const { Cell::new(None) };
 }
 
-pub(super) fn install(probe: &Arc<Probe>, builder: &mut Builder) {
+pub(super) fn install<'b>(probe: &Arc<Probe>, builder: &'b mut Builder) -> &'b mut Builder {
+    if !probe.enabled {
+        return install_callbacks_only(probe, builder);
+    }
     let on_start = probe.clone();
     let on_stop = probe.clone();
     let on_spawn = probe.clone();
@@ -36,10 +39,17 @@ pub(super) fn install(probe: &Arc<Probe>, builder: &mut Builder) {
     let after = probe.clone();
     builder
         .on_thread_start(move || {
+            on_start.hooks_fired.store(true, Ordering::Relaxed);
             let slot = on_start.threads.register_current();
             SLOT.set(Some(slot));
+            if let Some(f) = &on_start.callbacks.thread_start {
+                f();
+            }
         })
         .on_thread_stop(move || {
+            if let Some(f) = &on_stop.callbacks.thread_stop {
+                f();
+            }
             on_stop.threads.unregister_current();
             SLOT.set(None);
         })
@@ -48,9 +58,45 @@ pub(super) fn install(probe: &Arc<Probe>, builder: &mut Builder) {
             if let Some(label) = labels::current_label() {
                 on_spawn.labels.insert(task_id_u64(meta.id()), label);
             }
+            if let Some(f) = &on_spawn.callbacks.task_spawn {
+                f(meta);
+            }
         })
-        .on_before_task_poll(move |meta| before_poll(&before, meta))
-        .on_after_task_poll(move |_meta| after_poll(&after));
+        // The app's poll callbacks run outside the probe's timing: their time is not the task's.
+        .on_before_task_poll(move |meta| {
+            if let Some(f) = &before.callbacks.before_task_poll {
+                f(meta);
+            }
+            before_poll(&before, meta);
+        })
+        .on_after_task_poll(move |meta| {
+            after_poll(&after);
+            if let Some(f) = &after.callbacks.after_task_poll {
+                f(meta);
+            }
+        })
+}
+
+/// A disabled probe: the app's own callbacks, each installed only if given, so the app runs as
+/// it would with the probe on and no more hooks than it asked for.
+fn install_callbacks_only<'b>(probe: &Probe, builder: &'b mut Builder) -> &'b mut Builder {
+    let callbacks = &probe.callbacks;
+    if let Some(f) = callbacks.thread_start.clone() {
+        builder.on_thread_start(move || f());
+    }
+    if let Some(f) = callbacks.thread_stop.clone() {
+        builder.on_thread_stop(move || f());
+    }
+    if let Some(f) = callbacks.task_spawn.clone() {
+        builder.on_task_spawn(move |meta| f(meta));
+    }
+    if let Some(f) = callbacks.before_task_poll.clone() {
+        builder.on_before_task_poll(move |meta| f(meta));
+    }
+    if let Some(f) = callbacks.after_task_poll.clone() {
+        builder.on_after_task_poll(move |meta| f(meta));
+    }
+    builder
 }
 
 #[inline]

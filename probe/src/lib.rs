@@ -8,12 +8,17 @@
 //! [`CoarseClock`] and drains the [`LongPoll`]s.
 //!
 //! ```no_run
-//! let probe = tokmon_probe::Probe::new(std::time::Duration::from_millis(10));
-//! let mut builder = tokio::runtime::Builder::new_current_thread();
-//! probe.install(&mut builder);
-//! let runtime = builder.build()?;
+//! use tokio::runtime::Builder;
+//!
+//! let probe = tokmon_probe::Probe::from_env(); // or Probe::builder()...build()
+//! let runtime = probe
+//!     .install(Builder::new_multi_thread().enable_all())
+//!     .build()?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! tokio keeps one callback per runtime hook: an app's own `on_thread_start` and the like go
+//! through [`ProbeBuilder`], whose docs say why.
 //!
 //! It needs `--cfg tokio_unstable` (tokio's task hooks and runtime metrics are unstable): in
 //! `.cargo/config.toml`, `[build] rustflags = ["--cfg", "tokio_unstable"]`.
@@ -27,6 +32,7 @@ compile_error!(
 );
 
 pub mod buckets;
+mod builder;
 pub mod canary;
 pub mod clock;
 mod hooks;
@@ -36,12 +42,16 @@ pub mod thread_state;
 pub mod threads;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
 use serde::{Deserialize, Serialize};
+use tokio::runtime::Builder;
 
+use builder::Callbacks;
+
+pub use builder::{DEFAULT_LONG_POLL_THRESHOLD, DEFAULT_STALL_THRESHOLD, ProbeBuilder};
 pub use canary::Canary;
 pub use clock::CoarseClock;
 pub use labels::{LabelGuard, TaskLabels, task_id_u64};
@@ -85,27 +95,51 @@ pub struct Probe {
     pub threads: ThreadRegistry,
     pub labels: TaskLabels,
     pub canary: Canary,
+    enabled: bool,
+    stall_threshold: Duration,
     long_poll_threshold_ns: AtomicU64,
     long_polls: ArrayQueue<LongPoll>,
     long_polls_dropped: AtomicU64,
+    /// Set by the thread-start hook only, so nothing on the poll path.
+    hooks_fired: AtomicBool,
+    callbacks: Callbacks,
 }
 
 impl Probe {
-    pub fn new(long_poll_threshold: Duration) -> Arc<Probe> {
-        Arc::new(Probe {
-            clock: CoarseClock::new(),
-            threads: ThreadRegistry::default(),
-            labels: TaskLabels::default(),
-            canary: Canary::default(),
-            long_poll_threshold_ns: AtomicU64::new(nanos(long_poll_threshold)),
-            long_polls: ArrayQueue::new(LONG_POLL_QUEUE),
-            long_polls_dropped: AtomicU64::new(0),
-        })
+    /// A probe to configure; [`ProbeBuilder::build`] makes it.
+    pub fn builder() -> ProbeBuilder {
+        ProbeBuilder::default()
     }
 
-    /// Installs the thread and task hooks on a runtime builder.
-    pub fn install(self: &Arc<Self>, builder: &mut tokio::runtime::Builder) {
-        hooks::install(self, builder);
+    /// A probe configured from the environment: see [`ProbeBuilder::with_env`].
+    pub fn from_env() -> Arc<Probe> {
+        Probe::builder().with_env().build()
+    }
+
+    /// Installs the probe's thread and task hooks on a runtime builder, and through them the
+    /// app's own callbacks given to the [`ProbeBuilder`]; a disabled probe installs only the
+    /// app's callbacks. A thread or task callback set on `builder` before this call is replaced
+    /// (by a disabled probe, only those the app gave it); one set after it replaces the probe's
+    /// hook and blinds the probe.
+    pub fn install<'b>(self: &Arc<Self>, builder: &'b mut Builder) -> &'b mut Builder {
+        hooks::install(self, builder)
+    }
+
+    /// False when the probe was built disabled (`TOKMON_PROBE=off`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Whether the probe's hooks have run: a runtime it was installed on has started a thread.
+    /// False on a running runtime means they were replaced, most likely by a callback set on
+    /// the runtime's builder after [`install`](Self::install) (or that the probe is disabled,
+    /// or the runtime is a current-thread one that has started no blocking thread).
+    pub fn hooks_fired(&self) -> bool {
+        self.hooks_fired.load(Ordering::Relaxed)
+    }
+
+    pub fn stall_threshold(&self) -> Duration {
+        self.stall_threshold
     }
 
     pub fn long_poll_threshold_ns(&self) -> u64 {

@@ -34,7 +34,10 @@ struct Session {
 
 impl Session {
     fn start(config: &RunConfig) -> anyhow::Result<Session> {
-        let probe = Probe::new(config.detector.long_poll_threshold);
+        let probe = Probe::builder()
+            .long_poll_threshold(config.detector.long_poll_threshold)
+            .stall_threshold(config.detector.stall_threshold)
+            .build();
         let engine = Engine::start(&config.scenario, probe.clone())?;
         let handle = engine.handle().context("the measured runtime is running")?;
         let options = MonitorOptions {

@@ -15,6 +15,5 @@ pub fn build_measured_runtime(spec: &RuntimeSpec, probe: &Arc<Probe>) -> std::io
         .max_blocking_threads(spec.max_blocking_threads)
         .thread_name("tokmon-rt")
         .enable_all();
-    probe.install(&mut builder);
-    builder.build()
+    probe.install(&mut builder).build()
 }
