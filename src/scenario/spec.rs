@@ -10,10 +10,8 @@ use strum::{EnumDiscriminants, EnumIter, EnumString, IntoStaticStr, VariantArray
 
 use super::ns;
 
-/// Default stall threshold: a poll still running after this long is a stall.
-pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
-/// Default long-poll threshold: a finished poll at least this long is a long poll.
-pub const DEFAULT_LONG_POLL_THRESHOLD: Duration = Duration::from_millis(10);
+/// The probe's own defaults are a scenario's: a stall at 100 ms, a long poll at 10 ms.
+pub use crate::probe::{DEFAULT_LONG_POLL_THRESHOLD, DEFAULT_STALL_THRESHOLD};
 /// Default lag threshold: a canary timer firing this late means the runtime is starved.
 pub const DEFAULT_LAG_THRESHOLD: Duration = Duration::from_millis(50);
 /// Default blocking-pool cap, tokio's own.
