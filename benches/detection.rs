@@ -58,13 +58,13 @@ fn measure(threshold: Duration, stalls: usize) -> anyhow::Result<Vec<f64>> {
     };
     let probe = Probe::builder()
         .long_poll_threshold(thresholds.long_poll_threshold)
+        .stall_threshold(threshold)
         .build();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(2).enable_all();
     let rt = probe.install(&mut builder).build()?;
     let options = MonitorOptions {
         interval: Duration::from_millis(100),
-        stall_threshold: threshold,
         stacks: true,
     };
     let monitor = Monitor::start(probe.clone(), rt.handle().clone(), Vec::new(), options)?;

@@ -104,6 +104,7 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
     };
     let probe = Probe::builder()
         .long_poll_threshold(thresholds.long_poll_threshold)
+        .stall_threshold(thresholds.stall_threshold)
         .build();
     let rt = runtime(&probe, 2);
     let release = Arc::new(AtomicBool::new(false));
@@ -129,7 +130,6 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
 
     let options = MonitorOptions {
         interval: Duration::from_millis(100),
-        stall_threshold: thresholds.stall_threshold,
         stacks: true,
     };
     let monitor =

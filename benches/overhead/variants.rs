@@ -15,7 +15,7 @@ use tokmon::probe::Probe;
 use tokmon::probe::clock::COARSE_TICK;
 use tokmon::runner::Tally;
 use tokmon::sampler::DEFAULT_INTERVAL;
-use tokmon::scenario::{DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_STALL_THRESHOLD, DetectorSpec};
+use tokmon::scenario::{DEFAULT_MAX_BLOCKING_THREADS, DetectorSpec};
 use tokmon::source::{Monitor, MonitorOptions};
 
 use crate::harness::Mode;
@@ -133,7 +133,7 @@ const CONSUMER_TICK: Duration = Duration::from_millis(20);
 
 /// tokmon at default settings, as `tokmon run` starts it: the probe on the runtime, the
 /// library's monitor (the lag canary task on the runtime, and its thread with the sampler at
-/// [`DEFAULT_INTERVAL`] and the watchdog at [`DEFAULT_STALL_THRESHOLD`] every tick) and a
+/// [`DEFAULT_INTERVAL`] and the watchdog at the probe's default stall threshold every tick) and a
 /// consumer thread that folds
 /// every sample into a [`Tally`] as the headless runner does. No workload statistics: the
 /// measured tasks are a user's, not tokmon's workloads, so none is wrapped in a `TaskMonitor`.
@@ -143,7 +143,6 @@ fn tokmon_full(builder: &mut Builder) -> Result<Attach> {
     Ok(Box::new(move |handle| {
         let options = MonitorOptions {
             interval: DEFAULT_INTERVAL,
-            stall_threshold: DEFAULT_STALL_THRESHOLD,
             // As without `--no-stacks`.
             stacks: true,
         };

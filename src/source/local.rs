@@ -42,7 +42,6 @@ impl Session {
         let handle = engine.handle().context("the measured runtime is running")?;
         let options = MonitorOptions {
             interval: config.interval,
-            stall_threshold: config.detector.stall_threshold,
             stacks: config.stacks,
         };
         let monitor = Monitor::start(probe, handle, engine.stats(), options)?;

@@ -24,8 +24,6 @@ const SAMPLE_CHANNEL_CAPACITY: usize = 64;
 #[derive(Debug, Clone, Copy)]
 pub struct MonitorOptions {
     pub interval: Duration,
-    /// A poll running this long is a stall: the watchdog captures its stack then.
-    pub stall_threshold: Duration,
     /// Capture a stalled thread's stack (`--no-stacks` turns it off).
     pub stacks: bool,
 }
@@ -51,7 +49,8 @@ impl Monitor {
         let canary = probe.clone();
         canary.canary.arm(&canary.clock);
         drop(handle.spawn(async move { canary.canary.run(&canary.clock).await }));
-        let stall_ns = u64::try_from(options.stall_threshold.as_nanos()).unwrap_or(u64::MAX);
+        // A poll running the probe's stall threshold is a stall: its stack is captured then.
+        let stall_ns = u64::try_from(probe.stall_threshold().as_nanos()).unwrap_or(u64::MAX);
         let started = probe.clock.base();
         let source = LiveSource::new(handle, workloads, probe, stall_ns, options.stacks);
         let (tx, samples) = sync_channel(SAMPLE_CHANNEL_CAPACITY);
