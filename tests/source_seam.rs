@@ -118,6 +118,25 @@ impl EventSource for QuitAfter {
     }
 }
 
+/// Never stopped from outside: the scripted quit ends it.
+static NO_STOP: AtomicBool = AtomicBool::new(false);
+
+/// The dashboard at 30 frames a second on `terminal`, fed `events`.
+fn dashboard<'t>(
+    terminal: &'t mut Terminal<TestBackend>,
+    events: &'t mut QuitAfter,
+) -> Dashboard<'t, TestBackend> {
+    Dashboard {
+        terminal,
+        events,
+        stop: &NO_STOP,
+        options: DashboardOptions {
+            look: Look::default(),
+            fps: 30,
+        },
+    }
+}
+
 #[test]
 fn a_third_source_is_drawn_by_the_dashboard_and_stays_on_screen_when_it_goes_away() {
     let recording = demo();
@@ -126,19 +145,10 @@ fn a_third_source_is_drawn_by_the_dashboard_and_stays_on_screen_when_it_goes_awa
     let mut events = QuitAfter {
         at: Instant::now() + Duration::from_secs(3),
     };
-    let stop = AtomicBool::new(false);
     let mut last_shown = 0;
-    let report = Dashboard {
-        terminal: &mut terminal,
-        events: &mut events,
-        stop: &stop,
-        options: DashboardOptions {
-            look: Look::default(),
-            fps: 30,
-        },
-    }
-    .run(&mut scripted, None, |app| last_shown = app.model().now_ns())
-    .expect("the dashboard runs");
+    let report = dashboard(&mut terminal, &mut events)
+        .run(&mut scripted, None, |app| last_shown = app.model().now_ns())
+        .expect("the dashboard runs");
     // Disconnected is not the end of the dashboard: the last data stays until the user quits.
     assert!(matches!(scripted.state(), State::Disconnected(_)));
     let last_sample = recording
@@ -275,17 +285,8 @@ fn a_run_that_begins_while_the_dashboard_stops_is_the_one_reported() {
     let mut events = QuitAfter {
         at: Instant::now() + Duration::from_secs(1),
     };
-    let stop = AtomicBool::new(false);
-    let report = Dashboard {
-        terminal: &mut terminal,
-        events: &mut events,
-        stop: &stop,
-        options: DashboardOptions {
-            look: Look::default(),
-            fps: 30,
-        },
-    }
-    .run(&mut scripted, None, |_| {})
-    .expect("the dashboard runs");
+    let report = dashboard(&mut terminal, &mut events)
+        .run(&mut scripted, None, |_| {})
+        .expect("the dashboard runs");
     assert_eq!(report.scenario.name, "async-sleep");
 }
