@@ -248,7 +248,7 @@ impl App {
     }
 
     /// Makes this app a replay's (or not, with `None`), at the replay's current state; asks
-    /// for a redraw when what the screen shows of it changed. The replay loop calls it on every
+    /// for a redraw when what the screen shows of it changed. The dashboard calls it on every
     /// turn.
     pub fn set_replay(&mut self, replay: Option<ReplayStatus>) {
         if self.view.replay.map(|r| r.shown()) != replay.map(|r| r.shown()) {

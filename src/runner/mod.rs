@@ -3,7 +3,7 @@
 //!
 //! source ([`LocalSource`], [`RecordingSource`], later another process) -> updates -> the
 //! headless fold ([`headless`]) or the dashboard's app ([`dashboard`]), and the recorder.
-//! Commands go the other way, from the dashboard's keys to [`Source::command`].
+//! Commands go the other way, from the dashboard's keys to [`crate::source::Source::command`].
 
 pub mod dashboard;
 pub mod headless;
