@@ -35,8 +35,7 @@ pub(super) fn install<'b>(probe: &Arc<Probe>, builder: &'b mut Builder) -> &'b m
     let on_start = probe.clone();
     let on_stop = probe.clone();
     let on_spawn = probe.clone();
-    let before = probe.clone();
-    let after = probe.clone();
+    install_poll_hooks(probe, builder);
     builder
         .on_thread_start(move || {
             on_start.hooks_fired.store(true, Ordering::Relaxed);
@@ -62,19 +61,27 @@ pub(super) fn install<'b>(probe: &Arc<Probe>, builder: &'b mut Builder) -> &'b m
                 f(meta);
             }
         })
-        // The app's poll callbacks run outside the probe's timing: their time is not the task's.
-        .on_before_task_poll(move |meta| {
-            if let Some(f) = &before.callbacks.before_task_poll {
-                f(meta);
-            }
+}
+
+/// The poll hooks, with the app's own poll callbacks only where it gave them: an app without
+/// them pays no check for them on every poll. Its callbacks run outside the probe's timing, so
+/// their time is not the task's.
+fn install_poll_hooks(probe: &Arc<Probe>, builder: &mut Builder) {
+    let (before, after) = (probe.clone(), probe.clone());
+    match probe.callbacks.before_task_poll.clone() {
+        Some(f) => builder.on_before_task_poll(move |meta| {
+            f(meta);
             before_poll(&before, meta);
-        })
-        .on_after_task_poll(move |meta| {
+        }),
+        None => builder.on_before_task_poll(move |meta| before_poll(&before, meta)),
+    };
+    match probe.callbacks.after_task_poll.clone() {
+        Some(f) => builder.on_after_task_poll(move |meta| {
             after_poll(&after);
-            if let Some(f) = &after.callbacks.after_task_poll {
-                f(meta);
-            }
-        })
+            f(meta);
+        }),
+        None => builder.on_after_task_poll(move |_meta| after_poll(&after)),
+    };
 }
 
 /// A disabled probe: the app's own callbacks, each installed only if given, so the app runs as
