@@ -15,18 +15,19 @@ use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+mod common;
+
 use tokmon::detect::FindingKind;
 use tokmon::record::{
     Damage, FORMAT_VERSION, ReadError, Recorder, Recording, RecordingStats, Timeline,
 };
 use tokmon::report::Report;
 use tokmon::run::{Effect, PanicReport, RunConfig, ScenarioChoice, Update};
-use tokmon::runner::{Dashboard, DashboardOptions, replay_headless, run_headless_recorded};
+use tokmon::runner::{replay_headless, run_headless_recorded};
 use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::catalog;
 use tokmon::source::{LocalSource, RecordingSource, Switcher};
 use tokmon::tui::EventSource;
-use tokmon::ui::Look;
 
 /// Live runs take the whole machine: one at a time.
 static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -508,25 +509,6 @@ fn screen_text(terminal: &Terminal<TestBackend>) -> String {
     text
 }
 
-/// Never stopped from outside: the scripted keys or the run's duration end it.
-static NO_STOP: AtomicBool = AtomicBool::new(false);
-
-/// The dashboard at 15 frames a second on `terminal`, fed `events`.
-fn dashboard<'t>(
-    terminal: &'t mut Terminal<TestBackend>,
-    events: &'t mut Script,
-) -> Dashboard<'t, TestBackend> {
-    Dashboard {
-        terminal,
-        events,
-        stop: &NO_STOP,
-        options: DashboardOptions {
-            look: Look::default(),
-            fps: 15,
-        },
-    }
-}
-
 #[test]
 fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
     let recording = Recording::open(&recorded().path).expect("reads");
@@ -548,21 +530,10 @@ fn the_replay_dashboard_plays_seeks_pauses_and_steps() {
         (1300, KeyCode::Char('<')),
         (1400, KeyCode::Char('q')),
     ]);
-    let options = DashboardOptions {
-        look: Look::default(),
-        fps: 30,
-    };
     let mut seen: Vec<(u64, bool, f64, u64)> = Vec::new();
     let mut badge_seen = false;
     let started = Instant::now();
-    let stop = AtomicBool::new(false);
-    let mut dashboard = Dashboard {
-        terminal: &mut terminal,
-        events: &mut events,
-        stop: &stop,
-        options,
-    };
-    dashboard
+    common::dashboard(&mut terminal, &mut events, 30)
         .run(&mut RecordingSource::paced(&recording, 4.0), None, |app| {
             // The replay's state reaches the app in its replay status.
             let Some(replay) = app.view.replay else {
@@ -632,7 +603,7 @@ fn a_recorded_dashboard_run_replays_to_its_report() {
             location: Some("src/workload/echo.rs:1:1".into()),
         })
     });
-    let live = dashboard(&mut terminal, &mut events)
+    let live = common::dashboard(&mut terminal, &mut events, 15)
         .run(
             &mut LocalSource::start(config.clone(), None, Some(&panic_rx)).expect("starts"),
             Some(&mut recorder),
@@ -767,7 +738,7 @@ fn a_switch_of_scenario_on_the_dashboard_is_recorded_and_replayed() {
     let (_panic_tx, panic_rx) = sync_channel(1);
     let mut source =
         LocalSource::start(config.clone(), Some(&switcher), Some(&panic_rx)).expect("starts");
-    let live = dashboard(&mut terminal, &mut events)
+    let live = common::dashboard(&mut terminal, &mut events, 15)
         .run(&mut source, Some(&mut recorder), |_| {})
         .expect("the dashboard runs");
     recorder.finish().expect("written");

@@ -11,13 +11,14 @@ use crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+mod common;
+
 use tokmon::record::Recording;
 use tokmon::run::{Command, Control, RunConfig, Update};
-use tokmon::runner::{Dashboard, DashboardOptions, consume_headless, replay_headless};
+use tokmon::runner::{consume_headless, replay_headless};
 use tokmon::scenario::{Knob, KnobSetting, Placement, catalog};
 use tokmon::source::{Abilities, LocalSource, Origin, RecordingSource, Source, State};
 use tokmon::tui::EventSource;
-use tokmon::ui::Look;
 
 fn demo() -> Recording {
     Recording::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.rec"))
@@ -118,25 +119,6 @@ impl EventSource for QuitAfter {
     }
 }
 
-/// Never stopped from outside: the scripted quit ends it.
-static NO_STOP: AtomicBool = AtomicBool::new(false);
-
-/// The dashboard at 30 frames a second on `terminal`, fed `events`.
-fn dashboard<'t>(
-    terminal: &'t mut Terminal<TestBackend>,
-    events: &'t mut QuitAfter,
-) -> Dashboard<'t, TestBackend> {
-    Dashboard {
-        terminal,
-        events,
-        stop: &NO_STOP,
-        options: DashboardOptions {
-            look: Look::default(),
-            fps: 30,
-        },
-    }
-}
-
 #[test]
 fn a_third_source_is_drawn_by_the_dashboard_and_stays_on_screen_when_it_goes_away() {
     let recording = demo();
@@ -146,7 +128,7 @@ fn a_third_source_is_drawn_by_the_dashboard_and_stays_on_screen_when_it_goes_awa
         at: Instant::now() + Duration::from_secs(3),
     };
     let mut last_shown = 0;
-    let report = dashboard(&mut terminal, &mut events)
+    let report = common::dashboard(&mut terminal, &mut events, 30)
         .run(&mut scripted, None, |app| last_shown = app.model().now_ns())
         .expect("the dashboard runs");
     // Disconnected is not the end of the dashboard: the last data stays until the user quits.
@@ -285,7 +267,7 @@ fn a_run_that_begins_while_the_dashboard_stops_is_the_one_reported() {
     let mut events = QuitAfter {
         at: Instant::now() + Duration::from_secs(1),
     };
-    let report = dashboard(&mut terminal, &mut events)
+    let report = common::dashboard(&mut terminal, &mut events, 30)
         .run(&mut scripted, None, |_| {})
         .expect("the dashboard runs");
     assert_eq!(report.scenario.name, "async-sleep");

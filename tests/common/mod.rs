@@ -66,3 +66,23 @@ impl PtyRun {
             .contents()
     }
 }
+
+/// Never stopped from outside: scripted keys or the run's duration end a test's dashboard.
+static NO_STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The dashboard on an in-memory terminal, fed scripted `events`, at `fps` frames a second.
+pub fn dashboard<'t>(
+    terminal: &'t mut ratatui::Terminal<ratatui::backend::TestBackend>,
+    events: &'t mut dyn tokmon::tui::EventSource,
+    fps: u32,
+) -> tokmon::runner::Dashboard<'t, ratatui::backend::TestBackend> {
+    tokmon::runner::Dashboard {
+        terminal,
+        events,
+        stop: &NO_STOP,
+        options: tokmon::runner::DashboardOptions {
+            look: tokmon::ui::Look::default(),
+            fps,
+        },
+    }
+}
