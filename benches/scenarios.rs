@@ -13,7 +13,6 @@ use std::time::Duration;
 use tokmon::report::Report;
 use tokmon::run::RunConfig;
 use tokmon::runner::run_headless;
-use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::catalog::built_in;
 
 /// The fix, the mistake it fixes, and how many times the fix's echo p99 the mistake's is at
@@ -92,14 +91,7 @@ fn run(name: &str, secs: u64) -> anyhow::Result<Report> {
     } else {
         scenario.time_scaled(10.0)
     };
-    let config = RunConfig {
-        detector: scenario.detector,
-        scenario,
-        duration: Some(Duration::from_secs(secs)),
-        interval: DEFAULT_INTERVAL,
-        stacks: true,
-        console: None,
-    };
+    let config = RunConfig::new(scenario, Some(Duration::from_secs(secs)));
     run_headless(&config, &AtomicBool::new(false), |_, _| {})
 }
 

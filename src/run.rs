@@ -11,6 +11,9 @@ use crate::detect::{Finding, FindingKind, Severity};
 use crate::sample::Sample;
 use crate::scenario::{DetectorSpec, KnobSetting, Scenario, WorkloadKind};
 
+/// Default time between two samples.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
+
 /// What to run and for how long.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -27,6 +30,19 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// `scenario` with its own thresholds, sampled every [`DEFAULT_INTERVAL`], stacks captured
+    /// and no console: a run as `tokmon run` starts it without flags.
+    pub fn new(scenario: Scenario, duration: Option<Duration>) -> RunConfig {
+        RunConfig {
+            detector: scenario.detector,
+            scenario,
+            duration,
+            interval: DEFAULT_INTERVAL,
+            stacks: true,
+            console: None,
+        }
+    }
+
     /// The interval between samples in whole milliseconds, as reports give it.
     pub fn interval_ms(&self) -> u64 {
         u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX)

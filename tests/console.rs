@@ -254,14 +254,7 @@ fn without_the_flag_nothing_is_installed() {
 
     let scenario = tokmon::scenario::catalog::resolve(None, std::path::Path::new("scenarios"))
         .expect("the default scenario");
-    let config = tokmon::run::RunConfig {
-        detector: scenario.detector,
-        scenario,
-        duration: Some(Duration::from_secs(2)),
-        interval: tokmon::sampler::DEFAULT_INTERVAL,
-        stacks: true,
-        console: None,
-    };
+    let config = tokmon::run::RunConfig::new(scenario, Some(Duration::from_secs(2)));
     let stop = AtomicBool::new(false);
     tokmon::runner::run_headless(&config, &stop, |_, _| {}).expect("run completes");
     assert!(!tokmon::console::subscriber_installed());

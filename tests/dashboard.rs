@@ -54,14 +54,8 @@ impl EventSource for QuitLater {
 fn keeps_drawing_while_every_worker_is_blocked_and_quits_on_q() {
     let scenario = parse_str(ALL_BLOCKED, ScenarioSource::BuiltIn("all-blocked".into()))
         .expect("valid scenario");
-    let config = RunConfig {
-        detector: scenario.detector,
-        scenario,
-        duration: Some(Duration::from_secs(30)), // a cap; `q` ends it much sooner
-        interval: Duration::from_millis(100),
-        stacks: true,
-        console: None,
-    };
+    // A 30 s cap; `q` ends it much sooner.
+    let config = RunConfig::new(scenario, Some(Duration::from_secs(30)));
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test terminal");
     let started = Instant::now();
     // Frames drawn from 1 s in (both workers surely stuck by then) to the end at 4 s.

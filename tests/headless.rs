@@ -15,7 +15,6 @@ use tokmon::report::{Report, WorkloadReport};
 use tokmon::run::RunConfig;
 use tokmon::runner::run_headless;
 use tokmon::sample::CpuUse;
-use tokmon::sampler::DEFAULT_INTERVAL;
 
 static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -24,14 +23,7 @@ const RUN_FOR: Duration = Duration::from_secs(4);
 
 fn run(file: &str) -> Report {
     let scenario = tokmon::scenario::load_file(Path::new(file)).expect("shipped scenario parses");
-    let config = RunConfig {
-        detector: scenario.detector,
-        scenario,
-        duration: Some(RUN_FOR),
-        interval: DEFAULT_INTERVAL,
-        stacks: true,
-        console: None,
-    };
+    let config = RunConfig::new(scenario, Some(RUN_FOR));
     let stop = AtomicBool::new(false);
     run_headless(&config, &stop, |_, _| {}).expect("run completes")
 }

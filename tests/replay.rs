@@ -24,7 +24,6 @@ use tokmon::record::{
 use tokmon::report::Report;
 use tokmon::run::{Effect, PanicReport, RunConfig, ScenarioChoice, Update};
 use tokmon::runner::{replay_headless, run_headless_recorded};
-use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::catalog;
 use tokmon::source::{LocalSource, RecordingSource, Switcher};
 use tokmon::tui::EventSource;
@@ -39,14 +38,7 @@ fn default_demo(duration: Duration) -> RunConfig {
         .expect("the default built-in exists")
         .expect("it parses")
         .time_scaled(10.0);
-    RunConfig {
-        detector: scenario.detector,
-        scenario,
-        duration: Some(duration),
-        interval: DEFAULT_INTERVAL,
-        stacks: true,
-        console: None,
-    }
+    RunConfig::new(scenario, Some(duration))
 }
 
 fn scratch_dir() -> PathBuf {
@@ -708,14 +700,7 @@ fn a_switch_of_scenario_on_the_dashboard_is_recorded_and_replayed() {
         Ok(catalog::built_in(name).ok_or_else(|| anyhow::anyhow!("no {name}"))??)
     };
     let first = load("async-sleep").expect("built-in");
-    let config = RunConfig {
-        detector: first.detector,
-        scenario: first,
-        duration: Some(Duration::from_millis(1500)),
-        interval: DEFAULT_INTERVAL,
-        stacks: true,
-        console: None,
-    };
+    let config = RunConfig::new(first, Some(Duration::from_millis(1500)));
     let switcher = Switcher {
         choices: ["async-sleep", "tokio-mutex"]
             .iter()

@@ -10,7 +10,6 @@ use tokmon::detect::FindingKind;
 use tokmon::report::Report;
 use tokmon::run::RunConfig;
 use tokmon::runner::run_headless;
-use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::catalog::{BUILT_IN, built_in};
 
 /// What a scenario's description promises.
@@ -54,14 +53,7 @@ fn run(name: &str) -> Report {
     } else {
         (scenario.time_scaled(10.0), 4)
     };
-    let config = RunConfig {
-        detector: scenario.detector,
-        scenario,
-        duration: Some(Duration::from_secs(secs)),
-        interval: DEFAULT_INTERVAL,
-        stacks: true,
-        console: None,
-    };
+    let config = RunConfig::new(scenario, Some(Duration::from_secs(secs)));
     run_headless(&config, &AtomicBool::new(false), |_, _| {}).expect("runs")
 }
 

@@ -188,12 +188,9 @@ fn a_local_source_begins_samples_turns_knobs_and_gives_its_last_sample_at_the_en
         .expect("exists")
         .expect("parses");
     let config = RunConfig {
-        detector: scenario.detector,
-        scenario,
-        duration: None,
         interval: Duration::from_millis(50),
         stacks: false,
-        console: None,
+        ..RunConfig::new(scenario, None)
     };
     let mut source = LocalSource::start(config, None, None).expect("starts");
     assert_eq!(source.origin(), Origin::Scenario);

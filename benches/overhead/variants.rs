@@ -13,8 +13,8 @@ use tokmon::detect::Detector;
 use tokmon::model::Model;
 use tokmon::probe::Probe;
 use tokmon::probe::clock::COARSE_TICK;
+use tokmon::run::DEFAULT_INTERVAL;
 use tokmon::runner::Tally;
-use tokmon::sampler::DEFAULT_INTERVAL;
 use tokmon::scenario::{DEFAULT_MAX_BLOCKING_THREADS, DetectorSpec};
 use tokmon::source::{Monitor, MonitorOptions};
 

@@ -209,16 +209,12 @@ mod tests {
         let items = vec![
             sample(100),
             sample(200),
-            Update::Begin(Box::new(crate::run::RunConfig {
-                scenario: crate::scenario::catalog::built_in("default")
+            Update::Begin(Box::new(crate::run::RunConfig::new(
+                crate::scenario::catalog::built_in("default")
                     .expect("exists")
                     .expect("parses"),
-                detector: Default::default(),
-                duration: None,
-                interval: Duration::from_millis(100),
-                stacks: true,
-                console: None,
-            })),
+                None,
+            ))),
             sample(100),
         ];
         let t = Timeline::of(&items);

@@ -20,9 +20,6 @@ use crate::sample::{
     WorkerCounters, WorkloadCounters,
 };
 
-/// Default time between two samples.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
-
 /// Where the sampler reads its numbers: the live runtime, or scripted counters in tests.
 pub trait MetricsSource {
     fn workers(&mut self) -> Vec<WorkerCounters>;
