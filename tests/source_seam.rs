@@ -4,7 +4,8 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent};
@@ -30,6 +31,8 @@ fn demo() -> Recording {
 struct Scripted {
     batches: VecDeque<Vec<Update>>,
     gone: bool,
+    /// Set once the last batch has been handed out.
+    drained: Arc<AtomicBool>,
     commands: Vec<Command>,
     /// What `finish` gives back.
     last: Vec<Update>,
@@ -49,6 +52,7 @@ impl Scripted {
         Scripted {
             batches,
             gone: false,
+            drained: Arc::default(),
             commands: Vec::new(),
             last: Vec::new(),
         }
@@ -77,6 +81,7 @@ impl Source for Scripted {
     fn next(&mut self, _wait: Duration) -> anyhow::Result<Vec<Update>> {
         let batch = self.batches.pop_front().unwrap_or_default();
         self.gone = self.batches.is_empty();
+        self.drained.store(self.gone, Ordering::Release);
         Ok(batch)
     }
 
@@ -107,15 +112,36 @@ fn a_third_source_is_folded_headless_to_the_report_its_data_makes() {
     assert_eq!(samples_told, recording.samples(), "told once per sample");
 }
 
-/// Quits after the last scripted batch has surely been read.
-struct QuitAfter {
-    at: Instant,
+/// Presses `q` half a second after the source handed out its last batch (several frames at
+/// 30 a second, however loaded the machine), or after a minute if it never does.
+struct QuitWhenDrained {
+    drained: Arc<AtomicBool>,
+    since: Option<Instant>,
+    cap: Instant,
 }
 
-impl EventSource for QuitAfter {
+impl QuitWhenDrained {
+    fn new(source: &Scripted) -> QuitWhenDrained {
+        QuitWhenDrained {
+            drained: source.drained.clone(),
+            since: None,
+            cap: Instant::now() + Duration::from_secs(60),
+        }
+    }
+}
+
+impl EventSource for QuitWhenDrained {
     fn next(&mut self, timeout: Duration) -> std::io::Result<Option<Event>> {
         std::thread::sleep(timeout.min(Duration::from_millis(2)));
-        Ok((Instant::now() >= self.at).then(|| Event::Key(KeyEvent::from(KeyCode::Char('q')))))
+        let now = Instant::now();
+        if self.since.is_none() && self.drained.load(Ordering::Acquire) {
+            self.since = Some(now);
+        }
+        let quit = self
+            .since
+            .is_some_and(|since| now >= since + Duration::from_millis(500))
+            || now >= self.cap;
+        Ok(quit.then(|| Event::Key(KeyEvent::from(KeyCode::Char('q')))))
     }
 }
 
@@ -124,9 +150,7 @@ fn a_third_source_is_drawn_by_the_dashboard_and_stays_on_screen_when_it_goes_awa
     let recording = demo();
     let mut scripted = Scripted::new(&recording);
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
-    let mut events = QuitAfter {
-        at: Instant::now() + Duration::from_secs(3),
-    };
+    let mut events = QuitWhenDrained::new(&scripted);
     let mut last_shown = 0;
     let report = common::dashboard(&mut terminal, &mut events, 30)
         .run(&mut scripted, None, |app| last_shown = app.model().now_ns())
@@ -261,9 +285,7 @@ fn a_run_that_begins_while_the_dashboard_stops_is_the_one_reported() {
         Update::Sample(sample),
     ];
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-    let mut events = QuitAfter {
-        at: Instant::now() + Duration::from_secs(1),
-    };
+    let mut events = QuitWhenDrained::new(&scripted);
     let report = common::dashboard(&mut terminal, &mut events, 30)
         .run(&mut scripted, None, |_| {})
         .expect("the dashboard runs");
