@@ -176,10 +176,15 @@ fn a_recording_source_gives_its_run_then_ends_or_rewinds_on_a_seek_back() {
     let mut unpaced = RecordingSource::unpaced(&recording);
     assert_eq!(unpaced.origin(), Origin::Recording(recording.path.clone()));
     assert!(!unpaced.abilities().seek);
-    let all = unpaced.next(Duration::ZERO).expect("reads");
+    let mut all = Vec::new();
+    let mut calls = 0;
+    while unpaced.state() != State::Ended {
+        all.extend(unpaced.next(Duration::ZERO).expect("reads"));
+        calls += 1;
+    }
     assert!(matches!(all.first(), Some(Update::Begin(_))));
     assert_eq!(all.len(), recording.items.len() + 1);
-    assert_eq!(unpaced.state(), State::Ended);
+    assert!(calls > 1, "a long recording comes in pieces: {calls} call");
 
     let mut paced = RecordingSource::paced(&recording, 64.0);
     assert!(paced.abilities().seek);

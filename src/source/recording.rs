@@ -1,11 +1,16 @@
-//! A recording as a source: its items in order, all at once for a headless replay, or paced
-//! by the [`Player`]'s clock on the dashboard, where the replay keys move, pause and speed it.
+//! A recording as a source: its items in order, as fast as they are read for a headless
+//! replay, or paced by the [`Player`]'s clock on the dashboard, where the replay keys move,
+//! pause and speed it.
 
 use std::time::{Duration, Instant};
 
 use super::{Abilities, Origin, Source, State};
 use crate::record::{Player, Recording, Timeline};
 use crate::run::{Command, Update};
+
+/// Items an unpaced recording hands on per call: a long recording is folded a piece at a
+/// time instead of cloned whole at once.
+const UNPACED_BATCH: usize = 256;
 
 /// A recording played back.
 pub struct RecordingSource<'a> {
@@ -19,7 +24,7 @@ pub struct RecordingSource<'a> {
 }
 
 impl<'a> RecordingSource<'a> {
-    /// Everything at once, as a headless replay reads it.
+    /// As fast as it is read, as a headless replay reads it.
     pub fn unpaced(recording: &'a Recording) -> RecordingSource<'a> {
         RecordingSource {
             recording,
@@ -53,7 +58,7 @@ impl Source for RecordingSource<'_> {
     fn state(&self) -> State {
         match &self.player {
             Some((player, _)) => State::Replaying(player.status()),
-            None if self.begun => State::Ended,
+            None if self.begun && self.applied == self.recording.items.len() => State::Ended,
             None => State::Live,
         }
     }
@@ -67,7 +72,7 @@ impl Source for RecordingSource<'_> {
                 *moved = now;
                 self.timeline.due(player.clock_ns())
             }
-            None => items.len(),
+            None => items.len().min(self.applied + UNPACED_BATCH),
         };
         let mut out = Vec::new();
         let config = || Box::new(self.recording.config.clone());
@@ -80,7 +85,7 @@ impl Source for RecordingSource<'_> {
         }
         let fresh = items.get(self.applied..due).unwrap_or_default();
         out.extend(fresh.iter().cloned());
-        self.applied = self.applied.max(due);
+        self.applied = due;
         Ok(out)
     }
 
