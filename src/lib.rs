@@ -47,7 +47,6 @@ pub mod report;
 pub mod run;
 pub mod runner;
 pub mod sample;
-pub mod sampler;
 pub mod scenario;
 pub mod source;
 pub mod stack;

@@ -38,6 +38,9 @@ pub mod clock;
 mod hooks;
 pub mod labels;
 pub mod locations;
+pub mod monitor;
+pub mod sample;
+pub mod stack;
 pub mod thread_state;
 pub mod threads;
 

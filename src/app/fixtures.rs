@@ -112,6 +112,7 @@ pub fn sample(i: u64, busy: f64, stuck_ms: Option<u64>) -> Sample {
             thread_state: Some('R'),
             syscall: None,
             worker_moved: false,
+            captured: None,
             stack: Some(stack()),
         })
         .into_iter()

@@ -29,6 +29,7 @@ fn poll(seq: u64, duration_ms: u64, running: bool) -> PollRecord {
         thread_state: running.then_some('R'),
         syscall: None,
         worker_moved: false,
+        captured: None,
         stack: None,
     }
 }

@@ -1,71 +1,69 @@
-//! The monitor thread for a runtime that carries the probe: the sampler and watchdog on a
-//! plain std thread (never a task on the measured runtime), sending samples through a bounded
-//! channel. A run of tokmon's scenarios starts it, and so does any caller that built a runtime
+//! The probe's monitor, as tokmon consumes it in its own process: the probe's readings, with
+//! the stalled threads' stacks named here (the probe sends raw addresses) and the counters of
+//! tokmon's workloads added, become [`Sample`]s. The same data an attached app sends, without
+//! a socket. A run of tokmon's scenarios starts it, and so does any caller that built a runtime
 //! with the probe installed itself (the overhead benchmark).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::runtime::Handle;
+pub use tokmon_probe::monitor::MonitorOptions;
+use tokmon_probe::monitor::{self, StopHandle};
+use tokmon_probe::sample::{CapturedStack, PollRecord, Reading};
 
 use crate::probe::Probe;
-use crate::sample::Sample;
-use crate::sampler::{LiveSource, Sampler};
+use crate::sample::{SAMPLE_FORMAT_VERSION, Sample, StackFrame, StackInfo};
+use crate::stack;
 use crate::workload::WorkloadStats;
 
-/// Samples the channel holds before the sampler starts dropping them.
+/// Samples the channel holds before the stage waits for the consumer (the probe's own channel
+/// then fills, and the probe drops and counts readings, never waiting).
 const SAMPLE_CHANNEL_CAPACITY: usize = 64;
 
-/// What the monitor watches for and how often it samples.
-#[derive(Debug, Clone, Copy)]
-pub struct MonitorOptions {
-    pub interval: Duration,
-    /// Capture a stalled thread's stack (`--no-stacks` turns it off).
-    pub stacks: bool,
-}
+/// Named stacks kept, so a poll still stuck is not symbolized again at every sample.
+const NAMED_STACKS_KEPT: usize = 64;
 
-/// A running monitor thread and the samples it sends.
+/// A running monitor: the probe's thread and the stage that turns its readings into samples.
 #[derive(Debug)]
 pub struct Monitor {
     samples: Receiver<Sample>,
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
+    stop: StopHandle,
+    stage: JoinHandle<anyhow::Result<()>>,
 }
 
 impl Monitor {
-    /// Starts sampling the runtime behind `handle`, whose threads carry `probe`'s hooks, and
-    /// the counters of `workloads`; spawns the lag canary on that runtime. Samples, polls and findings count time on the probe's clock.
+    /// Starts the probe's monitor on the runtime behind `handle`, whose threads carry `probe`'s
+    /// hooks (it spawns the lag canary there), and the stage that adds the counters of
+    /// `workloads` to each reading.
     pub fn start(
         probe: Arc<Probe>,
         handle: Handle,
         workloads: Vec<Arc<WorkloadStats>>,
         options: MonitorOptions,
     ) -> anyhow::Result<Monitor> {
-        // The lag canary: the one tiny task of tokmon's on the measured runtime.
-        let canary = probe.clone();
-        canary.canary.arm(&canary.clock);
-        drop(handle.spawn(async move { canary.canary.run(&canary.clock).await }));
-        // A poll running the probe's stall threshold is a stall: its stack is captured then.
-        let stall_ns = u64::try_from(probe.stall_threshold().as_nanos()).unwrap_or(u64::MAX);
-        let started = probe.clock.base();
-        let source = LiveSource::new(handle, workloads, probe, stall_ns, options.stacks);
-        let (tx, samples) = sync_channel(SAMPLE_CHANNEL_CAPACITY);
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = stop.clone();
+        if options.stacks {
+            // The symbolizer's cold start (tens of ms), paid before the first stall needs it.
             std::thread::Builder::new()
-                .name("tokmon-monitor".into())
-                .spawn(move || Sampler::new(source).run(started, options.interval, &tx, &stop))
-                .context("starting the monitor thread")?
-        };
+                .name("tokmon-symbolizer".into())
+                .spawn(stack::warm_up)
+                .context("starting the symbolizer's warm-up")?;
+        }
+        let probe_monitor = monitor::Monitor::start(probe, handle, options)
+            .context("starting the probe's monitor thread")?;
+        let stop = probe_monitor.stop_handle();
+        let (tx, samples) = sync_channel(SAMPLE_CHANNEL_CAPACITY);
+        let stage = std::thread::Builder::new()
+            .name("tokmon-monitor".into())
+            .spawn(move || run_stage(probe_monitor, &workloads, &tx))
+            .context("starting the monitor thread")?;
         Ok(Monitor {
             samples,
             stop,
-            thread,
+            stage,
         })
     }
 
@@ -77,13 +75,104 @@ impl Monitor {
     /// Stops the monitor; it sends one last sample so totals cover the run, and every sample
     /// still queued goes to `last`.
     pub fn finish(self, mut last: impl FnMut(Sample)) -> anyhow::Result<()> {
-        self.stop.store(true, Ordering::Release);
+        self.stop.stop();
         for sample in self.samples.iter() {
             last(sample);
         }
-        if self.thread.join().is_err() {
-            anyhow::bail!("the monitor thread panicked");
+        match self.stage.join() {
+            Ok(result) => result,
+            Err(_) => anyhow::bail!("the monitor thread panicked"),
         }
-        Ok(())
+    }
+}
+
+/// Turns readings into samples until the probe's monitor stops or the consumer goes away.
+fn run_stage(
+    probe_monitor: monitor::Monitor,
+    workloads: &[Arc<WorkloadStats>],
+    tx: &SyncSender<Sample>,
+) -> anyhow::Result<()> {
+    let mut names = StackNames::default();
+    for reading in probe_monitor.readings().iter() {
+        if tx.send(sample_of(reading, workloads, &mut names)).is_err() {
+            // The consumer is gone: stop the probe too, and let its last readings go.
+            probe_monitor.stop_handle().stop();
+        }
+    }
+    probe_monitor.finish(|_| {})?;
+    Ok(())
+}
+
+fn sample_of(reading: Reading, workloads: &[Arc<WorkloadStats>], names: &mut StackNames) -> Sample {
+    let mut probe = reading.probe;
+    if let Some(probe) = probe.as_mut() {
+        for poll in probe.in_flight.iter_mut().chain(&mut probe.long_polls) {
+            names.name(poll);
+        }
+    }
+    Sample {
+        format_version: SAMPLE_FORMAT_VERSION,
+        seq: reading.seq,
+        elapsed_ns: reading.elapsed_ns,
+        workers: reading.workers,
+        runtime: reading.runtime,
+        workloads: workloads.iter().map(|w| w.counters()).collect(),
+        probe,
+        dropped_before: reading.dropped_before,
+    }
+}
+
+/// The stacks named so far, by poll: a stuck poll's stack rides along with every sample.
+#[derive(Debug, Default)]
+struct StackNames {
+    named: VecDeque<((Option<i32>, u64), CapturedStack, StackInfo)>,
+}
+
+impl StackNames {
+    /// Names the poll's captured stack, and takes the raw one off: a sample holds names.
+    fn name(&mut self, poll: &mut PollRecord) {
+        let Some(captured) = poll.captured.take() else {
+            return;
+        };
+        let key = (poll.tid, poll.seq);
+        if let Some((_, _, info)) = self
+            .named
+            .iter()
+            .find(|(k, raw, _)| *k == key && *raw == captured)
+        {
+            poll.stack = Some(info.clone());
+            return;
+        }
+        let info = symbolize(&captured, poll.tid.unwrap_or(0));
+        if self.named.len() == NAMED_STACKS_KEPT {
+            self.named.pop_front();
+        }
+        self.named.push_back((key, captured, info.clone()));
+        poll.stack = Some(info);
+    }
+}
+
+fn symbolize(captured: &CapturedStack, tid: i32) -> StackInfo {
+    let raw = stack::RawStack {
+        tid,
+        addresses: captured.addresses.clone(),
+        elapsed: std::time::Duration::from_micros(captured.capture_us),
+        complete: false,
+        truncated: false,
+    };
+    let frames = stack::symbolize(&raw);
+    StackInfo {
+        site: stack::blocking_site(&frames).and_then(stack::Frame::site),
+        frames: frames
+            .iter()
+            .map(|frame| StackFrame {
+                function: frame.function.clone(),
+                file: frame.file.clone(),
+                line: frame.line,
+                inlined: frame.inlined,
+                app: frame.app,
+            })
+            .collect(),
+        capture_us: captured.capture_us,
     }
 }

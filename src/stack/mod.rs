@@ -1,42 +1,23 @@
-//! Capture and symbolize the user-space stack of another thread of this process while it is
-//! stuck: the blocking detector's way to name the line that blocks a worker.
+//! Name the frames of a stuck thread's stack: the blocking detector's way to name the line
+//! that blocks a worker. The probe captures raw addresses and the module map
+//! ([`tokmon_probe::stack`], re-exported here); tokmon symbolizes them.
 //!
-//! [`capture`] interrupts the thread with a reserved real-time signal (SIGRTMIN+5); the handler
-//! unwinds the interrupted stack with `framehop` (DWARF CFI from `.eh_frame`, frame pointers
-//! where there is none) into a static buffer, without allocating or locking, and returns raw
-//! addresses. [`symbolize`] turns them into functions and `file:line` with `addr2line`, off
-//! the signal path and on the caller's own thread; its first call is slow, so call
-//! [`warm_up`] early from a background thread. [`blocking_site`] picks the first frame of
-//! the application, skipping std, core, alloc, tokio, libc and dependencies.
+//! [`symbolize`] turns addresses into functions and `file:line` with `addr2line`, off the
+//! signal path and on the caller's own thread; its first call is slow, so call [`warm_up`]
+//! early from a background thread. [`blocking_site`] picks the first frame of the
+//! application, skipping std, core, alloc, tokio, the probe, libc and dependencies.
 //!
-//! The unsafe code lives in `signal` alone. Only Linux x86-64 is supported; elsewhere every
-//! call returns [`CaptureError::Unsupported`] (or nothing).
+//! Only Linux x86-64 is supported; elsewhere frames are unknown addresses.
 
 use std::fmt;
-use std::time::Duration;
 
-pub use crate::probe::StackBounds;
+pub use tokmon_probe::stack::{
+    CaptureError, RawStack, StackBounds, capture, handler_active_on, prepare, set_capture_blocked,
+    supported,
+};
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-mod modules;
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-mod signal;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod symbolize;
-
-/// The raw stack of one thread, innermost first: `addresses[0]` is the instruction the thread
-/// was interrupted at, the rest are return addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawStack {
-    pub tid: i32,
-    pub addresses: Vec<u64>,
-    /// From the request to the handler's answer (signal round trip and unwind).
-    pub elapsed: Duration,
-    /// The unwinder reached the root of the stack (thread start).
-    pub complete: bool,
-    /// The stack was deeper than the frame buffer.
-    pub truncated: bool,
-}
 
 /// One symbolized frame, innermost first. An address with inlined calls gives several frames:
 /// the inlined ones (`inlined: true`) first, then the function that holds the code.
@@ -79,25 +60,6 @@ impl fmt::Display for Frame {
     }
 }
 
-/// Why a capture did not return a stack.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CaptureError {
-    #[error("stack capture is only supported on Linux x86-64")]
-    Unsupported,
-    #[error("signal {signal} (SIGRTMIN+5) already has another handler: stack capture stays off")]
-    SignalInUse { signal: i32 },
-    #[error("cannot set up stack capture: {0}")]
-    Install(String),
-    #[error("thread {tid} is not a thread of this process (it may have exited)")]
-    NoSuchThread { tid: i32 },
-    #[error("cannot signal the thread: {0}")]
-    Signal(String),
-    #[error("thread {tid} did not answer within {waited:?} (it blocks the signal or is stopped)")]
-    Timeout { tid: i32, waited: Duration },
-    #[error("an earlier capture's handler is still running")]
-    Busy,
-}
-
 /// The crate root, to shorten file paths inside it.
 #[cfg_attr(
     not(all(target_os = "linux", target_arch = "x86_64")),
@@ -127,11 +89,20 @@ const NOT_APP_PATHS: &[&str] = &[
     allow(dead_code)
 )]
 const NOT_APP_FUNCTIONS: &[&str] = &[
-    "std::", "core::", "alloc::", "tokio::", "<std::", "<core::", "<alloc::", "<tokio::",
+    "std::",
+    "core::",
+    "alloc::",
+    "tokio::",
+    "tokmon_probe::",
+    "<std::",
+    "<core::",
+    "<alloc::",
+    "<tokio::",
+    "<tokmon_probe::",
 ];
 
-/// This module's own files, never a blocking site.
-const OWN_FILES: &str = "src/stack/";
+/// The capture's own files (in this repository), never a blocking site.
+const OWN_FILES: &[&str] = &["src/stack/", "probe/src/"];
 
 #[cfg_attr(
     not(all(target_os = "linux", target_arch = "x86_64")),
@@ -170,87 +141,24 @@ pub fn blocking_site(frames: &[Frame]) -> Option<&Frame> {
             && !frame
                 .file
                 .as_deref()
-                .is_some_and(|file| file.starts_with(OWN_FILES))
+                .is_some_and(|file| OWN_FILES.iter().any(|own| file.starts_with(own)))
     })
 }
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod imp {
-    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-    use std::time::{Duration, Instant};
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+    use std::time::Duration;
 
-    use super::modules::{self, ModuleList};
+    use tokmon_probe::stack::{MODULES_REFRESH_EVERY, module_list};
+
     use super::symbolize::Symbolizer;
-    use super::{CaptureError, Frame, RawStack, StackBounds, is_app, shorten, signal};
+    use super::{Frame, RawStack, is_app, prepare, shorten};
 
-    /// A stale module list is reloaded when an address misses it, at most this often.
-    const REFRESH_EVERY: Duration = Duration::from_secs(2);
-    /// How long a module refresh waits for a late handler before giving up.
-    const QUIESCE_WAIT: Duration = Duration::from_millis(100);
-
-    static MODULES: Mutex<Option<Arc<ModuleList>>> = Mutex::new(None);
-    static CAPTURE: Mutex<()> = Mutex::new(());
     static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
 
     fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         mutex.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The module list; reloaded (with the unwinder) when `refresh` and it is old enough.
-    fn module_list(refresh: bool) -> Result<Arc<ModuleList>, CaptureError> {
-        let mut current = lock(&MODULES);
-        if let Some(list) = current.as_ref()
-            && (!refresh || list.loaded_at.elapsed() < REFRESH_EVERY)
-            && signal::has_unwinder()
-        {
-            return Ok(list.clone());
-        }
-        let (list, unwinder) = modules::load().map_err(CaptureError::Install)?;
-        signal::set_unwinder(unwinder, QUIESCE_WAIT)?;
-        let list = Arc::new(list);
-        *current = Some(list.clone());
-        Ok(list)
-    }
-
-    pub fn prepare() -> Result<(), CaptureError> {
-        signal::install()?;
-        module_list(false).map(drop)
-    }
-
-    pub fn capture(
-        tid: i32,
-        bounds: Option<StackBounds>,
-        timeout: Duration,
-    ) -> Result<RawStack, CaptureError> {
-        let _one_at_a_time = lock(&CAPTURE);
-        signal::install()?;
-        let list = module_list(false)?;
-        let bounds = bounds.map(|b| (b.low as u64, b.high as u64));
-        let start = Instant::now();
-        let mut captured = signal::capture(tid, bounds, timeout)?;
-        let mut elapsed = start.elapsed();
-        // An address outside every known image: a library loaded since the list was read.
-        // Reload the list and capture once more if time allows.
-        if captured.addresses.iter().any(|&a| list.find(a).is_none())
-            && list.loaded_at.elapsed() >= REFRESH_EVERY
-        {
-            let fresh = module_list(true)?;
-            let left = timeout.saturating_sub(start.elapsed());
-            if !Arc::ptr_eq(&fresh, &list) && !left.is_zero() {
-                let again = Instant::now();
-                if let Ok(retry) = signal::capture(tid, bounds, left) {
-                    captured = retry;
-                    elapsed = again.elapsed();
-                }
-            }
-        }
-        Ok(RawStack {
-            tid,
-            addresses: captured.addresses,
-            elapsed,
-            complete: captured.outcome == signal::Outcome::Complete,
-            truncated: captured.outcome == signal::Outcome::Truncated,
-        })
     }
 
     pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
@@ -264,7 +172,7 @@ mod imp {
             let exact = index == 0;
             let mut found = symbolizer.frames(&list, address, exact);
             if found.is_none()
-                && list.loaded_at.elapsed() >= REFRESH_EVERY
+                && list.loaded_at.elapsed() >= MODULES_REFRESH_EVERY
                 && let Ok(fresh) = module_list(true)
             {
                 list = fresh;
@@ -321,33 +229,11 @@ mod imp {
             }
         }
     }
-
-    pub fn set_capture_blocked(blocked: bool) -> Result<(), CaptureError> {
-        signal::set_blocked_on_current_thread(blocked)
-    }
-
-    pub fn handler_active_on() -> Option<i32> {
-        signal::handler_active_on()
-    }
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 mod imp {
-    use std::time::Duration;
-
-    use super::{CaptureError, Frame, RawStack, StackBounds};
-
-    pub fn prepare() -> Result<(), CaptureError> {
-        Err(CaptureError::Unsupported)
-    }
-
-    pub fn capture(
-        _tid: i32,
-        _bounds: Option<StackBounds>,
-        _timeout: Duration,
-    ) -> Result<RawStack, CaptureError> {
-        Err(CaptureError::Unsupported)
-    }
+    use super::{Frame, RawStack};
 
     pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
         raw.addresses
@@ -364,49 +250,6 @@ mod imp {
     }
 
     pub fn warm_up() {}
-
-    pub fn set_capture_blocked(_blocked: bool) -> Result<(), CaptureError> {
-        Err(CaptureError::Unsupported)
-    }
-
-    pub fn handler_active_on() -> Option<i32> {
-        None
-    }
-}
-
-/// Whether stack capture works on this platform (Linux x86-64).
-pub fn supported() -> bool {
-    cfg!(all(target_os = "linux", target_arch = "x86_64"))
-}
-
-/// Installs the signal handler and reads the module list (a few ms, once); [`capture`] does
-/// it on first use. Fails with [`CaptureError::SignalInUse`] when another handler owns the
-/// signal.
-pub fn prepare() -> Result<(), CaptureError> {
-    imp::prepare()
-}
-
-/// Captures the user-space stack of thread `tid` (a kernel thread id of this process) once.
-///
-/// `bounds` is the thread's stack range, recorded when it started; no stack word outside it is
-/// read. With `None`, reads start at the interrupted stack pointer and stop where memory is
-/// unreadable. Either way every read is a `process_vm_readv` copy that fails cleanly.
-///
-/// Returns [`CaptureError::Timeout`] after `timeout` when the thread does not answer (it blocks
-/// the signal, is stopped, or waits long for a CPU); a late answer is then ignored. When the
-/// handler has already started unwinding at the deadline it gets one more `timeout`, so a call
-/// returns within about twice `timeout` at worst. Captures are serialized: a second caller
-/// waits for the first.
-///
-/// Interrupting a thread can make a blocking syscall that is never restarted (`poll`,
-/// `epoll_wait`, `nanosleep` without a retry loop) return EINTR: capture threads that are
-/// really stuck, once per stall, not at profiler rates.
-pub fn capture(
-    tid: i32,
-    bounds: Option<StackBounds>,
-    timeout: Duration,
-) -> Result<RawStack, CaptureError> {
-    imp::capture(tid, bounds, timeout)
 }
 
 /// Symbolizes a captured stack: functions, `file:line` and inlined frames, innermost first.
@@ -418,19 +261,6 @@ pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
 /// Pays the symbolizer's cold start (and [`prepare`]) now; call it from a background thread.
 pub fn warm_up() {
     imp::warm_up()
-}
-
-/// Blocks (`true`) or unblocks the capture signal on the calling thread: a thread that must
-/// never be interrupted can opt out; capturing it then times out.
-pub fn set_capture_blocked(blocked: bool) -> Result<(), CaptureError> {
-    imp::set_capture_blocked(blocked)
-}
-
-/// The thread whose capture handler is running at this instant, if any. Test aid: lets a
-/// counting allocator check that the handler allocates nothing.
-#[doc(hidden)]
-pub fn handler_active_on() -> Option<i32> {
-    imp::handler_active_on()
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 
 fn frame(function: &str, file: Option<&str>, app: bool) -> Frame {
     Frame {

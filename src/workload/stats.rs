@@ -7,7 +7,9 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use tokio_metrics::TaskMonitor;
 
-use crate::sample::{LatencyBuckets, MAX_LATENCY_MICROS, SchedCounters, new_histogram};
+use crate::sample::{
+    LatencyBuckets, MAX_LATENCY_MICROS, SchedCounters, WorkloadCounters, new_histogram,
+};
 
 /// A latency histogram in microseconds that many threads record into and one thread drains.
 ///
@@ -120,6 +122,20 @@ impl WorkloadStats {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// The counters now; the latency part is what was recorded since the last call.
+    pub fn counters(&self) -> WorkloadCounters {
+        WorkloadCounters {
+            id: self.id.clone(),
+            ops: self.ops.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            latency: self.latency.take(),
+            sched: self.sched(),
+            setting: self.setting(),
+        }
     }
 
     pub fn sched(&self) -> SchedCounters {

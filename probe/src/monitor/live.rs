@@ -1,22 +1,19 @@
-//! The real metrics source: the measured runtime's `RuntimeMetrics`, tokmon's probe on it, and
-//! the workloads' stats.
+//! The real metrics source: the measured runtime's `RuntimeMetrics` and the probe's hooks on it.
 
 use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use super::MetricsSource;
 use super::attribution::WorkerAttribution;
+use super::sampler::MetricsSource;
 use super::watch::{PollWatch, worker_of};
-use crate::probe::{Probe, thread_state};
-use crate::sample::{ProbeSample, RuntimeCounters, WorkerCounters, WorkloadCounters};
-use crate::workload::WorkloadStats;
+use crate::sample::{ProbeSample, RuntimeCounters, WorkerCounters};
+use crate::{Probe, thread_state};
 
 /// Reads a live runtime. Holds a `Handle`, which does not keep the runtime's threads alive.
 #[derive(Debug)]
 pub struct LiveSource {
     handle: Handle,
-    workloads: Vec<Arc<WorkloadStats>>,
     probe: Arc<Probe>,
     watch: PollWatch,
     attribution: WorkerAttribution,
@@ -29,16 +26,9 @@ pub struct LiveSource {
 const NOTE_WORKERS_EVERY: u64 = 8;
 
 impl LiveSource {
-    pub fn new(
-        handle: Handle,
-        workloads: Vec<Arc<WorkloadStats>>,
-        probe: Arc<Probe>,
-        stall_threshold_ns: u64,
-        stacks: bool,
-    ) -> Self {
+    pub fn new(handle: Handle, probe: Arc<Probe>, stall_threshold_ns: u64, stacks: bool) -> Self {
         LiveSource {
             handle,
-            workloads,
             watch: PollWatch::new(probe.clone(), stall_threshold_ns, stacks),
             probe,
             attribution: WorkerAttribution::default(),
@@ -86,23 +76,6 @@ impl MetricsSource for LiveSource {
             threads_cpu_ns: self.probe.threads.total_cpu_ns(),
             monitor_cpu_ns: thread_state::current_thread_cpu_ns(),
         }
-    }
-
-    fn workloads(&mut self) -> Vec<WorkloadCounters> {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.workloads
-            .iter()
-            .map(|w| WorkloadCounters {
-                id: w.id.clone(),
-                ops: w.ops.load(Relaxed),
-                errors: w.errors.load(Relaxed),
-                timeouts: w.timeouts.load(Relaxed),
-                bytes: w.bytes.load(Relaxed),
-                latency: w.latency.take(),
-                sched: w.sched(),
-                setting: w.setting(),
-            })
-            .collect()
     }
 
     fn probe(&mut self) -> Option<ProbeSample> {

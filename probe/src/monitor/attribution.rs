@@ -11,8 +11,8 @@ use std::sync::atomic::Ordering;
 use std::thread::ThreadId;
 
 use super::watch::worker_of;
-use crate::probe::buckets::BUCKETS;
-use crate::probe::{ProbeWorker, ThreadSlot};
+use crate::buckets::BUCKETS;
+use crate::{ProbeWorker, ThreadSlot};
 
 #[derive(Debug, Clone, Copy)]
 struct Seen {
@@ -97,7 +97,7 @@ impl WorkerAttribution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::ThreadRegistry;
+    use crate::ThreadRegistry;
 
     #[test]
     fn a_stopped_thread_is_forgotten() {

@@ -1,6 +1,7 @@
 //! The images (executable, shared libraries, vDSO) mapped into this process, read from
 //! `/proc/self/maps` and their ELF files off the signal path: their address ranges and load
-//! bias for symbolization, and their `.eh_frame_hdr` / `.eh_frame` for the unwinder.
+//! bias (the module map a symbolizer needs), and their `.eh_frame_hdr` / `.eh_frame` for the
+//! unwinder. Unwind tables only: no debug information is read here.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -18,8 +19,8 @@ use super::signal::{self, StackUnwinder};
 const PAGE: u64 = 4096;
 
 /// One mapped image.
-#[derive(Debug)]
-pub(super) struct ModuleInfo {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleInfo {
     /// The path in `/proc/self/maps`, or `[vdso]`.
     pub name: String,
     /// The file to read debug info from; `None` for an image that exists only in memory.
@@ -32,9 +33,10 @@ pub(super) struct ModuleInfo {
     pub symbols: Vec<(u64, String)>,
 }
 
-/// The images of the process at one moment, sorted by address.
-#[derive(Debug)]
-pub(super) struct ModuleList {
+/// The images of the process at one moment, sorted by address: what turns a captured address
+/// into an image and an address in its file.
+#[derive(Debug, Clone)]
+pub struct ModuleList {
     pub modules: Vec<ModuleInfo>,
     pub loaded_at: Instant,
 }

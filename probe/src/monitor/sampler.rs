@@ -1,31 +1,19 @@
-//! The sampler: every interval, reads the measured runtime and the workloads' counters into a
-//! [`Sample`] and hands it to the consumer without ever waiting for it.
+//! The sampler: every interval, reads the measured runtime into a [`Reading`] and hands it to
+//! the consumer without ever waiting for it.
 //!
-//! Runs on a plain std thread (started by the runner), never on the measured runtime.
-
-mod attribution;
-mod live;
-pub mod stacks;
-mod watch;
+//! Runs on the monitor's plain std thread, never on the measured runtime.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-pub use live::LiveSource;
-
-use crate::probe::clock::COARSE_TICK;
-use crate::sample::{
-    LatencyBuckets, PollRecord, ProbeSample, RuntimeCounters, SAMPLE_FORMAT_VERSION, Sample,
-    WorkerCounters, WorkloadCounters,
-};
+use crate::clock::COARSE_TICK;
+use crate::sample::{PollRecord, ProbeSample, Reading, RuntimeCounters, WorkerCounters};
 
 /// Where the sampler reads its numbers: the live runtime, or scripted counters in tests.
 pub trait MetricsSource {
     fn workers(&mut self) -> Vec<WorkerCounters>;
     fn runtime(&mut self) -> RuntimeCounters;
-    /// Each workload's counters; the latency part holds what was recorded since the last call.
-    fn workloads(&mut self) -> Vec<WorkloadCounters>;
     /// The poll hooks' view, if a probe is installed; long polls since the last call.
     fn probe(&mut self) -> Option<ProbeSample> {
         None
@@ -36,26 +24,24 @@ pub trait MetricsSource {
     }
 }
 
-/// What happened to a sample offered to the consumer.
+/// What happened to a reading offered to the consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
     Sent,
-    /// The channel was full: the sample was dropped and counted; its latencies carry over.
+    /// The channel was full: the reading was dropped and counted; its long polls carry over.
     Dropped,
     /// The consumer is gone: stop sampling.
     Closed,
 }
 
-/// Turns readings into samples and delivers them.
+/// Takes readings and delivers them.
 #[derive(Debug)]
 pub struct Sampler<S> {
     source: S,
     seq: u64,
     dropped: u64,
-    /// Latencies of samples that could not be delivered, merged into the next one so that no
-    /// recorded latency is lost with a dropped sample.
-    undelivered: Vec<LatencyBuckets>,
-    /// The same for finished long polls and the worst canary lateness.
+    /// Finished long polls and the worst canary lateness of readings that could not be
+    /// delivered, carried into the next one so that none is lost with a dropped reading.
     undelivered_polls: Vec<PollRecord>,
     undelivered_lag_ns: u64,
 }
@@ -66,25 +52,20 @@ impl<S: MetricsSource> Sampler<S> {
             source,
             seq: 0,
             dropped: 0,
-            undelivered: Vec::new(),
             undelivered_polls: Vec::new(),
             undelivered_lag_ns: 0,
         }
     }
 
-    /// Samples dropped so far.
+    /// Readings dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
 
     /// Reads the source once. `elapsed` is the time since the run started.
-    pub fn sample(&mut self, elapsed: Duration) -> Sample {
+    pub fn sample(&mut self, elapsed: Duration) -> Reading {
         let workers = self.source.workers();
         let runtime = self.source.runtime();
-        let mut workloads = self.source.workloads();
-        for (workload, carried) in workloads.iter_mut().zip(self.undelivered.drain(..)) {
-            workload.latency.merge(&carried);
-        }
         let mut probe = self.source.probe();
         if let Some(probe) = probe.as_mut() {
             let mut carried = std::mem::take(&mut self.undelivered_polls);
@@ -94,13 +75,11 @@ impl<S: MetricsSource> Sampler<S> {
                 .lag_max_ns
                 .max(std::mem::take(&mut self.undelivered_lag_ns));
         }
-        let sample = Sample {
-            format_version: SAMPLE_FORMAT_VERSION,
+        let sample = Reading {
             seq: self.seq,
             elapsed_ns: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
             workers,
             runtime,
-            workloads,
             probe,
             dropped_before: self.dropped,
         };
@@ -108,13 +87,12 @@ impl<S: MetricsSource> Sampler<S> {
         sample
     }
 
-    /// Offers a sample to the consumer without blocking.
-    pub fn deliver(&mut self, sample: Sample, tx: &SyncSender<Sample>) -> Delivery {
+    /// Offers a reading to the consumer without blocking.
+    pub fn deliver(&mut self, sample: Reading, tx: &SyncSender<Reading>) -> Delivery {
         match tx.try_send(sample) {
             Ok(()) => Delivery::Sent,
             Err(TrySendError::Full(sample)) => {
                 self.dropped += 1;
-                self.undelivered = sample.workloads.into_iter().map(|w| w.latency).collect();
                 if let Some(probe) = sample.probe {
                     self.undelivered_polls = probe.long_polls;
                     self.undelivered_lag_ns = probe.lag_max_ns;
@@ -133,7 +111,7 @@ impl<S: MetricsSource> Sampler<S> {
         &mut self,
         started: Instant,
         interval: Duration,
-        tx: &SyncSender<Sample>,
+        tx: &SyncSender<Reading>,
         stop: &AtomicBool,
     ) {
         let mut next_sample = Instant::now();
@@ -164,7 +142,6 @@ impl<S: MetricsSource> Sampler<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::SchedCounters;
     use std::sync::mpsc::sync_channel;
 
     /// Scripted counters: each read advances by a fixed step.
@@ -184,19 +161,11 @@ mod tests {
         fn runtime(&mut self) -> RuntimeCounters {
             RuntimeCounters::default()
         }
-        fn workloads(&mut self) -> Vec<WorkloadCounters> {
-            vec![WorkloadCounters {
-                id: "w".into(),
-                ops: self.reads,
-                errors: 0,
-                timeouts: 0,
-                bytes: 0,
-                latency: LatencyBuckets {
-                    micros: vec![(100, 1)],
-                },
-                sched: SchedCounters::default(),
-                setting: String::new(),
-            }]
+        fn probe(&mut self) -> Option<ProbeSample> {
+            Some(ProbeSample {
+                long_polls: vec![long_poll(self.reads)],
+                ..ProbeSample::default()
+            })
         }
     }
 
@@ -208,12 +177,10 @@ mod tests {
         assert_eq!((a.seq, b.seq), (0, 1));
         assert_eq!(b.elapsed_ns, 100_000_000);
         assert_eq!(b.workers[0].polls, 20);
-        assert_eq!(b.workloads[0].ops, 2);
-        assert_eq!(b.format_version, SAMPLE_FORMAT_VERSION);
     }
 
     #[test]
-    fn a_full_channel_drops_and_counts_but_keeps_latencies() {
+    fn a_full_channel_drops_and_counts_but_keeps_long_polls() {
         let (tx, rx) = sync_channel(1);
         let mut sampler = Sampler::new(FakeSource { reads: 0 });
         let first = sampler.sample(Duration::ZERO);
@@ -223,8 +190,9 @@ mod tests {
         assert_eq!(sampler.dropped(), 1);
         assert_eq!(rx.recv().expect("first").seq, 0);
         let third = sampler.sample(Duration::from_millis(200));
-        // The dropped sample's latency rides along with the next one.
-        assert_eq!(third.workloads[0].latency.count(), 2);
+        // The dropped reading's long poll rides along with the next one.
+        let polls = &third.probe.as_ref().expect("probe part").long_polls;
+        assert_eq!(polls.iter().map(|p| p.seq).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(third.dropped_before, 1);
         assert_eq!(third.seq, 2);
         assert_eq!(sampler.deliver(third, &tx), Delivery::Sent);
@@ -240,5 +208,26 @@ mod tests {
         let mut sampler = Sampler::new(FakeSource { reads: 0 });
         sampler.run(Instant::now(), Duration::from_millis(1), &tx, &stop);
         assert_eq!(rx.try_iter().count(), 1);
+    }
+
+    fn long_poll(seq: u64) -> PollRecord {
+        PollRecord {
+            worker: Some(0),
+            task_id: 1,
+            workload: None,
+            spawned_at: None,
+            tid: None,
+            seq,
+            started_ns: 0,
+            duration_ns: 20_000_000,
+            running: false,
+            cpu_ratio: None,
+            cpu: crate::sample::CpuUse::Unknown,
+            thread_state: None,
+            syscall: None,
+            worker_moved: false,
+            captured: None,
+            stack: None,
+        }
     }
 }

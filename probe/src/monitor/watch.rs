@@ -1,21 +1,22 @@
 //! The watchdog half of the monitor thread: every tick it looks at each runtime thread's slot,
 //! notes when a long poll was first seen (with the thread's CPU time then, to judge on/off CPU
 //! later), and says when a poll has just crossed the stall threshold so a sample goes out now
-//! instead of at the next interval.
+//! instead of at the next interval. A stalled thread's stack is captured here, raw (tens of
+//! microseconds, once per stall, again only if the same poll is still stuck at ten times the
+//! threshold); the client names it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::ThreadId;
 
-use super::stacks::{PollKey, StackService};
-use crate::probe::{LongPoll, Probe, locations, thread_state};
-use crate::sample::{CpuUse, PollRecord, StackInfo};
+use crate::sample::{CapturedStack, CpuUse, PollRecord};
+use crate::{LongPoll, Probe, locations, stack, thread_state};
 
 /// The coarse clock's tick, in nanoseconds.
-const COARSE_TICK_NS: u64 = crate::probe::clock::COARSE_TICK.as_nanos() as u64;
+const COARSE_TICK_NS: u64 = crate::clock::COARSE_TICK.as_nanos() as u64;
 
-/// Symbolized stacks kept for polls whose record has not arrived yet.
-const LATE_STACKS_KEPT: usize = 64;
+/// How long a capture waits for the stuck thread to answer the signal.
+const CAPTURE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A poll still stuck after this many stall thresholds has its stack captured once more.
 const RECAPTURE_AFTER: u64 = 10;
@@ -38,9 +39,9 @@ struct Sighting {
     looks: u32,
     in_user: u32,
     /// Stack captures taken of this poll (once at the stall, again at ten times the
-    /// threshold), and the latest symbolized stack.
+    /// threshold), and the latest stack.
     captures: u32,
-    stack: Option<StackInfo>,
+    stack: Option<CapturedStack>,
 }
 
 impl Sighting {
@@ -90,7 +91,7 @@ struct Finished {
     workload: Option<Arc<str>>,
     syscall: Option<String>,
     cpu: CpuUse,
-    stack: Option<StackInfo>,
+    stack: Option<CapturedStack>,
 }
 
 /// Forgets finished polls nobody asked about after this long.
@@ -112,11 +113,8 @@ struct Gap {
 #[derive(Debug)]
 pub struct PollWatch {
     probe: Arc<Probe>,
-    /// Captures and symbolizes stuck threads' stacks; `None` where off or unsupported.
-    stacks: Option<StackService>,
-    /// Stacks symbolized after their poll was settled and forgotten: attached to the finished
-    /// poll's record if it is still to come.
-    late_stacks: Vec<(PollKey, StackInfo)>,
+    /// Captures stuck threads' stacks: off when asked, or where capture is unsupported.
+    stacks: bool,
     /// The last tick, and the gaps between ticks longer than [`GAP_NS`]: a starved monitor
     /// thread must not make short polls look long.
     last_tick: Option<u64>,
@@ -138,8 +136,7 @@ impl PollWatch {
             stall_threshold_ns,
             watching: HashMap::new(),
             finished: HashMap::new(),
-            stacks: if stacks { StackService::start() } else { None },
-            late_stacks: Vec::new(),
+            stacks: stacks && stack::supported() && stack::prepare().is_ok(),
             last_tick,
             gaps: std::collections::VecDeque::new(),
         }
@@ -210,26 +207,21 @@ impl PollWatch {
                 1 => age >= self.stall_threshold_ns.saturating_mul(RECAPTURE_AFTER),
                 _ => false,
             };
-            if due && let (Some(stacks), Some(tid)) = (&self.stacks, slot.tid) {
+            if due
+                && self.stacks
+                && let Some(tid) = slot.tid
+            {
                 sighting.captures += 1;
-                let same_poll = || {
+                // A thread that does not answer in time just means no stack for this stall. A
+                // stack caught after its poll ended belongs to whatever the thread ran next.
+                if let Ok(raw) = stack::capture(tid, slot.stack, CAPTURE_TIMEOUT) {
                     let now = slot.view();
-                    now.polling() && now.seq == view.seq
-                };
-                stacks.capture(key, tid, slot.stack, same_poll);
-            }
-        }
-        if let Some(stacks) = &self.stacks {
-            for (key, info) in stacks.ready() {
-                if let Some(s) = self.watching.get_mut(&key) {
-                    s.stack = Some(info);
-                } else if let Some(f) = self.finished.get_mut(&key) {
-                    f.stack = Some(info);
-                } else {
-                    if self.late_stacks.len() >= LATE_STACKS_KEPT {
-                        self.late_stacks.remove(0);
+                    if now.polling() && now.seq == view.seq {
+                        sighting.stack = Some(CapturedStack {
+                            addresses: raw.addresses,
+                            capture_us: u64::try_from(raw.elapsed.as_micros()).unwrap_or(u64::MAX),
+                        });
                     }
-                    self.late_stacks.push((key, info));
                 }
             }
         }
@@ -295,7 +287,8 @@ impl PollWatch {
                 thread_state: state.state,
                 syscall: sighting.and_then(Sighting::main_syscall).or(state.syscall),
                 worker_moved,
-                stack: sighting.and_then(|s| s.stack.clone()),
+                captured: sighting.and_then(|s| s.stack.clone()),
+                stack: None,
             });
         }
         out
@@ -332,12 +325,7 @@ impl PollWatch {
             .as_ref()
             .map_or(CpuUse::from_ratio(ratio), |f| f.cpu);
         let syscall = finished.as_ref().and_then(|f| f.syscall.clone());
-        let late = self
-            .late_stacks
-            .iter()
-            .position(|(k, _)| *k == key)
-            .map(|i| self.late_stacks.swap_remove(i).1);
-        let stack = finished.as_ref().and_then(|f| f.stack.clone()).or(late);
+        let stack = finished.as_ref().and_then(|f| f.stack.clone());
         let workload = finished
             .and_then(|f| f.workload)
             .or_else(|| self.probe.labels.get(poll.task_id));
@@ -363,7 +351,8 @@ impl PollWatch {
             thread_state: None,
             syscall,
             worker_moved: poll.worker_moved,
-            stack,
+            captured: stack,
+            stack: None,
         }
     }
 }
