@@ -117,11 +117,15 @@ impl<S: MetricsSource> Sampler<S> {
         let mut next_sample = Instant::now();
         loop {
             let stopping = stop.load(Ordering::Acquire);
-            let urgent = self.source.scan();
+            // A bug of the probe's must not end the watching, nor reach the app: a pass that
+            // panics is skipped (with `panic = "abort"` nothing can be caught, so the monitor's
+            // code is written not to panic at all).
+            let urgent = survive(|| self.source.scan()).unwrap_or(false);
             let now = Instant::now();
             if urgent || stopping || now >= next_sample {
-                let sample = self.sample(started.elapsed());
-                if self.deliver(sample, tx) == Delivery::Closed || stopping {
+                let closed = survive(|| self.sample(started.elapsed()))
+                    .is_some_and(|reading| self.deliver(reading, tx) == Delivery::Closed);
+                if closed || stopping {
                     return;
                 }
                 if now >= next_sample {
@@ -137,6 +141,11 @@ impl<S: MetricsSource> Sampler<S> {
             );
         }
     }
+}
+
+/// Runs one pass of the monitor, `None` if it panicked.
+fn survive<T>(pass: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(pass)).ok()
 }
 
 #[cfg(test)]
@@ -229,5 +238,39 @@ mod tests {
             captured: None,
             stack: None,
         }
+    }
+
+    /// Panics on its second scan.
+    struct FaultySource {
+        scans: u64,
+    }
+
+    impl MetricsSource for FaultySource {
+        fn workers(&mut self) -> Vec<WorkerCounters> {
+            Vec::new()
+        }
+        fn runtime(&mut self) -> RuntimeCounters {
+            RuntimeCounters::default()
+        }
+        fn scan(&mut self) -> bool {
+            self.scans += 1;
+            assert!(self.scans != 2, "a bug in one watchdog pass");
+            self.scans == 3
+        }
+    }
+
+    #[test]
+    fn a_pass_that_panics_does_not_end_the_watching() {
+        let (tx, rx) = sync_channel(64);
+        let stop = AtomicBool::new(false);
+        let mut sampler = Sampler::new(FaultySource { scans: 0 });
+        std::thread::scope(|s| {
+            s.spawn(|| sampler.run(Instant::now(), Duration::from_secs(3600), &tx, &stop));
+            // The first reading at once, the second asked by the third scan, after the panic.
+            for _ in 0..2 {
+                rx.recv_timeout(Duration::from_secs(30)).expect("a reading");
+            }
+            stop.store(true, Ordering::Release);
+        });
     }
 }
