@@ -200,7 +200,7 @@ fn finish_timed_poll(probe: &Probe, slot: &ThreadSlot, seq: u64, started: u64, c
             worker,
             task_id: slot.task_id.load(Ordering::Relaxed),
             spawned_at: slot.spawned_at.load(Ordering::Relaxed),
-            tid: slot.tid,
+            tid: slot.tid(),
             seq,
             started_ns: started,
             duration_ns: duration,

@@ -58,7 +58,7 @@ pub use builder::{DEFAULT_LONG_POLL_THRESHOLD, DEFAULT_STALL_THRESHOLD, ProbeBui
 pub use canary::Canary;
 pub use clock::CoarseClock;
 pub use labels::{LabelGuard, TaskLabels, task_id_u64};
-pub use threads::{SlotView, StackBounds, ThreadRegistry, ThreadSlot};
+pub use threads::{Identity, SlotView, StackBounds, ThreadRegistry, ThreadSlot};
 
 /// Completed long polls the queue holds between two samples before it drops and counts.
 const LONG_POLL_QUEUE: usize = 4096;

@@ -3,10 +3,16 @@
 //!
 //! Every slot field is written by its own thread only (plain load + store, no read-modify-write
 //! on the poll path) and read by the monitor thread.
+//!
+//! Slots live as long as the process (a hook reaches its own through a plain thread-local
+//! reference), so a stopped thread's slot is given to the next thread that starts: the blocking
+//! pool starts and stops threads all run long, and the registry holds no more slots than the
+//! most threads ever alive at once.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 use super::buckets::BUCKETS;
 
@@ -17,16 +23,41 @@ pub struct StackBounds {
     pub high: usize,
 }
 
-/// One thread the measured runtime started (a worker or a blocking-pool thread).
-#[derive(Debug)]
-#[repr(align(128))]
-pub struct ThreadSlot {
+/// Which thread holds a slot now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
     pub thread_id: ThreadId,
     /// Kernel thread id; `None` off Linux.
     pub tid: Option<i32>,
     pub stack: Option<StackBounds>,
+}
+
+impl Identity {
+    fn of_current_thread() -> Identity {
+        Identity {
+            thread_id: std::thread::current().id(),
+            tid: current_tid(),
+            stack: current_stack_bounds(),
+        }
+    }
+}
+
+/// A stopped thread's slot is given to a new thread once the monitor has read its last counters
+/// ([`ThreadSlot::release`]), or after this long when no monitor reads them.
+const REUSE_AFTER: Duration = Duration::from_secs(2);
+
+/// One thread the measured runtime started (a worker or a blocking-pool thread).
+#[derive(Debug)]
+#[repr(align(128))]
+pub struct ThreadSlot {
+    /// Written when a thread takes the slot; read off the poll path only.
+    identity: Mutex<Identity>,
+    /// Bumped each time another thread takes the slot: counters of two generations never mix.
+    generation: AtomicU64,
     /// Set when the thread stops; its last CPU reading then stays in the totals.
     pub stopped: AtomicBool,
+    /// Set by the monitor once it has read a stopped slot's last counters.
+    released: AtomicBool,
     /// The monitor's last reading of this thread's CPU time, in nanoseconds.
     pub last_cpu_ns: AtomicU64,
 
@@ -74,9 +105,9 @@ impl SlotView {
 impl ThreadSlot {
     fn for_current_thread() -> ThreadSlot {
         ThreadSlot {
-            thread_id: std::thread::current().id(),
-            tid: current_tid(),
-            stack: current_stack_bounds(),
+            identity: Mutex::new(Identity::of_current_thread()),
+            generation: AtomicU64::new(0),
+            released: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             last_cpu_ns: AtomicU64::new(0),
             seq: AtomicU64::new(0),
@@ -93,6 +124,62 @@ impl ThreadSlot {
 
     /// A consistent view: the poll fields are re-read until the sequence number is the same
     /// before and after, so they belong to one poll.
+    /// Which thread holds the slot now.
+    pub fn identity(&self) -> Identity {
+        *self.identity.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn thread_id(&self) -> ThreadId {
+        self.identity().thread_id
+    }
+
+    /// Kernel thread id; `None` off Linux.
+    pub fn tid(&self) -> Option<i32> {
+        self.identity().tid
+    }
+
+    pub fn stack(&self) -> Option<StackBounds> {
+        self.identity().stack
+    }
+
+    /// Says that a stopped thread's last counters have been read: its slot may go to the next
+    /// thread that starts.
+    pub fn release(&self) {
+        if self.stopped.load(Ordering::Acquire) {
+            self.released.store(true, Ordering::Release);
+        }
+    }
+
+    /// How many threads held the slot before the one that holds it now.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Gives a stopped thread's slot to the calling thread, its counters from zero.
+    fn take_for_current_thread(&self) {
+        *self.identity.lock().unwrap_or_else(PoisonError::into_inner) =
+            Identity::of_current_thread();
+        for counter in [
+            &self.last_cpu_ns,
+            &self.seq,
+            &self.task_id,
+            &self.started_ns,
+            &self.precise_start_ns,
+            &self.moved_polls,
+            &self.busy_ns,
+        ]
+        .into_iter()
+        .chain(&self.buckets)
+        {
+            counter.store(0, Ordering::Relaxed);
+        }
+        self.spawned_at.store(0, Ordering::Relaxed);
+        self.worker.store(0, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.released.store(false, Ordering::Relaxed);
+        self.stopped.store(false, Ordering::Release);
+    }
+
     pub fn view(&self) -> SlotView {
         loop {
             let seq = self.seq.load(Ordering::Acquire);
@@ -139,37 +226,94 @@ impl ThreadSlot {
 /// blocking-pool threads, which come and go with the pool's keep-alive.
 #[derive(Debug, Default)]
 pub struct ThreadRegistry {
-    threads: Mutex<Vec<&'static ThreadSlot>>,
+    threads: Mutex<Vec<Entry>>,
+    /// Bumped when a thread starts or stops: a reader's copy of the slots is stale.
+    changes: AtomicU64,
+    /// The last CPU time of the threads whose slots went to other threads since.
+    retired_cpu_ns: AtomicU64,
+}
+
+/// A slot and, once its thread stopped, when.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    slot: &'static ThreadSlot,
+    stopped_at: Option<Instant>,
 }
 
 impl ThreadRegistry {
     /// Registers the calling thread; called on the new thread itself from `on_thread_start`.
+    /// Takes the slot of a thread stopped long enough ago, or a new one.
     pub fn register_current(&self) -> &'static ThreadSlot {
-        let slot: &'static ThreadSlot = Box::leak(Box::new(ThreadSlot::for_current_thread()));
-        self.lock().push(slot);
+        let mut threads = self.lock();
+        let reusable = threads.iter_mut().find(|e| {
+            e.stopped_at.is_some_and(|at| {
+                e.slot.released.load(Ordering::Acquire) || at.elapsed() >= REUSE_AFTER
+            })
+        });
+        let slot = match reusable {
+            Some(entry) => {
+                self.retired_cpu_ns.fetch_add(
+                    entry.slot.last_cpu_ns.load(Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+                entry.slot.take_for_current_thread();
+                entry.stopped_at = None;
+                entry.slot
+            }
+            None => {
+                let slot: &'static ThreadSlot =
+                    Box::leak(Box::new(ThreadSlot::for_current_thread()));
+                threads.push(Entry {
+                    slot,
+                    stopped_at: None,
+                });
+                slot
+            }
+        };
+        self.changes.fetch_add(1, Ordering::Release);
         slot
     }
 
     /// Called on the stopping thread, from the runtime's `on_thread_stop`.
     pub fn unregister_current(&self) {
         let id = std::thread::current().id();
-        for thread in self.lock().iter().filter(|t| t.thread_id == id) {
-            thread.stopped.store(true, Ordering::Relaxed);
+        let mut threads = self.lock();
+        for entry in threads
+            .iter_mut()
+            .filter(|e| e.stopped_at.is_none() && e.slot.thread_id() == id)
+        {
+            entry.slot.stopped.store(true, Ordering::Relaxed);
+            entry.stopped_at = Some(Instant::now());
         }
+        self.changes.fetch_add(1, Ordering::Release);
     }
 
+    /// Every slot: those of the running threads and of threads stopped recently.
     pub fn snapshot(&self) -> Vec<&'static ThreadSlot> {
-        self.lock().clone()
+        self.lock().iter().map(|e| e.slot).collect()
+    }
+
+    /// Brings `slots` up to date when a thread started or stopped since `seen` was taken: a
+    /// reader that looks every millisecond copies the list only when it changed.
+    pub fn refresh(&self, slots: &mut Vec<&'static ThreadSlot>, seen: &mut Option<u64>) {
+        let now = self.changes.load(Ordering::Acquire);
+        if *seen == Some(now) {
+            return;
+        }
+        let threads = self.lock();
+        slots.clear();
+        slots.extend(threads.iter().map(|e| e.slot));
+        *seen = Some(now);
     }
 
     /// Refreshes each live thread's CPU time and returns the sum over every thread ever
     /// registered; `None` where per-thread CPU time cannot be read.
     pub fn total_cpu_ns(&self) -> Option<u64> {
         let threads = self.snapshot();
-        let mut total = 0u64;
+        let mut total = self.retired_cpu_ns.load(Ordering::Relaxed);
         for thread in &threads {
             if !thread.stopped.load(Ordering::Relaxed) {
-                let tid = thread.tid?;
+                let tid = thread.tid()?;
                 if let Some(ns) = super::thread_state::cpu_ns(tid) {
                     thread.last_cpu_ns.store(ns, Ordering::Relaxed);
                 }
@@ -179,10 +323,8 @@ impl ThreadRegistry {
         Some(total)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<&'static ThreadSlot>> {
-        self.threads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
+        self.threads.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -228,7 +370,7 @@ mod tests {
         std::thread::spawn(move || {
             let slot = r.register_current();
             if cfg!(target_os = "linux") {
-                let stack = slot.stack.expect("a thread's stack is a mapping");
+                let stack = slot.stack().expect("a thread's stack is a mapping");
                 let local = 0u8;
                 let at = std::ptr::from_ref(&local) as usize;
                 assert!(stack.low <= at && at < stack.high);

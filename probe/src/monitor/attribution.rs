@@ -24,7 +24,8 @@ struct Seen {
 /// Cumulative per-worker counters built from the threads' slots.
 #[derive(Debug, Default)]
 pub struct WorkerAttribution {
-    last: HashMap<usize, Seen>,
+    /// Keyed by slot and generation: a slot taken by a new thread counts from zero again.
+    last: HashMap<(usize, u64), Seen>,
     totals: Vec<ProbeWorker>,
 }
 
@@ -46,14 +47,17 @@ impl WorkerAttribution {
                 });
         }
         let mut live = vec![0u64; worker_threads.len()];
+        let mut present = Vec::with_capacity(slots.len());
         for slot in slots {
-            let key = std::ptr::from_ref(*slot) as usize;
+            let key = (std::ptr::from_ref(*slot) as usize, slot.generation());
             if slot.stopped.load(Ordering::Relaxed) {
                 // Runs no worker any more: nothing of it to attribute, nor to remember (the
                 // blocking pool starts and stops threads all run long).
                 self.last.remove(&key);
+                slot.release();
                 continue;
             }
+            present.push(key);
             let view = slot.view();
             let buckets = slot.buckets();
             let before = self.last.insert(
@@ -64,7 +68,7 @@ impl WorkerAttribution {
                     buckets,
                 },
             );
-            let Some(w) = worker_of(worker_threads, slot.thread_id) else {
+            let Some(w) = worker_of(worker_threads, slot.thread_id()) else {
                 continue;
             };
             let total = &mut self.totals[w];
@@ -82,6 +86,8 @@ impl WorkerAttribution {
                 live[w] += now_ns.saturating_sub(view.started_ns);
             }
         }
+        // A slot another thread took since: its old generation is gone for good.
+        self.last.retain(|key, _| present.contains(key));
         self.totals
             .iter()
             .zip(live)

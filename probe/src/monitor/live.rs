@@ -8,7 +8,7 @@ use super::attribution::WorkerAttribution;
 use super::sampler::MetricsSource;
 use super::watch::{PollWatch, worker_of};
 use crate::sample::{ProbeSample, RuntimeCounters, WorkerCounters};
-use crate::{Probe, thread_state};
+use crate::{Probe, ThreadSlot, thread_state};
 
 /// Reads a live runtime. Holds a `Handle`, which does not keep the runtime's threads alive.
 #[derive(Debug)]
@@ -44,11 +44,12 @@ fn nanos(d: std::time::Duration) -> u64 {
 impl MetricsSource for LiveSource {
     fn scan(&mut self) -> bool {
         let now = self.probe.clock.tick();
+        let urgent = self.watch.scan(now);
         if self.scans.is_multiple_of(NOTE_WORKERS_EVERY) {
-            note_workers(&self.probe, &self.handle);
+            note_workers(self.watch.slots(), &self.handle);
         }
         self.scans += 1;
-        self.watch.scan(now)
+        urgent
     }
 
     fn workers(&mut self) -> Vec<WorkerCounters> {
@@ -81,9 +82,10 @@ impl MetricsSource for LiveSource {
     fn probe(&mut self) -> Option<ProbeSample> {
         let now = self.probe.clock.precise_ns();
         let worker_threads = worker_threads(&self.handle);
-        let slots = self.probe.threads.snapshot();
         Some(ProbeSample {
-            workers: self.attribution.update(&slots, &worker_threads, now),
+            workers: self
+                .attribution
+                .update(self.watch.slots(), &worker_threads, now),
             in_flight: self.watch.in_flight(now, &worker_threads),
             long_polls: self.watch.finished_long_polls(),
             long_polls_dropped: self.probe.long_polls_dropped(),
@@ -94,10 +96,10 @@ impl MetricsSource for LiveSource {
 
 /// Tells each thread's slot which worker it runs now: the poll hooks do not look it up
 /// (it would cost every poll), the runtime knows.
-fn note_workers(probe: &Probe, handle: &Handle) {
+fn note_workers(slots: &[&'static ThreadSlot], handle: &Handle) {
     let worker_threads = worker_threads(handle);
-    for slot in probe.threads.snapshot() {
-        slot.note_worker(worker_of(&worker_threads, slot.thread_id));
+    for slot in slots {
+        slot.note_worker(worker_of(&worker_threads, slot.thread_id()));
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::ThreadId;
 
 use crate::sample::{CapturedStack, CpuUse, PollRecord};
-use crate::{LongPoll, Probe, locations, stack, thread_state};
+use crate::{LongPoll, Probe, ThreadSlot, locations, stack, thread_state};
 
 /// The coarse clock's tick, in nanoseconds.
 const COARSE_TICK_NS: u64 = crate::clock::COARSE_TICK.as_nanos() as u64;
@@ -120,6 +120,9 @@ pub struct PollWatch {
     last_tick: Option<u64>,
     gaps: std::collections::VecDeque<Gap>,
     stall_threshold_ns: u64,
+    /// The registry's slots, copied again only when a thread started or stopped.
+    slots: Vec<&'static ThreadSlot>,
+    slots_seen: Option<u64>,
     /// Keyed by (tid, seq).
     watching: HashMap<(Option<i32>, u64), Sighting>,
     finished: HashMap<(Option<i32>, u64), Finished>,
@@ -139,6 +142,8 @@ impl PollWatch {
             stacks: stacks && stack::supported() && stack::prepare().is_ok(),
             last_tick,
             gaps: std::collections::VecDeque::new(),
+            slots: Vec::new(),
+            slots_seen: None,
         }
     }
 
@@ -172,7 +177,10 @@ impl PollWatch {
         }
         let mut urgent = false;
         let mut live = Vec::new();
-        for slot in self.probe.threads.snapshot() {
+        self.probe
+            .threads
+            .refresh(&mut self.slots, &mut self.slots_seen);
+        for &slot in &self.slots {
             let view = slot.view();
             if !view.polling() {
                 continue;
@@ -181,12 +189,13 @@ impl PollWatch {
             if age < WATCH_FROM_NS {
                 continue;
             }
-            let key = (slot.tid, view.seq);
+            let id = slot.identity();
+            let key = (id.tid, view.seq);
             live.push(key);
             let labels = &self.probe.labels;
             let sighting = self.watching.entry(key).or_insert_with(|| Sighting {
                 at_ns: now_ns,
-                cpu_ns: slot.tid.and_then(thread_state::cpu_ns),
+                cpu_ns: id.tid.and_then(thread_state::cpu_ns),
                 announced_stall: false,
                 workload: labels.get(view.task_id),
                 syscalls: Vec::new(),
@@ -195,7 +204,7 @@ impl PollWatch {
                 captures: 0,
                 stack: None,
             });
-            sighting.tally(slot.tid.and_then(thread_state::syscall));
+            sighting.tally(id.tid.and_then(thread_state::syscall));
             if age >= self.stall_threshold_ns && !sighting.announced_stall {
                 sighting.announced_stall = true;
                 urgent = true;
@@ -209,12 +218,12 @@ impl PollWatch {
             };
             if due
                 && self.stacks
-                && let Some(tid) = slot.tid
+                && let Some(tid) = id.tid
             {
                 sighting.captures += 1;
                 // A thread that does not answer in time just means no stack for this stall. A
                 // stack caught after its poll ended belongs to whatever the thread ran next.
-                if let Ok(raw) = stack::capture(tid, slot.stack, CAPTURE_TIMEOUT) {
+                if let Ok(raw) = stack::capture(tid, id.stack, CAPTURE_TIMEOUT) {
                     let now = slot.view();
                     if now.polling() && now.seq == view.seq {
                         sighting.stack = Some(CapturedStack {
@@ -253,23 +262,29 @@ impl PollWatch {
         urgent
     }
 
+    /// The runtime's threads' slots as of the last [`scan`](Self::scan).
+    pub fn slots(&self) -> &[&'static ThreadSlot] {
+        &self.slots
+    }
+
     /// The polls running at least the long-poll threshold now, with their thread's state.
     /// `worker_threads[i]` is the thread running worker `i` now.
     pub fn in_flight(&self, now_ns: u64, worker_threads: &[Option<ThreadId>]) -> Vec<PollRecord> {
         let threshold = self.probe.long_poll_threshold_ns();
         let mut out = Vec::new();
-        for slot in self.probe.threads.snapshot() {
+        for &slot in &self.slots {
             let view = slot.view();
             let age = self.surely_running_for(view.started_ns, now_ns);
             if !view.polling() || age < threshold {
                 continue;
             }
-            let state = slot.tid.map(thread_state::read).unwrap_or_default();
-            let sighting = self.watching.get(&(slot.tid, view.seq));
+            let id = slot.identity();
+            let state = id.tid.map(thread_state::read).unwrap_or_default();
+            let sighting = self.watching.get(&(id.tid, view.seq));
             let ratio = sighting.and_then(|s| cpu_ratio(s, state.cpu_ns, now_ns));
             // Poll hooks run only on a thread that holds a worker when the poll starts; one
             // that holds none now handed its worker on (`block_in_place`) during this poll.
-            let current = worker_of(worker_threads, slot.thread_id);
+            let current = worker_of(worker_threads, id.thread_id);
             let worker_moved = current.is_none();
             out.push(PollRecord {
                 // A moved poll's worker is the one the watchdog last saw its thread run.
@@ -277,7 +292,7 @@ impl PollWatch {
                 task_id: view.task_id,
                 workload: self.probe.labels.get(view.task_id).map(|l| l.to_string()),
                 spawned_at: location(view.spawned_at),
-                tid: slot.tid,
+                tid: id.tid,
                 seq: view.seq,
                 started_ns: view.started_ns,
                 duration_ns: age,
