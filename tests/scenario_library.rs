@@ -71,43 +71,15 @@ fn every_shipped_scenario_keeps_its_promise() {
     for (name, _) in BUILT_IN {
         let claim =
             claim(name).unwrap_or_else(|| panic!("scenario {name} has no claim in this test"));
-        let report = run(name);
-        let found = blocking(&report);
-        let ok = match claim {
-            Claim::Blocks(workload) => {
-                let names = |f: &tokmon::detect::Finding| f.workload.as_deref() == Some(workload);
-                found.iter().any(|f| names(f))
-                    && found
-                        .iter()
-                        .all(|f| f.kind != FindingKind::Stall || names(f))
-            }
-            Claim::NoBlocking => found.iter().all(|f| f.kind != FindingKind::Stall),
-            Claim::PoolQueues => report
-                .findings
-                .iter()
-                .any(|f| f.kind == FindingKind::BlockingQueue),
-            Claim::PhasedDemo => {
-                let phases = &report.phases;
-                let stalls = |i: usize| {
-                    phases
-                        .get(i)
-                        .and_then(|p| p.findings.get(&FindingKind::Stall))
-                        .copied()
-                        .unwrap_or(0)
-                };
-                let workload =
-                    |i: usize, id: &str| phases.get(i)?.workloads.iter().find(|w| w.id == id);
-                // Echo requests wait behind jobs of well over 100 ms (longer under load); how
-                // far the fix brings the p99 back is the benchmark's to measure.
-                let hurt = workload(1, "api")
-                    .and_then(|w| w.latency_ms)
-                    .is_some_and(|l| l.p99 >= 50.0);
-                let fixed =
-                    workload(2, "hasher").is_some_and(|w| w.setting == "placement=spawn_blocking");
-                phases.len() == 3 && stalls(0) == 0 && stalls(1) > 0 && hurt && fixed
-            }
-        };
-        if !ok {
+        let mut report = run(name);
+        // A loaded machine can hold a healthy scenario's worker past the stall threshold (seen:
+        // 357 ms waiting for tokio's own blocking-pool lock, its holder preempted); such luck
+        // does not strike twice in a row, a scenario that breaks its promise does.
+        if !keeps(claim, &report) {
+            eprintln!("{name}: {claim:?} did not hold, running it once more");
+            report = run(name);
+        }
+        if !keeps(claim, &report) {
             failures.push(format!(
                 "{name}: {claim:?} does not hold; findings:\n{:#?}\nphases: {:#?}",
                 report.findings, report.phases
@@ -115,4 +87,42 @@ fn every_shipped_scenario_keeps_its_promise() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+fn keeps(claim: Claim, report: &Report) -> bool {
+    let found = blocking(report);
+    match claim {
+        Claim::Blocks(workload) => {
+            let names = |f: &tokmon::detect::Finding| f.workload.as_deref() == Some(workload);
+            found.iter().any(|f| names(f))
+                && found
+                    .iter()
+                    .all(|f| f.kind != FindingKind::Stall || names(f))
+        }
+        Claim::NoBlocking => found.iter().all(|f| f.kind != FindingKind::Stall),
+        Claim::PoolQueues => report
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::BlockingQueue),
+        Claim::PhasedDemo => {
+            let phases = &report.phases;
+            let stalls = |i: usize| {
+                phases
+                    .get(i)
+                    .and_then(|p| p.findings.get(&FindingKind::Stall))
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let workload =
+                |i: usize, id: &str| phases.get(i)?.workloads.iter().find(|w| w.id == id);
+            // Echo requests wait behind jobs of well over 100 ms (longer under load); how
+            // far the fix brings the p99 back is the benchmark's to measure.
+            let hurt = workload(1, "api")
+                .and_then(|w| w.latency_ms)
+                .is_some_and(|l| l.p99 >= 50.0);
+            let fixed =
+                workload(2, "hasher").is_some_and(|w| w.setting == "placement=spawn_blocking");
+            phases.len() == 3 && stalls(0) == 0 && stalls(1) > 0 && hurt && fixed
+        }
+    }
 }

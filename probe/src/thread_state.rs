@@ -89,9 +89,98 @@ pub fn syscall(_tid: i32) -> Option<String> {
     None
 }
 
+#[cfg(not(target_os = "linux"))]
+pub fn syscall_name(_number: i64) -> Option<String> {
+    None
+}
+
+/// One look at a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// On a CPU, in user code.
+    Running,
+    /// Neither running nor in a syscall: preempted, waiting for a CPU.
+    Runnable,
+    /// Blocked in the syscall of this number.
+    Syscall(i64),
+    Unknown,
+}
+
+/// One thread's `/proc` files, opened once and read again in place: the watchdog looks at a
+/// stuck thread every millisecond, and opening the files each time was most of its cost.
+#[derive(Debug, Default)]
+pub struct ThreadFiles {
+    #[cfg(target_os = "linux")]
+    syscall: Option<std::fs::File>,
+    #[cfg(target_os = "linux")]
+    schedstat: Option<std::fs::File>,
+}
+
+#[cfg(target_os = "linux")]
+impl ThreadFiles {
+    pub fn open(tid: i32) -> ThreadFiles {
+        let open = |name: &str| std::fs::File::open(format!("/proc/self/task/{tid}/{name}")).ok();
+        ThreadFiles {
+            syscall: open("syscall"),
+            schedstat: open("schedstat"),
+        }
+    }
+
+    /// What the thread is doing now, as its `syscall` file says.
+    pub fn look(&self) -> Look {
+        // "running", "-1 sp pc" (stopped outside a syscall: preempted, waiting for a CPU), or
+        // "NR args... sp pc" (blocked in syscall NR).
+        let mut buf = [0u8; 160];
+        let first = self
+            .syscall
+            .as_ref()
+            .and_then(|file| read_again(file, &mut buf))
+            .and_then(|text| text.split_ascii_whitespace().next());
+        match first {
+            Some("running") => Look::Running,
+            Some(word) => match word.parse::<i64>() {
+                Ok(n) if n >= 0 => Look::Syscall(n),
+                Ok(_) => Look::Runnable,
+                Err(_) => Look::Unknown,
+            },
+            None => Look::Unknown,
+        }
+    }
+
+    /// Nanoseconds the thread has run on a CPU.
+    pub fn cpu_ns(&self) -> Option<u64> {
+        let mut buf = [0u8; 96];
+        let text = read_again(self.schedstat.as_ref()?, &mut buf)?;
+        text.split_ascii_whitespace().next()?.parse().ok()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl ThreadFiles {
+    pub fn open(_tid: i32) -> ThreadFiles {
+        ThreadFiles::default()
+    }
+
+    pub fn look(&self) -> Look {
+        Look::Unknown
+    }
+
+    pub fn cpu_ns(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Reads a `/proc` file from its start again, into `buf`.
+#[cfg(target_os = "linux")]
+fn read_again<'b>(file: &std::fs::File, buf: &'b mut [u8]) -> Option<&'b str> {
+    use std::os::unix::fs::FileExt;
+    let n = file.read_at(buf, 0).ok()?;
+    std::str::from_utf8(buf.get(..n)?).ok()
+}
+
 /// The name of a syscall number on this architecture, or `syscall N` if unknown.
 #[cfg(target_os = "linux")]
-fn syscall_name(number: i64) -> Option<String> {
+pub fn syscall_name(number: i64) -> Option<String> {
     let n = usize::try_from(number).ok()?;
     Some(match syscalls::Sysno::new(n) {
         Some(sysno) => sysno.name().to_string(),
@@ -125,5 +214,34 @@ mod tests {
             "{state:?}"
         );
         assert!(state.cpu_ns.is_some());
+    }
+
+    #[test]
+    fn open_files_read_again_agree_with_a_fresh_read() {
+        let (tx, rx) = mpsc::channel();
+        let sleeper = std::thread::spawn(move || {
+            tx.send(rustix::thread::gettid().as_raw_nonzero().get())
+                .expect("send tid");
+            std::thread::sleep(Duration::from_millis(600));
+        });
+        let tid = rx.recv().expect("tid");
+        std::thread::sleep(Duration::from_millis(200));
+        let files = ThreadFiles::open(tid);
+        let looks: Vec<_> = (0..3).map(|_| files.look()).collect();
+        let cpu = files.cpu_ns();
+        let fresh = read(tid);
+        sleeper.join().expect("sleeper");
+        let names: Vec<_> = looks
+            .into_iter()
+            .map(|look| match look {
+                Look::Syscall(n) => syscall_name(n),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, vec![Some("clock_nanosleep".to_string()); 3]);
+        assert!(
+            cpu.is_some_and(|ns| ns <= fresh.cpu_ns.unwrap_or(0)),
+            "{cpu:?} {fresh:?}"
+        );
     }
 }

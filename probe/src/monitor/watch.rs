@@ -24,20 +24,28 @@ const RECAPTURE_AFTER: u64 = 10;
 /// A poll running this long is watched: its thread's CPU time is read once, to compare later.
 const WATCH_FROM_NS: u64 = 2_000_000;
 
+/// A watched poll's thread is looked at every tick for this many looks, then every
+/// [`LOOK_EVERY`] ticks: a poll known to be long needs no finer answer, and every look costs.
+const EVERY_TICK_LOOKS: u32 = 32;
+const LOOK_EVERY: u64 = 8;
+
 /// When a watched poll was first seen and what its thread's CPU clock said then.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Sighting {
     at_ns: u64,
     cpu_ns: Option<u64>,
+    /// The thread's `/proc` files, open while the poll is watched.
+    files: thread_state::ThreadFiles,
     announced_stall: bool,
     /// Looked up while the task surely lives; a short task may be gone when its record drains.
     workload: Option<Arc<str>>,
-    /// How often each syscall was seen blocking the thread, one look per tick.
-    syscalls: Vec<(String, u32)>,
-    /// Looks taken, and how many found the thread outside any syscall (running user code, or
-    /// runnable and waiting for a CPU on a busy machine).
+    /// How often each syscall (by number) was seen blocking the thread.
+    syscalls: Vec<(i64, u32)>,
+    /// Looks taken, how many found the thread running user code, and how many found it
+    /// preempted, waiting for a CPU (a loaded machine): those say nothing of the poll's work.
     looks: u32,
     in_user: u32,
+    waiting_for_cpu: u32,
     /// Stack captures taken of this poll (once at the stall, again at ten times the
     /// threshold), and the latest stack.
     captures: u32,
@@ -45,26 +53,36 @@ struct Sighting {
 }
 
 impl Sighting {
-    fn tally(&mut self, syscall: Option<String>) {
+    /// One look at the thread: in which syscall it is blocked, if any.
+    fn look(&mut self) {
         self.looks += 1;
-        let Some(name) = syscall else {
-            self.in_user += 1;
-            return;
+        let number = match self.files.look() {
+            thread_state::Look::Syscall(number) => number,
+            thread_state::Look::Runnable => {
+                self.waiting_for_cpu += 1;
+                return;
+            }
+            thread_state::Look::Running | thread_state::Look::Unknown => {
+                self.in_user += 1;
+                return;
+            }
         };
-        match self.syscalls.iter_mut().find(|(n, _)| *n == name) {
+        match self.syscalls.iter_mut().find(|(n, _)| *n == number) {
             Some((_, count)) => *count += 1,
-            None => self.syscalls.push((name, 1)),
+            None => self.syscalls.push((number, 1)),
         }
     }
 
-    /// On the CPU when most looks found the thread in user code: CPU-bound work, even when a
-    /// busy machine gave it less than its share of CPU time. Off when most found it blocked in
-    /// a syscall. Without looks, the CPU time share decides.
+    /// On the CPU when most looks that found the thread running or blocked found it running
+    /// user code: CPU-bound work, even when a busy machine gave it less than its share of CPU
+    /// time. Off when most found it blocked in a syscall. Looks that found it waiting for a
+    /// CPU count for neither; without any other, the CPU time share decides.
     fn cpu_use(&self, ratio: Option<f64>) -> CpuUse {
-        if self.looks == 0 {
+        let telling = self.looks - self.waiting_for_cpu;
+        if telling == 0 {
             return CpuUse::from_ratio(ratio);
         }
-        if self.in_user * 2 >= self.looks {
+        if self.in_user * 2 >= telling {
             CpuUse::On
         } else {
             CpuUse::Off
@@ -78,8 +96,8 @@ impl Sighting {
         self.syscalls
             .iter()
             .max_by_key(|(_, n)| *n)
-            .filter(|(_, n)| *n * 5 >= self.looks)
-            .map(|(name, _)| name.clone())
+            .filter(|(_, n)| *n * 5 >= self.looks - self.waiting_for_cpu)
+            .and_then(|(number, _)| thread_state::syscall_name(*number))
     }
 }
 
@@ -123,6 +141,8 @@ pub struct PollWatch {
     /// The registry's slots, copied again only when a thread started or stopped.
     slots: Vec<&'static ThreadSlot>,
     slots_seen: Option<u64>,
+    /// Passes so far.
+    scans: u64,
     /// Keyed by (tid, seq).
     watching: HashMap<(Option<i32>, u64), Sighting>,
     finished: HashMap<(Option<i32>, u64), Finished>,
@@ -144,6 +164,7 @@ impl PollWatch {
             gaps: std::collections::VecDeque::new(),
             slots: Vec::new(),
             slots_seen: None,
+            scans: 0,
         }
     }
 
@@ -175,6 +196,7 @@ impl PollWatch {
                 to: now_ns,
             });
         }
+        self.scans += 1;
         let mut urgent = false;
         let mut live = Vec::new();
         self.probe
@@ -193,18 +215,28 @@ impl PollWatch {
             let key = (id.tid, view.seq);
             live.push(key);
             let labels = &self.probe.labels;
-            let sighting = self.watching.entry(key).or_insert_with(|| Sighting {
-                at_ns: now_ns,
-                cpu_ns: id.tid.and_then(thread_state::cpu_ns),
-                announced_stall: false,
-                workload: labels.get(view.task_id),
-                syscalls: Vec::new(),
-                looks: 0,
-                in_user: 0,
-                captures: 0,
-                stack: None,
+            let sighting = self.watching.entry(key).or_insert_with(|| {
+                let files = id
+                    .tid
+                    .map(thread_state::ThreadFiles::open)
+                    .unwrap_or_default();
+                Sighting {
+                    at_ns: now_ns,
+                    cpu_ns: files.cpu_ns(),
+                    files,
+                    announced_stall: false,
+                    workload: labels.get(view.task_id),
+                    syscalls: Vec::new(),
+                    looks: 0,
+                    in_user: 0,
+                    waiting_for_cpu: 0,
+                    captures: 0,
+                    stack: None,
+                }
             });
-            sighting.tally(id.tid.and_then(thread_state::syscall));
+            if sighting.looks < EVERY_TICK_LOOKS || self.scans.is_multiple_of(LOOK_EVERY) {
+                sighting.look();
+            }
             if age >= self.stall_threshold_ns && !sighting.announced_stall {
                 sighting.announced_stall = true;
                 urgent = true;
@@ -243,9 +275,7 @@ impl PollWatch {
             .collect();
         for key in ended {
             if let Some(s) = self.watching.remove(&key) {
-                let cpu_ratio = key
-                    .0
-                    .and_then(|tid| cpu_ratio(&s, thread_state::cpu_ns(tid), now_ns));
+                let cpu_ratio = cpu_ratio(&s, s.files.cpu_ns(), now_ns);
                 let finished = Finished {
                     cpu_ratio,
                     at_ns: now_ns,
@@ -323,9 +353,7 @@ impl PollWatch {
         // The watchdog may not have noticed the end yet: settle it now.
         let finished = self.finished.remove(&key).or_else(|| {
             let s = self.watching.remove(&key)?;
-            let cpu_ratio = poll.tid.and_then(|tid| {
-                cpu_ratio(&s, thread_state::cpu_ns(tid), self.probe.clock.precise_ns())
-            });
+            let cpu_ratio = cpu_ratio(&s, s.files.cpu_ns(), self.probe.clock.precise_ns());
             Some(Finished {
                 cpu_ratio,
                 at_ns: 0,
@@ -388,4 +416,37 @@ fn cpu_ratio(s: &Sighting, cpu_now: Option<u64>, now_ns: u64) -> Option<f64> {
 
 fn location(key: usize) -> Option<String> {
     locations::resolve(key).map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sighting(in_user: u32, waiting_for_cpu: u32, futex: u32) -> Sighting {
+        Sighting {
+            at_ns: 0,
+            cpu_ns: None,
+            files: thread_state::ThreadFiles::default(),
+            announced_stall: false,
+            workload: None,
+            syscalls: vec![(202, futex)],
+            looks: in_user + waiting_for_cpu + futex,
+            in_user,
+            waiting_for_cpu,
+            captures: 0,
+            stack: None,
+        }
+    }
+
+    #[test]
+    fn looks_that_found_the_thread_waiting_for_a_cpu_do_not_make_a_lock_wait_cpu_bound() {
+        // Woken with the lock, then kept off the CPU by a loaded machine for most of the poll.
+        let starved_lock_wait = sighting(2, 40, 10);
+        assert_eq!(starved_lock_wait.cpu_use(Some(0.01)), CpuUse::Off);
+        assert_eq!(starved_lock_wait.main_syscall().as_deref(), Some("futex"));
+        // A CPU loop preempted by other work is still CPU-bound.
+        assert_eq!(sighting(20, 30, 1).cpu_use(Some(0.3)), CpuUse::On);
+        // Nothing but waiting: the CPU time share decides.
+        assert_eq!(sighting(0, 50, 0).cpu_use(Some(0.02)), CpuUse::Off);
+    }
 }
