@@ -1,7 +1,8 @@
 //! Recordings made before a change still replay to the same report: `assets/demo.rec`,
 //! recorded by an earlier tokmon, replays headless (text and JSON) byte for byte to the reports
 //! committed in `tests/golden/` (made by the tokmon of commit 86f3907, before the runner and
-//! the recording were reshaped).
+//! the recording were reshaped; regenerated since only where a figure's meaning was fixed:
+//! the workers' busy share, which counted a poll's live part taken back as a counter reset).
 
 use std::io::Read;
 use std::path::Path;

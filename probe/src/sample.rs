@@ -25,7 +25,9 @@ pub struct Reading {
 /// that finished since the previous delivered sample.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProbeSample {
-    /// Cumulative; busy time includes the elapsed part of a poll still running.
+    /// Cumulative; busy time includes the elapsed part of a poll still running, which the
+    /// next sample may take back (the poll ends timed shorter), so busy time can go down a
+    /// little: it is no reset.
     pub workers: Vec<ProbeWorker>,
     /// Polls running at least the long-poll threshold at sampling time.
     pub in_flight: Vec<PollRecord>,

@@ -152,6 +152,9 @@ pub struct Model {
     /// One interval's latencies, reused from sample to sample: a histogram of the full range
     /// is some 190 KB, and one allocated per workload per sample churned the allocator.
     interval: Option<Histogram<u64>>,
+    /// Per worker, the highest probe busy figure seen: busy time counts from there on (see
+    /// [`Model::fold_probe`]).
+    probe_busy_peak: Vec<u64>,
 }
 
 /// What the workloads did during one phase of a scripted demo.
@@ -344,7 +347,16 @@ impl Model {
             let (Some(b), Some(n)) = (before.workers.get(i), now.workers.get(i)) else {
                 continue;
             };
-            let busy = delta(b.busy_ns, n.busy_ns);
+            // The probe's figure holds a running poll's elapsed part, which the next sample
+            // takes back when the poll ends timed shorter (coarse clock) or not as this
+            // worker's (block_in_place). Such a drop is no reset: only time past the highest
+            // figure yet is new, so the run's total is the sum of its intervals.
+            if self.probe_busy_peak.len() <= i {
+                self.probe_busy_peak.resize(i + 1, 0);
+            }
+            let peak = self.probe_busy_peak[i].max(b.busy_ns);
+            let busy = n.busy_ns.saturating_sub(peak);
+            self.probe_busy_peak[i] = peak.max(n.busy_ns);
             worker.probe_busy_ns += busy;
             worker.probe_polls += delta(b.polls, n.polls);
             if interval_ns > 0 {

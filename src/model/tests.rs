@@ -141,3 +141,53 @@ impl Sample {
         }
     }
 }
+
+/// A sample whose probe says worker 0 has been busy `busy_ms` in all, the elapsed part of a
+/// poll still running included.
+fn probed(seq: u64, ms: u64, busy_ms: u64) -> Sample {
+    let mut s = sample(seq, ms, 0, 0, 0, vec![]);
+    s.probe = Some(ProbeSample {
+        workers: vec![crate::probe::ProbeWorker {
+            polls: seq,
+            busy_ns: busy_ms * 1_000_000,
+            buckets: vec![],
+        }],
+        ..ProbeSample::default()
+    });
+    s
+}
+
+#[test]
+fn a_running_polls_live_part_taken_back_is_not_counted_twice() {
+    let mut model = Model::new();
+    // A poll runs across the sample at 1000 ms (its 50 ms so far count live) and ends timed
+    // 5 ms shorter (on the coarse clock): the cumulative figure goes down. Then 20 ms more.
+    let samples = [
+        probed(0, 0, 0),
+        probed(1, 500, 400),
+        probed(2, 1000, 850),
+        probed(3, 1100, 845),
+        probed(4, 1200, 865),
+    ];
+    for s in samples {
+        model.ingest(s);
+    }
+    let w = &model.workers[0];
+    assert!(
+        w.probe_busy_ns <= model.elapsed_ns,
+        "busy {} ms over a run of {} ms",
+        w.probe_busy_ns / 1_000_000,
+        model.elapsed_ns / 1_000_000
+    );
+    // What was counted live stays counted once: the total is the highest figure seen.
+    assert_eq!(w.probe_busy_ns, 865_000_000);
+    // And the run's total is the sum of its intervals.
+    let intervals_ms = [500.0, 500.0, 100.0, 100.0];
+    let sum: f64 = w
+        .live_busy_ratio
+        .iter()
+        .zip(intervals_ms)
+        .map(|(ratio, ms)| ratio * ms)
+        .sum();
+    assert!((sum - 865.0).abs() < 1e-6, "intervals add up to {sum} ms");
+}

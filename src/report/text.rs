@@ -157,8 +157,8 @@ fn render_phases(out: &mut String, r: &Report) {
 /// Width the text report keeps within.
 const WIDTH: usize = 100;
 
-/// Findings first: one group per kind, workload and spawn site, with its count, its worst
-/// occurrence and the hint.
+/// Findings first: one group per kind, workload and spawn site, with how many findings it holds
+/// (the unit of the header's counts), its worst occurrence and the hint.
 fn render_findings(out: &mut String, r: &Report) {
     let problems: Vec<&Finding> = r
         .findings
@@ -181,14 +181,16 @@ fn render_findings(out: &mut String, r: &Report) {
         let same = |g: &&Finding| {
             g.kind == f.kind && g.workload == f.workload && g.spawned_at == f.spawned_at
         };
+        // Findings, as the header counts them: a long-poll finding counts its polls itself
+        // (its summary says how many), yet stands for one finding.
         match groups.iter_mut().find(|(g, _)| same(g)) {
             Some((worst, n)) => {
-                *n += f.count;
+                *n += f.stands_for();
                 if f.duration_ms > worst.duration_ms {
                     *worst = f;
                 }
             }
-            None => groups.push((f, f.count)),
+            None => groups.push((f, f.stands_for())),
         }
     }
     groups.sort_by(|a, b| b.0.severity.cmp(&a.0.severity).then(b.1.cmp(&a.1)));
