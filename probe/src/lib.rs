@@ -40,6 +40,8 @@ pub mod labels;
 pub mod locations;
 pub mod thread_state;
 pub mod threads;
+#[cfg(target_os = "linux")]
+pub mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
