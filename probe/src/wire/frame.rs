@@ -141,7 +141,8 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
-    /// The next frame, or `None` at the end of the stream between two frames.
+    /// The next frame, or `None` at the end of the stream between two frames (a connection
+    /// reset is an end too: a peer that leaves with bytes unread causes one).
     ///
     /// # Errors
     ///
@@ -164,6 +165,9 @@ impl<R: Read> FrameReader<R> {
             let n = match self.inner.read(&mut self.header[self.header_filled..]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A peer that closes with bytes of ours unread leaves this way (Unix sockets
+                // report it so): the end of the stream like any other.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => 0,
                 Err(e) => return Err(self.fail_io(e)),
             };
             if n == 0 {
@@ -195,6 +199,9 @@ impl<R: Read> FrameReader<R> {
             let n = match self.inner.read(&mut self.payload[self.payload_filled..]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A peer that closes with bytes of ours unread leaves this way (Unix sockets
+                // report it so): the end of the stream like any other.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => 0,
                 Err(e) => return Err(self.fail_io(e)),
             };
             if n == 0 {
@@ -286,6 +293,32 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    /// Its bytes, then a connection reset.
+    struct ResetAfter<'a>(&'a [u8]);
+
+    impl Read for ResetAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::ErrorKind::ConnectionReset.into());
+            }
+            let n = buf.len().min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_reset_is_an_end_clean_between_frames_truncated_inside() {
+        let mut bytes = Vec::new();
+        encode(Kind::Data, b"\x01abc", 64, &mut bytes).expect("under the cap");
+        let mut reader = FrameReader::new(ResetAfter(&bytes), 64);
+        assert!(reader.read_frame().expect("valid").is_some());
+        assert!(reader.read_frame().expect("a clean end").is_none());
+        let mut reader = FrameReader::new(ResetAfter(&bytes[..7]), 64);
+        assert!(matches!(reader.read_frame(), Err(WireError::Truncated)));
     }
 
     #[test]

@@ -34,6 +34,11 @@ const WRITE_POLL: Duration = Duration::from_millis(200);
 /// woken at once by a new message or by shutdown; this is only a fence).
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// Bytes counted against a client's queue for each message besides its frames: the queue's
+/// slot and the shared buffer's counts and allocation, so that many tiny messages cannot hold
+/// several times the cap.
+const ITEM_OVERHEAD: usize = 64;
+
 /// How long a refusal notice may take to write before the connection is dropped anyway.
 const REFUSAL_WRITE: Duration = Duration::from_millis(100);
 
@@ -131,8 +136,9 @@ impl ServerConfig {
         self
     }
 
-    /// Bytes of frames queued for one client before messages are dropped for it (default
-    /// [`DEFAULT_QUEUE_BYTES`]); also the largest message the server sends.
+    /// Bytes queued for one client before messages are dropped for it (default
+    /// [`DEFAULT_QUEUE_BYTES`]): each message's frames plus a small fixed overhead for its
+    /// bookkeeping. Also the largest message the server sends.
     pub fn queue_bytes(mut self, bytes: usize) -> Self {
         self.queue_bytes = bytes;
         self
@@ -203,7 +209,7 @@ pub struct ClientInfo {
     pub client: String,
     /// The sample interval it asked for.
     pub sample_interval: Option<Duration>,
-    /// Bytes waiting in its queue.
+    /// Bytes waiting in its queue (frames, plus a small fixed overhead per message).
     pub queued_bytes: usize,
     /// The most bytes its queue ever held.
     pub queue_high_water: usize,
@@ -509,7 +515,7 @@ impl Server {
         }
         let mut frames = Vec::new();
         pieces::encode_message(tag, message, MAX_FRAME_TO_CLIENT, &mut frames)?;
-        if frames.len() > cap {
+        if frames.len() + ITEM_OVERHEAD > cap {
             return Err(too_large(frames.len()));
         }
         Ok(frames.into())
@@ -641,12 +647,10 @@ fn admit(shared: &Arc<Shared>, stream: Stream) {
     });
     clients.push(slot.clone());
     drop(clients);
-    let spawned = thread::Builder::new()
-        .name("tokmon-wire-client".into())
-        .spawn({
-            let (shared, slot) = (shared.clone(), slot.clone());
-            move || serve(&shared, &slot, stream)
-        });
+    let spawned = thread::Builder::new().name("tokmon-wire-rd".into()).spawn({
+        let (shared, slot) = (shared.clone(), slot.clone());
+        move || serve(&shared, &slot, stream)
+    });
     match spawned {
         Ok(reader) => *lock(&slot.reader) = Some(reader),
         Err(_) => {
@@ -731,12 +735,10 @@ fn handshake_and_read(
     let Ok(writer_stream) = reader.get_ref().try_clone() else {
         return End::Bad;
     };
-    let spawned = thread::Builder::new()
-        .name("tokmon-wire-writer".into())
-        .spawn({
-            let (shared, slot) = (shared.clone(), slot.clone());
-            move || write_queue(&shared, &slot, writer_stream)
-        });
+    let spawned = thread::Builder::new().name("tokmon-wire-wr".into()).spawn({
+        let (shared, slot) = (shared.clone(), slot.clone());
+        move || write_queue(&shared, &slot, writer_stream)
+    });
     match spawned {
         Ok(handle) => *writer = Some(handle),
         Err(_) => return End::Bad,
@@ -852,7 +854,7 @@ fn write_queue(shared: &Shared, slot: &Slot, mut stream: Stream) {
                     break Next::Dropped(queue.dropped);
                 }
                 if let Some(frames) = queue.items.pop_front() {
-                    queue.bytes -= frames.len();
+                    queue.bytes -= frames.len() + ITEM_OVERHEAD;
                     break Next::Frames(frames);
                 }
                 queue = slot
@@ -936,12 +938,13 @@ impl Slot {
         if queue.closed {
             return false;
         }
-        if queue.bytes + frames.len() > shared.queue_bytes {
+        let cost = frames.len() + ITEM_OVERHEAD;
+        if queue.bytes + cost > shared.queue_bytes {
             queue.dropped += 1;
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        queue.bytes += frames.len();
+        queue.bytes += cost;
         queue.high_water = queue.high_water.max(queue.bytes);
         queue.items.push_back(frames.clone());
         drop(queue);

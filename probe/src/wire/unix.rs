@@ -214,10 +214,22 @@ pub fn stale(path: &Path) -> bool {
     {
         return true;
     }
-    match UnixStream::connect(path) {
-        Ok(_) => false,
-        Err(e) => e.kind() == io::ErrorKind::ConnectionRefused,
-    }
+    connect_refused(path)
+}
+
+/// Tries a non-blocking connection: a live server whose backlog is full makes a blocking
+/// connect wait, and listing sockets must not hang on one stuck app.
+fn connect_refused(path: &Path) -> bool {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let Ok(addr) = SocketAddrUnix::new(path) else {
+        return false;
+    };
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let Ok(socket) = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)
+    else {
+        return false;
+    };
+    rustix::net::connect(&socket, &addr) == Err(rustix::io::Errno::CONNREFUSED)
 }
 
 /// A server socket found by [`list`].
