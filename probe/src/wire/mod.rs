@@ -48,19 +48,22 @@
 //! is at most a dozen idle threads, and blocking code is simpler to get right than a poll loop.
 
 pub mod client;
+mod config;
 mod error;
 pub mod frame;
 pub mod hello;
 pub mod pieces;
 pub mod server;
+mod session;
 mod stream;
 pub mod tcp;
 pub mod unix;
 
 pub use client::{Client, ClientOptions, Incoming, MessageReader};
+pub use config::{Endpoint, ServerConfig};
 pub use error::WireError;
 pub use hello::{ClientHello, MAGIC, Notice, NoticeCode, PROTOCOL, ServerHello, Version};
-pub use server::{ClientInfo, Delivery, Endpoint, Server, ServerConfig, ServerStats};
+pub use server::{ClientInfo, Delivery, Server, ServerStats};
 
 /// The largest frame payload a client may send to the server.
 pub const MAX_FRAME_TO_SERVER: usize = 4 * 1024;
