@@ -12,15 +12,21 @@ use super::WireError;
 /// Bytes of randomness in a token (written as twice as many hex digits).
 pub const TOKEN_BYTES: usize = 16;
 
-/// A fresh token: 32 hex digits from the operating system's random source.
+/// A fresh token: 32 hex digits from the kernel's random source (getrandom(2)).
 ///
 /// # Errors
 ///
 /// [`WireError::Io`] if the random source fails.
 pub fn new_token() -> Result<String, WireError> {
     let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| io::Error::other(format!("no randomness for the token: {e}")))?;
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => filled += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(io::Error::from(e).into()),
+        }
+    }
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
