@@ -113,6 +113,13 @@ fn the_socket_is_private_and_gone_after_the_server() {
 }
 
 #[test]
+fn the_server_can_be_shared_with_the_producer_thread() {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Server>();
+    send_and_sync::<Client>();
+}
+
+#[test]
 fn a_directory_open_to_others_is_refused() {
     let base = tempfile::tempdir().expect("temp dir");
     let dir = base.path().join("tokmon");

@@ -104,7 +104,7 @@ proptest! {
         let mut reader = MessageReader::new(Trickle::new(bytes, chunks), max_message);
         for _ in 0..10_000 {
             match reader.next_message() {
-                Ok(Some(Incoming::Message { bytes, .. })) => prop_assert!(bytes.len() <= max_message.max(MAX_FRAME_TO_CLIENT)),
+                Ok(Some(Incoming::Message { bytes, .. })) => prop_assert!(bytes.len() <= max_message),
                 Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(e) if e.is_timeout() => {}

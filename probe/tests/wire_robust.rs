@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,12 @@ use tokmon_probe::wire::{
     Client, ClientOptions, Endpoint, Incoming, MAX_FRAME_TO_CLIENT, Notice, NoticeCode, Server,
     ServerConfig, WireError,
 };
+
+/// One test at a time: they count this process's threads and pace messages.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 fn start(dir: &tempfile::TempDir, config: ServerConfig) -> (Server, PathBuf) {
     let server = Server::start(config.socket_dir(dir.path().join("tokmon"))).expect("starts");
@@ -85,6 +91,7 @@ fn attach(path: &PathBuf) -> Client {
 
 #[test]
 fn a_thousand_connections_come_and_go_without_a_trace() {
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let (server, path) = start(&dir, ServerConfig::unix());
     let threads_before = threads_of_this_process();
@@ -136,6 +143,7 @@ fn a_thousand_connections_come_and_go_without_a_trace() {
 
 #[test]
 fn a_client_that_never_reads_costs_only_its_queue() {
+    let _serial = serial();
     const QUEUE: usize = 1024 * 1024;
     const MESSAGES: u32 = 4000;
     let dir = tempfile::tempdir().expect("temp dir");
@@ -164,8 +172,9 @@ fn a_client_that_never_reads_costs_only_its_queue() {
     for i in 0..MESSAGES {
         message[..4].copy_from_slice(&i.to_le_bytes());
         server.broadcast(9, &message).expect("fits");
-        // Paced like a sampler, so that the reading client keeps up even on a loaded machine.
-        thread::sleep(Duration::from_millis(1));
+        // Paced like a sampler, so that the reading client keeps up even on a loaded machine:
+        // its queue holds about 2 s of this.
+        thread::sleep(Duration::from_millis(2));
     }
     let (seen, good_drops) = rx
         .recv_timeout(Duration::from_secs(120))
@@ -216,6 +225,7 @@ fn a_client_that_never_reads_costs_only_its_queue() {
 
 #[test]
 fn a_client_stuck_past_the_timeout_is_closed() {
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let config = ServerConfig::unix()
         .queue_bytes(64 * 1024)
@@ -235,6 +245,7 @@ fn a_client_stuck_past_the_timeout_is_closed() {
 
 #[test]
 fn garbage_is_closed_and_counted() {
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let (server, path) = start(&dir, ServerConfig::unix());
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
@@ -272,6 +283,7 @@ fn garbage_is_closed_and_counted() {
 
 #[test]
 fn a_four_gib_header_is_refused_without_allocating() {
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let (server, path) = start(&dir, ServerConfig::unix());
     let peak_before = vm_peak_kib();
@@ -296,6 +308,7 @@ fn a_four_gib_header_is_refused_without_allocating() {
 
 #[test]
 fn a_frame_cut_off_is_closed_and_counted() {
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let (server, path) = start(&dir, ServerConfig::unix());
     // During the handshake: half a hello.
@@ -342,6 +355,7 @@ fn a_frame_cut_off_is_closed_and_counted() {
 
 #[test]
 fn a_silent_client_is_closed_after_the_handshake_timeout() {
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let (server, path) = start(
         &dir,
@@ -357,6 +371,7 @@ fn a_silent_client_is_closed_after_the_handshake_timeout() {
 
 #[test]
 fn one_client_too_many_is_told_so() {
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let (server, path) = start(&dir, ServerConfig::unix().max_clients(5));
     let mut five: Vec<Client> = (0..5).map(|_| attach(&path)).collect();
@@ -378,6 +393,7 @@ fn one_client_too_many_is_told_so() {
 
 #[test]
 fn dropping_the_server_ends_every_thread_and_connection() {
+    let _serial = serial();
     let dir = tempfile::tempdir().expect("temp dir");
     let (server, path) = start(&dir, ServerConfig::unix());
     let mut attached = attach(&path);

@@ -86,6 +86,7 @@ pub enum Incoming {
 pub struct MessageReader<R> {
     frames: FrameReader<R>,
     pieces: Reassembler,
+    max_message: usize,
 }
 
 impl<R: Read> MessageReader<R> {
@@ -94,6 +95,7 @@ impl<R: Read> MessageReader<R> {
         Self {
             frames: FrameReader::new(inner, MAX_FRAME_TO_CLIENT),
             pieces: Reassembler::new(max_message),
+            max_message,
         }
     }
 
@@ -121,6 +123,12 @@ impl<R: Read> MessageReader<R> {
             match kind {
                 Some(Kind::Data) => {
                     let (tag, message) = pieces::split_data(frame.payload)?;
+                    if message.len() > self.max_message {
+                        return Err(WireError::MessageTooLarge {
+                            size: message.len(),
+                            cap: self.max_message,
+                        });
+                    }
                     return Ok(Some(Incoming::Message {
                         tag,
                         bytes: message.to_vec(),
@@ -241,6 +249,7 @@ impl Client {
         let messages = MessageReader {
             frames,
             pieces: Reassembler::new(options.max_message),
+            max_message: options.max_message,
         };
         Ok(Self {
             messages,
