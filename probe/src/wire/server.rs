@@ -66,8 +66,7 @@ pub struct ClientInfo {
     pub queue_high_water: usize,
     /// Messages dropped for it.
     pub dropped: u64,
-    /// Frames written to it (data frames count one per message; pieces of one message count
-    /// once).
+    /// Writes to it that completed: messages (all pieces of one count once) and drop reports.
     pub sent: u64,
 }
 
