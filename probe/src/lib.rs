@@ -43,6 +43,8 @@ pub mod sample;
 pub mod stack;
 pub mod thread_state;
 pub mod threads;
+#[cfg(target_os = "linux")]
+pub mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
