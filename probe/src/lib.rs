@@ -39,6 +39,7 @@ mod hooks;
 pub mod labels;
 pub mod locations;
 pub mod monitor;
+pub mod protocol;
 pub mod sample;
 pub mod stack;
 pub mod thread_state;

@@ -96,11 +96,12 @@ pub struct PollRecord {
     /// blocked by this poll.
     pub worker_moved: bool,
     /// The stuck thread's stack as captured, raw (stalls only, where supported): the client
-    /// names it and fills [`stack`](Self::stack).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// names it and fills [`stack`](Self::stack). Always written, even when `None`: the wire's
+    /// encoding is not self-describing, so no field may be left out.
+    #[serde(default)]
     pub captured: Option<CapturedStack>,
     /// The same stack, symbolized by the client.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub stack: Option<StackInfo>,
 }
 

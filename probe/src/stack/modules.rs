@@ -203,3 +203,22 @@ fn load_bias<'data, R: ReadRef<'data>>(
         })
     })
 }
+
+impl From<&ModuleList> for crate::protocol::ModuleMap {
+    fn from(list: &ModuleList) -> Self {
+        crate::protocol::ModuleMap {
+            modules: list
+                .modules
+                .iter()
+                .map(|m| crate::protocol::Module {
+                    name: m.name.clone(),
+                    file: m.file.as_ref().map(|f| f.display().to_string()),
+                    start: m.avma.start,
+                    end: m.avma.end,
+                    bias: m.bias,
+                    symbols: m.symbols.clone(),
+                })
+                .collect(),
+        }
+    }
+}
