@@ -161,6 +161,8 @@ pub struct ViewState {
     /// The source takes no knobs (a recording, another process): the keys that turn them, the
     /// next phase and the switcher do nothing. Set from [`crate::source::Abilities`].
     pub no_knobs: bool,
+    /// The other process went away (why): the screen keeps its last data under a badge.
+    pub disconnected: Option<String>,
     pub should_quit: bool,
 }
 

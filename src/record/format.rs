@@ -89,6 +89,9 @@ impl SessionRecord {
                 .ok_or_else(|| anyhow::anyhow!("no built-in scenario named `{name}`"))?,
             ScenarioSource::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("reading {} to record it: {e}", path.display()))?,
+            ScenarioSource::Process { .. } => {
+                anyhow::bail!("recording an attached process is not supported yet")
+            }
         };
         let record = ScenarioRecord {
             source: source.to_string(),

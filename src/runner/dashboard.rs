@@ -131,8 +131,10 @@ where
                 }
                 continue;
             };
-            if let State::Replaying(replay) = state {
-                app.set_replay(Some(replay));
+            match &state {
+                State::Replaying(replay) => app.set_replay(Some(*replay)),
+                State::Disconnected(why) => app.view.disconnected = Some(why.clone()),
+                _ => {}
             }
             for command in app.take_commands() {
                 let effect = match command {

@@ -27,6 +27,8 @@ pub enum ScenarioSource {
     File(PathBuf),
     /// Embedded in the binary under this name.
     BuiltIn(String),
+    /// Another process, attached to through its probe: its program and workers, no workloads.
+    Process { pid: u32, program: String },
 }
 
 impl std::fmt::Display for ScenarioSource {
@@ -34,6 +36,7 @@ impl std::fmt::Display for ScenarioSource {
         match self {
             ScenarioSource::File(path) => write!(f, "{}", path.display()),
             ScenarioSource::BuiltIn(name) => write!(f, "built-in:{name}"),
+            ScenarioSource::Process { pid, program } => write!(f, "{program}, pid {pid}"),
         }
     }
 }

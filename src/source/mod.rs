@@ -3,8 +3,10 @@
 //! configuration, then samples and effects) and takes the same [`Command`]s back; the headless
 //! report, the dashboard and the recorder consume that stream and never ask which source it is.
 
+pub mod attach;
 pub mod local;
 pub mod monitor;
+pub mod naming;
 pub mod recording;
 
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use crate::run::{Command, ReplayStatus, ScenarioChoice, Update};
 
+pub use attach::{AttachSource, Target};
 pub use local::{LocalSource, Switcher};
 pub use monitor::{Monitor, MonitorOptions};
 pub use recording::RecordingSource;

@@ -4,7 +4,6 @@
 //! a socket. A run of tokmon's scenarios starts it, and so does any caller that built a runtime
 //! with the probe installed itself (the overhead benchmark).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
@@ -13,19 +12,17 @@ use anyhow::Context;
 use tokio::runtime::Handle;
 pub use tokmon_probe::monitor::MonitorOptions;
 use tokmon_probe::monitor::{self, StopHandle};
-use tokmon_probe::sample::{CapturedStack, PollRecord, Reading};
+use tokmon_probe::sample::Reading;
 
+use super::naming::StackNames;
 use crate::probe::Probe;
-use crate::sample::{SAMPLE_FORMAT_VERSION, Sample, StackFrame, StackInfo};
+use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
 use crate::stack;
 use crate::workload::WorkloadStats;
 
 /// Samples the channel holds before the stage waits for the consumer (the probe's own channel
 /// then fills, and the probe drops and counts readings, never waiting).
 const SAMPLE_CHANNEL_CAPACITY: usize = 64;
-
-/// Named stacks kept, so a poll still stuck is not symbolized again at every sample.
-const NAMED_STACKS_KEPT: usize = 64;
 
 /// A running monitor: the probe's thread and the stage that turns its readings into samples.
 #[derive(Debug)]
@@ -92,7 +89,7 @@ fn run_stage(
     workloads: &[Arc<WorkloadStats>],
     tx: &SyncSender<Sample>,
 ) -> anyhow::Result<()> {
-    let mut names = StackNames::default();
+    let mut names = StackNames::of_this_process();
     for reading in probe_monitor.readings().iter() {
         if tx.send(sample_of(reading, workloads, &mut names)).is_err() {
             // The consumer is gone: stop the probe too, and let its last readings go.
@@ -106,9 +103,7 @@ fn run_stage(
 fn sample_of(reading: Reading, workloads: &[Arc<WorkloadStats>], names: &mut StackNames) -> Sample {
     let mut probe = reading.probe;
     if let Some(probe) = probe.as_mut() {
-        for poll in probe.in_flight.iter_mut().chain(&mut probe.long_polls) {
-            names.name(poll);
-        }
+        names.name_all(probe);
     }
     Sample {
         format_version: SAMPLE_FORMAT_VERSION,
@@ -119,60 +114,5 @@ fn sample_of(reading: Reading, workloads: &[Arc<WorkloadStats>], names: &mut Sta
         workloads: workloads.iter().map(|w| w.counters()).collect(),
         probe,
         dropped_before: reading.dropped_before,
-    }
-}
-
-/// The stacks named so far, by poll: a stuck poll's stack rides along with every sample.
-#[derive(Debug, Default)]
-struct StackNames {
-    named: VecDeque<((Option<i32>, u64), CapturedStack, StackInfo)>,
-}
-
-impl StackNames {
-    /// Names the poll's captured stack, and takes the raw one off: a sample holds names.
-    fn name(&mut self, poll: &mut PollRecord) {
-        let Some(captured) = poll.captured.take() else {
-            return;
-        };
-        let key = (poll.tid, poll.seq);
-        if let Some((_, _, info)) = self
-            .named
-            .iter()
-            .find(|(k, raw, _)| *k == key && *raw == captured)
-        {
-            poll.stack = Some(info.clone());
-            return;
-        }
-        let info = symbolize(&captured, poll.tid.unwrap_or(0));
-        if self.named.len() == NAMED_STACKS_KEPT {
-            self.named.pop_front();
-        }
-        self.named.push_back((key, captured, info.clone()));
-        poll.stack = Some(info);
-    }
-}
-
-fn symbolize(captured: &CapturedStack, tid: i32) -> StackInfo {
-    let raw = stack::RawStack {
-        tid,
-        addresses: captured.addresses.clone(),
-        elapsed: std::time::Duration::from_micros(captured.capture_us),
-        complete: false,
-        truncated: false,
-    };
-    let frames = stack::symbolize(&raw);
-    StackInfo {
-        site: stack::blocking_site(&frames).and_then(stack::Frame::site),
-        frames: frames
-            .iter()
-            .map(|frame| StackFrame {
-                function: frame.function.clone(),
-                file: frame.file.clone(),
-                line: frame.line,
-                inlined: frame.inlined,
-                app: frame.app,
-            })
-            .collect(),
-        capture_us: captured.capture_us,
     }
 }

@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+pub use tokmon_probe::protocol::ModuleMap;
 pub use tokmon_probe::stack::{
     CaptureError, RawStack, StackBounds, capture, handler_active_on, prepare, set_capture_blocked,
     supported,
@@ -147,10 +148,10 @@ pub fn blocking_site(frames: &[Frame]) -> Option<&Frame> {
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod imp {
-    use std::sync::{Mutex, MutexGuard, PoisonError};
+    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
     use std::time::Duration;
 
-    use tokmon_probe::stack::{MODULES_REFRESH_EVERY, module_list};
+    use tokmon_probe::stack::{MODULES_REFRESH_EVERY, ModuleList, module_list};
 
     use super::symbolize::Symbolizer;
     use super::{Frame, RawStack, is_app, prepare, shorten};
@@ -162,9 +163,17 @@ mod imp {
     }
 
     pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
-        let Ok(mut list) = module_list(false) else {
+        let Ok(list) = module_list(false) else {
             return raw.addresses.iter().map(|&a| unknown(a)).collect();
         };
+        symbolize_in(raw, list, Some(|| module_list(true).ok()))
+    }
+
+    pub fn symbolize_in(
+        raw: &RawStack,
+        mut list: Arc<ModuleList>,
+        fresh: Option<impl Fn() -> Option<Arc<ModuleList>>>,
+    ) -> Vec<Frame> {
         let mut symbolizer = lock(&SYMBOLIZER);
         let symbolizer = symbolizer.get_or_insert_with(Symbolizer::default);
         let mut frames = Vec::new();
@@ -173,7 +182,7 @@ mod imp {
             let mut found = symbolizer.frames(&list, address, exact);
             if found.is_none()
                 && list.loaded_at.elapsed() >= MODULES_REFRESH_EVERY
-                && let Ok(fresh) = module_list(true)
+                && let Some(fresh) = fresh.as_ref().and_then(|load| load())
             {
                 list = fresh;
                 found = symbolizer.frames(&list, address, exact);
@@ -195,6 +204,32 @@ mod imp {
             }
         }
         frames
+    }
+
+    pub fn symbolize_remote(raw: &RawStack, pid: u32, modules: &super::ModuleMap) -> Vec<Frame> {
+        let list = ModuleList {
+            modules: modules
+                .modules
+                .iter()
+                .map(|m| tokmon_probe::stack::ModuleInfo {
+                    name: m.name.clone(),
+                    file: m.file.as_deref().map(|file| seen_from_here(pid, file)),
+                    avma: m.start..m.end,
+                    bias: m.bias,
+                    symbols: m.symbols.clone(),
+                })
+                .collect(),
+            loaded_at: std::time::Instant::now(),
+        };
+        symbolize_in(raw, Arc::new(list), None::<fn() -> Option<Arc<ModuleList>>>)
+    }
+
+    /// A file of process `pid`, as this process can open it.
+    fn seen_from_here(pid: u32, file: &str) -> std::path::PathBuf {
+        match file.strip_prefix("/proc/self/") {
+            Some(rest) => format!("/proc/{pid}/{rest}").into(),
+            None => format!("/proc/{pid}/root/{}", file.trim_start_matches('/')).into(),
+        }
     }
 
     fn unknown(address: u64) -> Frame {
@@ -250,12 +285,22 @@ mod imp {
     }
 
     pub fn warm_up() {}
+
+    pub fn symbolize_remote(raw: &RawStack, _pid: u32, _modules: &super::ModuleMap) -> Vec<Frame> {
+        symbolize(raw)
+    }
 }
 
 /// Symbolizes a captured stack: functions, `file:line` and inlined frames, innermost first.
 /// Slow on its first call (tens of ms, tens of MB): run it on a thread of its own.
 pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
     imp::symbolize(raw)
+}
+
+/// Symbolizes a stack captured in another process, whose images `modules` names, reading
+/// its files as that process sees them (through `/proc/<pid>/root`).
+pub fn symbolize_remote(raw: &RawStack, pid: u32, modules: &ModuleMap) -> Vec<Frame> {
+    imp::symbolize_remote(raw, pid, modules)
 }
 
 /// Pays the symbolizer's cold start (and [`prepare`]) now; call it from a background thread.

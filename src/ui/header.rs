@@ -194,6 +194,13 @@ impl Header<'_> {
         };
         let wide = self.mode == Mode::Wide;
         let badge = match self.app.view.replay {
+            _ if self.app.view.disconnected.is_some() => {
+                if wide {
+                    " DISCONNECTED: the app went away; q quits "
+                } else {
+                    " DISCONNECTED "
+                }
+            }
             Some(replay) if replay.paused => {
                 if wide {
                     " PAUSED: space resumes, . steps "

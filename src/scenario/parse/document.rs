@@ -181,6 +181,7 @@ fn default_workers() -> usize {
 fn default_name(source: &ScenarioSource) -> String {
     match source {
         ScenarioSource::BuiltIn(name) => name.clone(),
+        ScenarioSource::Process { program, .. } => program.clone(),
         ScenarioSource::File(path) => path.file_stem().map_or_else(
             || "scenario".to_string(),
             |stem| stem.to_string_lossy().into_owned(),

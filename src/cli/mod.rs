@@ -18,12 +18,12 @@ use crate::record::{Damage, Recorder, Recording};
 use crate::report::Report;
 use crate::report::{Format, render_text};
 use crate::run::{RunConfig, ScenarioChoice};
-use crate::runner::{
-    DEFAULT_FPS, Dashboard, DashboardOptions, replay_headless, run_headless_recorded,
-};
+use crate::runner::{DEFAULT_FPS, Dashboard, DashboardOptions, consume_headless, replay_headless};
 use crate::scenario::{self, catalog};
-use crate::source::{LocalSource, RecordingSource, Switcher};
+use crate::source::{LocalSource, RecordingSource, Source, Switcher};
 use crate::ui::{Look, ThemeName};
+
+mod attach;
 
 /// Where `tokmon list` and name lookups find scenario files.
 pub const SCENARIOS_DIR: &str = "scenarios";
@@ -50,6 +50,8 @@ pub enum Command {
     Run(RunArgs),
     /// Replay a recording made with `run --record`: the dashboard, or the report.
     Replay(ReplayArgs),
+    /// Attach to a running app that carries tokmon-probe: the same dashboard, or the report.
+    Attach(attach::AttachArgs),
     /// Validate scenario files without running them; exits 1 if any is bad.
     Check {
         #[arg(required = true)]
@@ -188,6 +190,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Run(args)) => run(args),
         Some(Command::Replay(args)) => replay(args),
+        Some(Command::Attach(args)) => attach::attach(args),
         Some(Command::Check { files }) => Ok(check(&files)),
         Some(Command::List) => list(),
         None => run(cli.run),
@@ -240,7 +243,17 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let stop = install_ctrl_c()?;
     let report = if args.headless {
-        headless(&args, &config, recorder.as_mut(), &stop)
+        let banner = format!(
+            "running `{}` ({}){}",
+            config.scenario.name,
+            config.scenario.title,
+            for_how_long(config.duration)
+        );
+        LocalSource::start(config.clone(), None, None).and_then(|mut source| {
+            let console = config.console.map(console_line);
+            let lines = [Some(banner), console];
+            headless(args.quiet, &lines, &mut source, recorder.as_mut(), &stop)
+        })
     } else {
         dashboard(&args, &config, recorder.as_mut(), &stop)
     };
@@ -263,20 +276,32 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let failed: Vec<&str> = args
-        .fail_on
+    Ok(exit_code(&report, &args.fail_on))
+}
+
+/// Exit code 1 when a finding of a kind in `fail_on` occurred, saying which.
+fn exit_code(report: &Report, fail_on: &[FindingKind]) -> ExitCode {
+    let failed: Vec<&str> = fail_on
         .iter()
         .filter(|kind| report.finding_counts.contains_key(kind))
         .map(|kind| kind.name())
         .collect();
-    if !failed.is_empty() {
-        eprintln!(
-            "tokmon: failing: {} finding(s) occurred (--fail-on)",
-            failed.join(", ")
-        );
-        return Ok(ExitCode::from(1));
+    if failed.is_empty() {
+        return ExitCode::SUCCESS;
     }
-    Ok(ExitCode::SUCCESS)
+    eprintln!(
+        "tokmon: failing: {} finding(s) occurred (--fail-on)",
+        failed.join(", ")
+    );
+    ExitCode::from(1)
+}
+
+/// " for 30s" or " until Ctrl-C", for the first line of a headless run.
+fn for_how_long(duration: Option<Duration>) -> String {
+    match duration {
+        Some(d) => format!(" for {}", humantime::format_duration(d)),
+        None => " until Ctrl-C".to_string(),
+    }
 }
 
 /// Prints a report in `format` to standard output, or writes it to `out`.
@@ -375,32 +400,24 @@ fn theme(asked: Option<ThemeName>) -> ThemeName {
     })
 }
 
-/// A headless run: status lines on standard error, the report at the end.
+/// A headless run of `source`: `lines` first, status lines on standard error as it goes, the
+/// report at the end.
 fn headless(
-    args: &RunArgs,
-    config: &RunConfig,
+    quiet: bool,
+    lines: &[Option<String>],
+    source: &mut dyn Source,
     recorder: Option<&mut Recorder>,
     stop: &AtomicBool,
 ) -> anyhow::Result<Report> {
-    if !args.quiet {
-        eprintln!(
-            "tokmon: running `{}` ({}){}",
-            config.scenario.name,
-            config.scenario.title,
-            match config.duration {
-                Some(d) => format!(" for {}", humantime::format_duration(d)),
-                None => " until Ctrl-C".to_string(),
-            }
-        );
-        if let Some(addr) = config.console {
-            eprintln!("{}", console_line(addr));
+    if !quiet {
+        for line in lines.iter().flatten() {
+            eprintln!("tokmon: {line}");
         }
     }
     let mut next_status = STATUS_EVERY_NS;
     let mut announced = 0;
     let mut told: Vec<(FindingKind, Option<String>, Option<String>)> = Vec::new();
-    let quiet = args.quiet;
-    let report = run_headless_recorded(config, recorder, stop, |model, detector| {
+    let report = consume_headless(source, recorder, stop, |model, detector| {
         if quiet {
             return;
         }
@@ -434,9 +451,8 @@ fn headless(
 /// What a headless run says about `--console`: where, how to attach, and a warning when the
 /// address is not loopback.
 fn console_line(addr: SocketAddr) -> String {
-    let mut line = format!(
-        "tokmon: tokio-console: serving at {addr}; attach with `tokio-console http://{addr}`"
-    );
+    let mut line =
+        format!("tokio-console: serving at {addr}; attach with `tokio-console http://{addr}`");
     if !addr.ip().is_loopback() {
         line.push_str(" (not a loopback address: other machines can connect)");
     }

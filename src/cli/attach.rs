@@ -1,0 +1,147 @@
+//! `tokmon attach`: the dashboard or the report of a running app that carries tokmon-probe,
+//! found by pid, by socket, or as the one such app of this user.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use tokmon_probe::wire::unix;
+
+use super::{
+    DEFAULT_FPS, exit_code, for_how_long, headless, install_ctrl_c, parse_duration, theme,
+    write_report,
+};
+use crate::detect::FindingKind;
+use crate::report::Format;
+use crate::runner::{Dashboard, DashboardOptions};
+use crate::source::{AttachSource, Source as _, Target};
+use crate::ui::{Look, ThemeName};
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The app: its pid, or the path of its probe's socket. Without it, the attachable apps of
+    /// this user are listed, and the only one is attached at once.
+    pub target: Option<String>,
+    /// Print a report instead of opening the live dashboard.
+    #[arg(long)]
+    pub headless: bool,
+    /// Stop after this long (e.g. `30s`); without it, watch until Ctrl-C or the app exits.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit with code 1 when a finding of one of these kinds occurred (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub fail_on: Vec<FindingKind>,
+    /// Do not print the one-line status every second.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Dashboard: redraw at most this many times a second.
+    #[arg(long, default_value_t = DEFAULT_FPS, value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub fps: u32,
+    /// Dashboard colours (default: dark; `NO_COLOR` in the environment picks mono).
+    #[arg(long, value_enum)]
+    pub theme: Option<ThemeName>,
+    /// Dashboard: draw bars, sparklines and borders with ASCII characters only.
+    #[arg(long)]
+    pub ascii: bool,
+}
+
+pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
+    let Some(target) = target(args.target.as_deref())? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut source = AttachSource::connect(&target, args.duration)?;
+    let stop = install_ctrl_c()?;
+    let report = if args.headless {
+        let config = source.config().clone();
+        let banner = format!(
+            "attached to {}{}",
+            config.scenario.source,
+            for_how_long(args.duration)
+        );
+        headless(args.quiet, &[Some(banner)], &mut source, None, &stop)?
+    } else {
+        let options = DashboardOptions {
+            look: Look {
+                theme: theme(args.theme),
+                ascii: args.ascii,
+            },
+            fps: args.fps,
+        };
+        let (mut terminal, guard) = crate::tui::enter()?;
+        let (panic_tx, _panic_rx) = std::sync::mpsc::sync_channel(1);
+        let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);
+        let mut events = crate::tui::TerminalEvents::start()?;
+        let mut dashboard = Dashboard {
+            terminal: &mut terminal,
+            events: &mut events,
+            stop: &stop,
+            options,
+        };
+        let report = dashboard.run(&mut source, None, |_| {});
+        drop(hook);
+        drop(guard);
+        report?
+    };
+    if let crate::source::State::Disconnected(why) = source.state() {
+        eprintln!(
+            "tokmon: {}: {why}; the report covers what came before",
+            source.config().scenario.source
+        );
+    }
+    if source.dropped() > 0 {
+        eprintln!(
+            "tokmon: the app dropped {} of its messages to tokmon, which read too slowly",
+            source.dropped()
+        );
+    }
+    write_report(&report, args.format, args.out.as_deref())?;
+    Ok(exit_code(&report, &args.fail_on))
+}
+
+/// What the command line names, or the one attachable app; `None` after listing several.
+fn target(given: Option<&str>) -> anyhow::Result<Option<Target>> {
+    if let Some(text) = given {
+        return Ok(Some(match text.parse::<u32>() {
+            Ok(pid) => Target::Pid(pid),
+            Err(_) => Target::Socket(PathBuf::from(text)),
+        }));
+    }
+    let apps: Vec<_> = unix::list(&unix::default_dirs())
+        .into_iter()
+        .filter(|app| app.alive)
+        .collect();
+    match apps.as_slice() {
+        [] => anyhow::bail!(
+            "no app of this user serves a tokmon probe; give a pid (`tokmon attach PID`) or a \
+             socket path"
+        ),
+        [one] => Ok(Some(Target::Socket(one.path.clone()))),
+        several => {
+            println!("{:>8}  {:<24}  socket", "pid", "program");
+            for app in several {
+                println!(
+                    "{:>8}  {:<24}  {}",
+                    app.pid,
+                    program_of(app.pid),
+                    app.path.display()
+                );
+            }
+            println!("attach to one with `tokmon attach PID`");
+            Ok(None)
+        }
+    }
+}
+
+/// The program's name as the kernel knows it (`/proc/PID/comm`).
+fn program_of(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|name| name.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
