@@ -1,0 +1,204 @@
+//! tokmon attached to an app it did not start: the example server (`examples/stall_server.rs`)
+//! in a child process, found by its pid. Its stalls are named with the example's own lines,
+//! on and off the CPU, while it keeps serving its clients; when it is killed, a headless attach
+//! says so and still prints its report.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The example app, built by `cargo test` with the tests.
+fn example_binary() -> PathBuf {
+    let deps = std::env::current_exe().expect("the test's path");
+    let dir = deps
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>/deps");
+    let path = dir.join("examples").join("stall_server");
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds it (or `cargo build --example stall_server`)",
+        path.display()
+    );
+    path
+}
+
+/// The example app running, and the address it serves on.
+struct App {
+    child: Child,
+    addr: String,
+}
+
+impl App {
+    fn start() -> App {
+        let mut child = Command::new(example_binary())
+            .arg("0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the example starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the example prints where it listens")
+                .expect("a line");
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.trim().to_string();
+            }
+        };
+        // Keep reading its output so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        App { child, addr }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client of the app sending `requests` in turn until stopped; counts the answers.
+fn client(addr: &str, requests: &'static [&'static str], stop: Arc<AtomicBool>) -> Arc<AtomicU64> {
+    let answers = Arc::new(AtomicU64::new(0));
+    let counted = answers.clone();
+    let stream = TcpStream::connect(addr).expect("the example accepts");
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        for request in requests.iter().cycle() {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let mut answer = String::new();
+            if writeln!(writer, "{request}").is_err() || reader.read_line(&mut answer).is_err() {
+                return;
+            }
+            if !answer.is_empty() {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    answers
+}
+
+fn attach(pid: u32, duration: &str) -> (serde_json::Value, String, bool) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tokmon"))
+        .args([
+            "attach",
+            &pid.to_string(),
+            "--headless",
+            "--duration",
+            duration,
+        ])
+        .args(["--format", "json", "--quiet"])
+        .output()
+        .expect("tokmon runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("a JSON report ({e}); stderr: {stderr}"));
+    (report, stderr, out.status.success())
+}
+
+fn stalls(report: &serde_json::Value) -> Vec<&serde_json::Value> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["kind"] == "stall")
+        .collect()
+}
+
+fn text(value: &serde_json::Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+#[test]
+fn a_stall_in_an_app_tokmon_did_not_start_is_named_with_the_apps_own_lines() {
+    let app = App::start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let blocking = client(
+        &app.addr,
+        &["sleep 300", "hash 300", "echo between"],
+        stop.clone(),
+    );
+    let echoes = client(&app.addr, &["echo hello"], stop.clone());
+    let (report, stderr, ok) = attach(app.pid(), "6s");
+    let echoed = echoes.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    assert!(ok, "tokmon attach failed: {stderr}");
+    assert!(
+        blocking.load(Ordering::Relaxed) >= 2,
+        "the blocking requests were served"
+    );
+    assert!(echoed > 0, "the app kept serving its other client");
+    let stalls = stalls(&report);
+    let in_example = |f: &&&serde_json::Value| text(&f["spawned_at"]).contains("stall_server.rs");
+    assert!(
+        !stalls.is_empty() && stalls.iter().all(|f| in_example(&f)),
+        "every stall is in the example's tasks: {stalls:#?}"
+    );
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        let named = stalls
+            .iter()
+            .filter(|f| text(&f["site"]).contains("stall_server.rs:"))
+            .count();
+        assert!(
+            named > 0,
+            "a blocking line in the example's file: {stalls:#?}"
+        );
+    }
+    if cfg!(target_os = "linux") {
+        let asleep = stalls
+            .iter()
+            .any(|f| f["cpu"] == "off" && text(&f["syscall"]) == "clock_nanosleep");
+        assert!(asleep, "the sleep, off the CPU: {stalls:#?}");
+    }
+}
+
+#[test]
+fn an_app_that_dies_while_attached_ends_the_report_in_plain_words() {
+    let mut app = App::start();
+    let pid = app.pid();
+    let stop = Arc::new(AtomicBool::new(false));
+    let _blocking = client(&app.addr, &["sleep 200"], stop.clone());
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        app.child.kill().expect("kill");
+        app.child.wait().expect("reaped");
+    });
+    let (report, stderr, ok) = attach(pid, "60s");
+    killer.join().expect("killer");
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        ok,
+        "a headless attach exits 0 when the app goes away: {stderr}"
+    );
+    assert!(
+        stderr.contains("the report covers what came before"),
+        "{stderr}"
+    );
+    assert!(report["findings"].is_array(), "{report:#}");
+}
+
+#[test]
+fn attaching_to_a_process_without_a_probe_says_so() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tokmon"))
+        .args(["attach", &std::process::id().to_string(), "--headless"])
+        .output()
+        .expect("tokmon runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("serves no tokmon probe"), "{stderr}");
+}
