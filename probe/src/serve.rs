@@ -11,7 +11,7 @@ use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
@@ -25,7 +25,13 @@ use crate::{Probe, nanos};
 
 /// How often the serving thread looks for new clients and for the runtime's shutdown when no
 /// reading comes sooner.
-const WAKE_EVERY: Duration = Duration::from_millis(100);
+const WAKE_EVERY: Duration = Duration::from_millis(20);
+
+/// How long the runtime's last thread, stopping after the runtime shut down, waits for the
+/// serving thread to stop: long enough for the wire's listener to notice (200 ms) and the
+/// socket to go, so that an app whose `main` returns right after dropping its runtime leaves
+/// no socket behind; bounded, so that the app's shutdown never hangs on the probe.
+const STOP_WAIT: Duration = Duration::from_secs(1);
 
 /// Where a probe serving over TCP writes its token: beside where its Unix socket would be,
 /// in the same private directory (mode 0700), as `<pid>.token` (mode 0600).
@@ -38,6 +44,8 @@ pub fn token_path(dir: &Path, pid: u32) -> PathBuf {
 pub(crate) struct Serving {
     /// Set by the first thread start: serving starts once per probe.
     started: AtomicBool,
+    /// The monitor's flag, set when the runtime drops the canary's task.
+    runtime_gone: OnceLock<Arc<AtomicBool>>,
     phase: Mutex<Phase>,
     changed: Condvar,
     errors: AtomicU64,
@@ -66,17 +74,26 @@ impl Serving {
         if !on {
             return None;
         }
+        match &*self.wait_while(timeout, |phase| {
+            matches!(phase, Phase::Idle | Phase::Starting)
+        }) {
+            Phase::Serving(endpoint) => Some(endpoint.clone()),
+            _ => None,
+        }
+    }
+
+    /// The phase once `waiting` no longer holds of it, or after `timeout`.
+    fn wait_while(
+        &self,
+        timeout: Duration,
+        waiting: impl Fn(&Phase) -> bool,
+    ) -> MutexGuard<'_, Phase> {
         let deadline = Instant::now() + timeout;
         let mut phase = self.phase();
         loop {
-            match &*phase {
-                Phase::Serving(endpoint) => return Some(endpoint.clone()),
-                Phase::Stopped => return None,
-                Phase::Idle | Phase::Starting => {}
-            }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
+            if !waiting(&phase) || left.is_zero() {
+                return phase;
             }
             phase = self
                 .changed
@@ -142,6 +159,21 @@ pub(crate) fn start_once(probe: &Arc<Probe>) {
     }
 }
 
+/// Called from the thread-stop hook, after the thread is unregistered: the last thread of a
+/// runtime that shut down waits (a bounded time) for the serving thread to remove its socket,
+/// so that dropping the runtime returns with the socket gone. A thread that stops while the
+/// runtime runs on (a blocking-pool thread idling out) does not wait.
+pub(crate) fn on_thread_stop(probe: &Probe) {
+    let serving = &probe.serving;
+    let shut_down = serving
+        .runtime_gone
+        .get()
+        .is_some_and(|gone| gone.load(Ordering::Acquire));
+    if shut_down && probe.threads.running() == 0 {
+        drop(serving.wait_while(STOP_WAIT, |phase| !matches!(phase, Phase::Stopped)));
+    }
+}
+
 /// The serving thread: the server, the monitor, then every reading to the clients until the
 /// runtime shuts down.
 fn run(probe: &Arc<Probe>, handle: Handle) {
@@ -178,6 +210,8 @@ fn run(probe: &Arc<Probe>, handle: Handle) {
             return;
         }
     };
+    // Set once: serving starts once per probe.
+    let _ = serving.runtime_gone.set(monitor.shut_down_flag());
     serving.set(Phase::Serving(server.endpoint().clone()));
     let mut clients = Clients {
         server: &server,

@@ -164,8 +164,14 @@ fn an_attached_client_gets_info_modules_then_readings_that_show_a_stall() {
     }
     assert_eq!(probe.serve_errors(), 0);
 
+    let dropping = Instant::now();
     drop(runtime);
+    let dropped = dropping.elapsed();
     eventually("without a socket file", || !path.exists());
+    println!(
+        "runtime dropped in {dropped:?}, socket gone after {:?}",
+        dropping.elapsed()
+    );
     assert_eq!(probe.endpoint(), None);
     assert_eq!(probe.wait_for_endpoint(Duration::ZERO), None);
     // The connection ends with the server: the client reads to its close.

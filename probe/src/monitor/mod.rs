@@ -96,6 +96,11 @@ impl Monitor {
         self.runtime_gone.load(Ordering::Acquire)
     }
 
+    /// The flag behind [`runtime_shut_down`](Self::runtime_shut_down), to read elsewhere.
+    pub(crate) fn shut_down_flag(&self) -> Arc<AtomicBool> {
+        self.runtime_gone.clone()
+    }
+
     /// The readings sent so far and to come.
     pub fn readings(&self) -> &Receiver<Reading> {
         &self.readings
