@@ -109,6 +109,12 @@ fn an_attached_client_gets_info_modules_then_readings_that_show_a_stall() {
         );
     }
 
+    assert_eq!(
+        runtime.metrics().spawned_tasks_count(),
+        1,
+        "serving puts nothing on the app's runtime but the monitor's lag canary"
+    );
+
     // A ticking task on the other worker shows that the app goes on during the stall.
     let ticks = Arc::new(AtomicU64::new(0));
     drop(runtime.spawn({
