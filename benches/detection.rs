@@ -57,6 +57,7 @@ fn measure(threshold: Duration, stalls: usize) -> anyhow::Result<Vec<f64>> {
         ..DetectorSpec::default()
     };
     let probe = Probe::builder()
+        .serve(false)
         .long_poll_threshold(thresholds.long_poll_threshold)
         .stall_threshold(threshold)
         .build();

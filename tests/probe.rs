@@ -52,7 +52,7 @@ fn settled_polls_and_busy(probe: &Probe, expected: u64) -> (u64, u64) {
 
 #[test]
 fn counts_every_poll_of_a_yielding_task_and_the_time_of_a_spinning_one() {
-    let probe = Probe::builder().build();
+    let probe = Probe::builder().serve(false).build();
     let stop = Arc::new(AtomicBool::new(false));
     let ticker = tick_clock(&probe, &stop);
     let rt = runtime(&probe, 2);
@@ -103,6 +103,7 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
         ..DetectorSpec::default()
     };
     let probe = Probe::builder()
+        .serve(false)
         .long_poll_threshold(thresholds.long_poll_threshold)
         .stall_threshold(thresholds.stall_threshold)
         .build();
@@ -204,7 +205,7 @@ fn a_stall_is_reported_while_the_poll_is_still_running() {
 
 #[test]
 fn a_label_lives_as_long_as_its_task_whether_it_completes_or_is_aborted() {
-    let probe = Probe::builder().build();
+    let probe = Probe::builder().serve(false).build();
     let rt = runtime(&probe, 2);
     let label: Arc<str> = "worker-pool".into();
     let spawn_labelled = |future: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| {

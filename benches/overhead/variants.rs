@@ -116,7 +116,7 @@ fn empty_hooks(builder: &mut Builder) -> Result<Attach> {
 /// The probe as tokmon installs it, with its coarse clock ticked every [`COARSE_TICK`] the way
 /// the monitor thread does (the monitor's other work is not included: see [`tokmon_full`]).
 fn tokmon_probe(builder: &mut Builder) -> Result<Attach> {
-    let probe = Probe::builder().build();
+    let probe = Probe::builder().serve(false).build();
     probe.install(builder);
     let mut ticker = Ticker::start("probe-clock", COARSE_TICK, move || {
         probe.clock.tick();
@@ -138,7 +138,7 @@ const CONSUMER_TICK: Duration = Duration::from_millis(20);
 /// every sample into a [`Tally`] as the headless runner does. No workload statistics: the
 /// measured tasks are a user's, not tokmon's workloads, so none is wrapped in a `TaskMonitor`.
 fn tokmon_full(builder: &mut Builder) -> Result<Attach> {
-    let probe = Probe::builder().build();
+    let probe = Probe::builder().serve(false).build();
     probe.install(builder);
     Ok(Box::new(move |handle| {
         let options = MonitorOptions {

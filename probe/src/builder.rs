@@ -1,6 +1,9 @@
-//! How an app configures its probe: thresholds, on or off, and the app's own runtime callbacks.
+//! How an app configures its probe: thresholds, on or off, serving, and the app's own runtime
+//! callbacks.
 
 use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
@@ -19,6 +22,37 @@ pub const DEFAULT_LONG_POLL_THRESHOLD: Duration = Duration::from_millis(10);
 /// The stall threshold when neither the builder nor `TOKMON_PROBE_STALL` sets one: a poll
 /// still running after this long is a stall.
 pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_millis(100);
+
+/// Time between two readings the probe serves when neither the builder nor
+/// `TOKMON_PROBE_INTERVAL` sets it.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The shortest interval between two readings: below it, readings would cost the app more
+/// than they tell.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How the probe serves its readings to an attaching client (see [`ProbeBuilder::serve`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ServeSettings {
+    pub(crate) on: bool,
+    pub(crate) stacks: bool,
+    pub(crate) interval: Duration,
+    pub(crate) socket_dir: Option<PathBuf>,
+    /// TCP on this address instead of the Unix socket.
+    pub(crate) tcp: Option<SocketAddr>,
+}
+
+impl Default for ServeSettings {
+    fn default() -> ServeSettings {
+        ServeSettings {
+            on: true,
+            stacks: true,
+            interval: DEFAULT_INTERVAL,
+            socket_dir: None,
+            tcp: None,
+        }
+    }
+}
 
 pub(crate) type ThreadCallback = Arc<dyn Fn() + Send + Sync>;
 pub(crate) type TaskCallback = Arc<dyn Fn(&TaskMeta<'_>) + Send + Sync>;
@@ -73,6 +107,7 @@ pub struct ProbeBuilder {
     enabled: bool,
     long_poll_threshold: Duration,
     stall_threshold: Duration,
+    serve: ServeSettings,
     callbacks: Callbacks,
 }
 
@@ -82,6 +117,7 @@ impl Default for ProbeBuilder {
             enabled: true,
             long_poll_threshold: DEFAULT_LONG_POLL_THRESHOLD,
             stall_threshold: DEFAULT_STALL_THRESHOLD,
+            serve: ServeSettings::default(),
             callbacks: Callbacks::default(),
         }
     }
@@ -108,6 +144,50 @@ impl ProbeBuilder {
         self
     }
 
+    /// Whether the probe serves its readings for `tokmon attach` (Linux; default on): when the
+    /// runtime starts its first thread, the probe starts a thread of its own
+    /// (`tokmon-probe-serve`) that runs the [monitor](crate::monitor) and a
+    /// [server](crate::wire::Server) on a Unix socket (see [`socket_dir`](Self::socket_dir)),
+    /// until the runtime shuts down. A server that cannot start is reported once on standard
+    /// error and the app runs on unmonitored. Off, nothing of this runs: the app reads the probe
+    /// itself, as tokmon's own runs do.
+    pub fn serve(mut self, serve: bool) -> ProbeBuilder {
+        self.serve.on = serve;
+        self
+    }
+
+    /// Whether the serving monitor captures a stalled thread's stack (default on; see
+    /// [`MonitorOptions::stacks`](crate::monitor::MonitorOptions::stacks) for the `EINTR` it
+    /// may cause).
+    pub fn stacks(mut self, stacks: bool) -> ProbeBuilder {
+        self.serve.stacks = stacks;
+        self
+    }
+
+    /// Time between two readings served (default [`DEFAULT_INTERVAL`], at least
+    /// [`MIN_INTERVAL`]).
+    pub fn interval(mut self, interval: Duration) -> ProbeBuilder {
+        self.serve.interval = interval.max(MIN_INTERVAL);
+        self
+    }
+
+    /// The directory of the served Unix socket (and of the token file over TCP) instead of the
+    /// wire's default ([`wire::unix::default_dir`](crate::wire::unix::default_dir)); created
+    /// with mode 0700 if missing, refused if another user can enter it.
+    pub fn socket_dir(mut self, dir: impl Into<PathBuf>) -> ProbeBuilder {
+        self.serve.socket_dir = Some(dir.into());
+        self
+    }
+
+    /// Serve over TCP on `addr` instead of the Unix socket (port 0 picks a free one). The
+    /// address must be loopback; a client must present the server's random token, which the
+    /// probe writes to `<socket dir>/<pid>.token` (mode 0600) and names, with the address,
+    /// once on standard error.
+    pub fn tcp(mut self, addr: SocketAddr) -> ProbeBuilder {
+        self.serve.tcp = Some(addr);
+        self
+    }
+
     /// Applies the environment over what is set so far (a setting made after this call wins
     /// over the environment):
     ///
@@ -115,6 +195,11 @@ impl ProbeBuilder {
     ///   `yes` enables it.
     /// - `TOKMON_PROBE_LONG_POLL`, `TOKMON_PROBE_STALL`: the two thresholds, as durations such
     ///   as `10ms` or `1s`.
+    /// - `TOKMON_PROBE_SERVE`, `TOKMON_PROBE_STACKS`: on or off, as `TOKMON_PROBE`
+    ///   ([`serve`](Self::serve), [`stacks`](Self::stacks)).
+    /// - `TOKMON_PROBE_INTERVAL`: the time between two readings served, at least `10ms`.
+    /// - `TOKMON_PROBE_ADDR`: serve over TCP on this loopback address, such as `127.0.0.1:0`
+    ///   ([`tcp`](Self::tcp)).
     ///
     /// An empty variable counts as unset. A bad value never panics: it is reported once on
     /// standard error, naming the variable, its value and what was expected, and the setting
@@ -182,6 +267,9 @@ impl ProbeBuilder {
             long_polls: ArrayQueue::new(LONG_POLL_QUEUE),
             long_polls_dropped: AtomicU64::new(0),
             hooks_fired: AtomicBool::new(false),
+            serve: self.serve,
+            #[cfg(target_os = "linux")]
+            serving: crate::serve::Serving::default(),
             callbacks: self.callbacks,
         })
     }

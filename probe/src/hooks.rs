@@ -41,6 +41,10 @@ pub(super) fn install<'b>(probe: &Arc<Probe>, builder: &'b mut Builder) -> &'b m
             on_start.hooks_fired.store(true, Ordering::Relaxed);
             let slot = on_start.threads.register_current();
             SLOT.set(Some(slot));
+            #[cfg(target_os = "linux")]
+            if on_start.serve.on {
+                crate::serve::start_once(&on_start);
+            }
             if let Some(f) = &on_start.callbacks.thread_start {
                 f();
             }
@@ -51,6 +55,10 @@ pub(super) fn install<'b>(probe: &Arc<Probe>, builder: &'b mut Builder) -> &'b m
             }
             on_stop.threads.unregister_current();
             SLOT.set(None);
+            #[cfg(target_os = "linux")]
+            if on_stop.serve.on {
+                crate::serve::on_thread_stop(&on_stop);
+            }
         })
         .on_task_spawn(move |meta| {
             locations::record(meta.spawned_at());

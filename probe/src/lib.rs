@@ -41,6 +41,8 @@ pub mod locations;
 pub mod monitor;
 pub mod protocol;
 pub mod sample;
+#[cfg(target_os = "linux")]
+pub mod serve;
 pub mod stack;
 pub mod thread_state;
 pub mod threads;
@@ -55,9 +57,12 @@ use crossbeam_queue::ArrayQueue;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Builder;
 
-use builder::Callbacks;
+use builder::{Callbacks, ServeSettings};
 
-pub use builder::{DEFAULT_LONG_POLL_THRESHOLD, DEFAULT_STALL_THRESHOLD, ProbeBuilder};
+pub use builder::{
+    DEFAULT_INTERVAL, DEFAULT_LONG_POLL_THRESHOLD, DEFAULT_STALL_THRESHOLD, MIN_INTERVAL,
+    ProbeBuilder,
+};
 pub use canary::Canary;
 pub use clock::CoarseClock;
 pub use labels::{LabelGuard, TaskLabels, task_id_u64};
@@ -108,6 +113,11 @@ pub struct Probe {
     long_polls_dropped: AtomicU64,
     /// Set by the thread-start hook only, so nothing on the poll path.
     hooks_fired: AtomicBool,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    serve: ServeSettings,
+    /// The serving thread's state, touched only at thread start and by that thread.
+    #[cfg(target_os = "linux")]
+    serving: serve::Serving,
     callbacks: Callbacks,
 }
 
@@ -142,6 +152,30 @@ impl Probe {
     /// or the runtime is a current-thread one that has started no blocking thread).
     pub fn hooks_fired(&self) -> bool {
         self.hooks_fired.load(Ordering::Relaxed)
+    }
+
+    /// Where the probe serves its readings (see [`ProbeBuilder::serve`]): `None` until the
+    /// runtime has started a thread and the server is listening, and again once it stopped
+    /// (the runtime shut down) or if it could not start.
+    #[cfg(target_os = "linux")]
+    pub fn endpoint(&self) -> Option<wire::Endpoint> {
+        self.serving.endpoint()
+    }
+
+    /// [`endpoint`](Self::endpoint), waiting up to `timeout` for a server that is starting:
+    /// the probe starts serving on a thread of its own, so right after the runtime is built the
+    /// socket may not be bound yet. `None` at once when serving is off, failed or stopped.
+    #[cfg(target_os = "linux")]
+    pub fn wait_for_endpoint(&self, timeout: Duration) -> Option<wire::Endpoint> {
+        self.serving.wait_for_endpoint(self.serve.on, timeout)
+    }
+
+    /// Errors met while serving (a message that could not be encoded or queued, a module map
+    /// that could not be read), counted; the first is also reported on standard error. A
+    /// client that is slow or leaves is no error: the wire drops and counts for it.
+    #[cfg(target_os = "linux")]
+    pub fn serve_errors(&self) -> u64 {
+        self.serving.errors()
     }
 
     pub fn stall_threshold(&self) -> Duration {

@@ -288,6 +288,14 @@ impl ThreadRegistry {
         self.changes.fetch_add(1, Ordering::Release);
     }
 
+    /// Threads registered and not stopped.
+    pub fn running(&self) -> usize {
+        self.lock()
+            .iter()
+            .filter(|e| e.stopped_at.is_none())
+            .count()
+    }
+
     /// Every slot: those of the running threads and of threads stopped recently.
     pub fn snapshot(&self) -> Vec<&'static ThreadSlot> {
         self.lock().iter().map(|e| e.slot).collect()

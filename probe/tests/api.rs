@@ -77,7 +77,7 @@ fn assert_the_apps_callbacks_ran(counts: &Counts) {
 #[test]
 fn the_apps_callbacks_are_called_through_the_probes_hooks() {
     let counts = Arc::new(Counts::default());
-    let probe = counting(Probe::builder(), &counts).build();
+    let probe = counting(Probe::builder().serve(false), &counts).build();
     assert!(probe.enabled());
     run_on_two_workers(&probe);
     assert_the_apps_callbacks_ran(&counts);
@@ -91,7 +91,7 @@ fn the_apps_callbacks_are_called_through_the_probes_hooks() {
 #[test]
 fn a_disabled_probe_installs_only_the_apps_callbacks() {
     let counts = Arc::new(Counts::default());
-    let probe = counting(Probe::builder().enabled(false), &counts).build();
+    let probe = counting(Probe::builder().serve(false).enabled(false), &counts).build();
     assert!(!probe.enabled());
     run_on_two_workers(&probe);
     assert_the_apps_callbacks_ran(&counts);
@@ -101,7 +101,7 @@ fn a_disabled_probe_installs_only_the_apps_callbacks() {
 
 #[test]
 fn hooks_fired_once_a_runtime_has_started_a_thread() {
-    let probe = Probe::builder().build();
+    let probe = Probe::builder().serve(false).build();
     let mut builder = Builder::new_multi_thread();
     probe.install(builder.worker_threads(2));
     assert!(!probe.hooks_fired());
@@ -112,7 +112,7 @@ fn hooks_fired_once_a_runtime_has_started_a_thread() {
 
 #[test]
 fn a_callback_set_on_the_runtimes_builder_after_install_blinds_the_probe() {
-    let probe = Probe::builder().build();
+    let probe = Probe::builder().serve(false).build();
     let mut builder = Builder::new_multi_thread();
     probe.install(builder.worker_threads(2));
     builder.on_thread_start(|| {});
@@ -128,7 +128,7 @@ fn a_callback_set_on_the_runtimes_builder_after_install_blinds_the_probe() {
 #[test]
 fn a_current_thread_runtimes_polls_are_not_counted() {
     let counts = Arc::new(Counts::default());
-    let probe = counting(Probe::builder(), &counts).build();
+    let probe = counting(Probe::builder().serve(false), &counts).build();
     let runtime = probe
         .install(&mut Builder::new_current_thread())
         .build()
@@ -144,7 +144,7 @@ fn a_current_thread_runtimes_polls_are_not_counted() {
 #[test]
 fn a_local_sets_tasks_are_not_seen() {
     let counts = Arc::new(Counts::default());
-    let probe = counting(Probe::builder(), &counts).build();
+    let probe = counting(Probe::builder().serve(false), &counts).build();
     let runtime = probe
         .install(Builder::new_multi_thread().worker_threads(2))
         .build()

@@ -14,7 +14,7 @@ const OPTIONS: MonitorOptions = MonitorOptions {
 
 #[test]
 fn nothing_of_the_probe_runs_on_the_apps_runtime_but_the_canary() {
-    let probe = Probe::builder().build();
+    let probe = Probe::builder().serve(false).build();
     let runtime = probe
         .install(Builder::new_multi_thread().worker_threads(2).enable_all())
         .build()
@@ -42,7 +42,7 @@ fn nothing_of_the_probe_runs_on_the_apps_runtime_but_the_canary() {
 fn ten_thousand_blocking_threads_leave_the_registry_bounded() {
     const STARTS: usize = 10_000;
     const AT_ONCE: usize = 50;
-    let probe = Probe::builder().build();
+    let probe = Probe::builder().serve(false).build();
     let runtime = probe
         .install(
             Builder::new_multi_thread()

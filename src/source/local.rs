@@ -35,6 +35,7 @@ struct Session {
 impl Session {
     fn start(config: &RunConfig) -> anyhow::Result<Session> {
         let probe = Probe::builder()
+            .serve(false)
             .long_poll_threshold(config.detector.long_poll_threshold)
             .stall_threshold(config.detector.stall_threshold)
             .build();

@@ -1,11 +1,19 @@
 //! The probe's settings from the environment, so a service can ship the probe and turn it off
 //! or tune it per deployment.
 
-use super::ProbeBuilder;
+use std::net::SocketAddr;
+
+use super::{MIN_INTERVAL, ProbeBuilder};
 
 const ENABLED: &str = "TOKMON_PROBE";
 const LONG_POLL: &str = "TOKMON_PROBE_LONG_POLL";
 const STALL: &str = "TOKMON_PROBE_STALL";
+const SERVE: &str = "TOKMON_PROBE_SERVE";
+const STACKS: &str = "TOKMON_PROBE_STACKS";
+const INTERVAL: &str = "TOKMON_PROBE_INTERVAL";
+const ADDR: &str = "TOKMON_PROBE_ADDR";
+
+const SWITCH: &str = "on or off (or 1/0, true/false, yes/no)";
 
 /// `builder` with the variables `lookup` finds applied, and one message for each bad value
 /// (whose setting stays as it was). Pure over `lookup`, so tests need no process environment.
@@ -21,14 +29,19 @@ pub(super) fn apply(
     };
     let set = |name: &str| lookup(name).filter(|value| !value.is_empty());
 
-    if let Some(value) = set(ENABLED) {
+    for (name, setting) in [
+        (ENABLED, &mut builder.enabled),
+        (SERVE, &mut builder.serve.on),
+        (STACKS, &mut builder.serve.stacks),
+    ] {
+        let Some(value) = set(name) else { continue };
         match switch(&value) {
-            Some(enabled) => builder.enabled = enabled,
+            Some(on) => *setting = on,
             None => problem(
-                ENABLED,
+                name,
                 &value,
-                "on or off (or 1/0, true/false, yes/no)",
-                if builder.enabled { "on" } else { "off" }.to_owned(),
+                SWITCH,
+                if *setting { "on" } else { "off" }.to_owned(),
             ),
         }
     }
@@ -44,6 +57,31 @@ pub(super) fn apply(
                 &value,
                 "a duration above zero such as 10ms or 1s",
                 humantime::format_duration(*threshold).to_string(),
+            ),
+        }
+    }
+    if let Some(value) = set(INTERVAL) {
+        match humantime::parse_duration(value.trim()) {
+            Ok(duration) if duration >= MIN_INTERVAL => builder.serve.interval = duration,
+            _ => problem(
+                INTERVAL,
+                &value,
+                "a duration of at least 10ms such as 100ms or 1s",
+                humantime::format_duration(builder.serve.interval).to_string(),
+            ),
+        }
+    }
+    if let Some(value) = set(ADDR) {
+        match value.trim().parse::<SocketAddr>() {
+            Ok(addr) if addr.ip().is_loopback() => builder.serve.tcp = Some(addr),
+            _ => problem(
+                ADDR,
+                &value,
+                "a loopback address and port such as 127.0.0.1:0",
+                builder
+                    .serve
+                    .tcp
+                    .map_or_else(|| "the Unix socket".to_owned(), |a| a.to_string()),
             ),
         }
     }
@@ -63,6 +101,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::builder::DEFAULT_INTERVAL;
     use crate::{DEFAULT_LONG_POLL_THRESHOLD, DEFAULT_STALL_THRESHOLD};
 
     fn from(vars: &[(&str, &str)]) -> (ProbeBuilder, Vec<String>) {
@@ -81,7 +120,51 @@ mod tests {
         assert!(builder.enabled);
         assert_eq!(builder.long_poll_threshold, DEFAULT_LONG_POLL_THRESHOLD);
         assert_eq!(builder.stall_threshold, DEFAULT_STALL_THRESHOLD);
+        assert!(builder.serve.on && builder.serve.stacks);
+        assert_eq!(builder.serve.interval, DEFAULT_INTERVAL);
+        assert_eq!(builder.serve.tcp, None);
         assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn serving_settings_come_from_their_variables() {
+        let (builder, problems) = from(&[
+            (SERVE, "off"),
+            (STACKS, "off"),
+            (INTERVAL, "250ms"),
+            (ADDR, "127.0.0.1:0"),
+        ]);
+        assert!(!builder.serve.on);
+        assert!(!builder.serve.stacks);
+        assert_eq!(builder.serve.interval, Duration::from_millis(250));
+        assert_eq!(
+            builder.serve.tcp,
+            Some("127.0.0.1:0".parse().expect("address"))
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_bad_serving_value_keeps_what_was_set() {
+        let (builder, problems) = from(&[
+            (STACKS, "sometimes"),
+            (INTERVAL, "1ms"),
+            (ADDR, "0.0.0.0:7000"),
+        ]);
+        assert!(builder.serve.stacks);
+        assert_eq!(builder.serve.interval, DEFAULT_INTERVAL);
+        assert_eq!(builder.serve.tcp, None);
+        assert_eq!(
+            problems,
+            [
+                "tokmon-probe: TOKMON_PROBE_STACKS=\"sometimes\" is not on or off (or 1/0, \
+                 true/false, yes/no); using on",
+                "tokmon-probe: TOKMON_PROBE_INTERVAL=\"1ms\" is not a duration of at least 10ms \
+                 such as 100ms or 1s; using 100ms",
+                "tokmon-probe: TOKMON_PROBE_ADDR=\"0.0.0.0:7000\" is not a loopback address and \
+                 port such as 127.0.0.1:0; using the Unix socket",
+            ]
+        );
     }
 
     #[test]

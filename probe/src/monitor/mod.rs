@@ -38,6 +38,19 @@ pub struct Monitor {
     readings: Receiver<Reading>,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
+    /// Set when the canary's task is dropped.
+    runtime_gone: Arc<AtomicBool>,
+}
+
+/// Sets its flag when dropped: moved into the canary's task, it says when the runtime dropped
+/// the task (even one never polled).
+#[derive(Debug)]
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl Monitor {
@@ -52,7 +65,12 @@ impl Monitor {
     ) -> std::io::Result<Monitor> {
         let canary = probe.clone();
         canary.canary.arm(&canary.clock);
-        drop(handle.spawn(async move { canary.canary.run(&canary.clock).await }));
+        let runtime_gone = Arc::new(AtomicBool::new(false));
+        let guard = SetOnDrop(runtime_gone.clone());
+        drop(handle.spawn(async move {
+            let _guard = guard;
+            canary.canary.run(&canary.clock).await
+        }));
         let stall_ns = u64::try_from(probe.stall_threshold().as_nanos()).unwrap_or(u64::MAX);
         let started = probe.clock.base();
         let source = live::LiveSource::new(handle, probe, stall_ns, options.stacks);
@@ -68,7 +86,19 @@ impl Monitor {
             readings,
             stop,
             thread,
+            runtime_gone,
         })
+    }
+
+    /// Whether the runtime has shut down: it dropped the canary's task, which never ends by
+    /// itself (a task is dropped when it completes or when its runtime shuts down).
+    pub fn runtime_shut_down(&self) -> bool {
+        self.runtime_gone.load(Ordering::Acquire)
+    }
+
+    /// The flag behind [`runtime_shut_down`](Self::runtime_shut_down), to read elsewhere.
+    pub(crate) fn shut_down_flag(&self) -> Arc<AtomicBool> {
+        self.runtime_gone.clone()
     }
 
     /// The readings sent so far and to come.

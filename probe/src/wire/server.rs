@@ -242,16 +242,36 @@ impl Server {
     /// [`WireError::MessageTooLarge`] if its frames exceed a client's whole queue (no client
     /// could ever take it).
     pub fn broadcast(&self, tag: u8, message: &[u8]) -> Result<Delivery, WireError> {
+        self.queue_for_all(tag, message, false)
+    }
+
+    /// As [`broadcast`](Self::broadcast), but only to the clients [`new_clients`](Self::new_clients)
+    /// has returned: a client attached since gets nothing until the producer has seen it, so the
+    /// first messages it gets are those the producer sends it with [`send_to`](Self::send_to).
+    ///
+    /// # Errors
+    ///
+    /// As [`broadcast`](Self::broadcast).
+    pub fn broadcast_announced(&self, tag: u8, message: &[u8]) -> Result<Delivery, WireError> {
+        self.queue_for_all(tag, message, true)
+    }
+
+    fn queue_for_all(
+        &self,
+        tag: u8,
+        message: &[u8],
+        announced_only: bool,
+    ) -> Result<Delivery, WireError> {
         if !self.has_clients() {
             return Ok(Delivery::default());
         }
         let frames = self.encode(tag, message)?;
         let clients = lock(&self.shared.clients);
         let mut delivery = Delivery::default();
-        for slot in clients
-            .iter()
-            .filter(|slot| slot.attached.load(Ordering::Acquire))
-        {
+        for slot in clients.iter().filter(|slot| {
+            slot.attached.load(Ordering::Acquire)
+                && (!announced_only || slot.announced.load(Ordering::Acquire))
+        }) {
             if slot.enqueue(&frames, &self.shared) {
                 delivery.queued += 1;
             } else {
