@@ -43,15 +43,22 @@ impl App {
             .expect("the example starts");
         let stdout = child.stdout.take().expect("piped");
         let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
+        // It says where it listens, then where its probe does, once that is bound.
+        let mut addr = None;
+        loop {
             let line = lines
                 .next()
                 .expect("the example prints where it listens")
                 .expect("a line");
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                break addr.trim().to_string();
+            if let Some(at) = line.strip_prefix("listening on ") {
+                addr = Some(at.trim().to_string());
+            } else if line.starts_with("probe socket ") {
+                break;
+            } else {
+                panic!("the example's probe does not serve on a socket: {line}");
             }
-        };
+        }
+        let addr = addr.expect("the example printed its address first");
         // Keep reading its output so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         App { child, addr }
