@@ -317,7 +317,16 @@ impl Workloads<'_> {
             return;
         }
         if panels.is_empty() {
-            Paragraph::new(Line::styled("no workload reported yet", t.dim)).render(inner, buf);
+            // An attached app runs no workloads of tokmon's: its tasks show in the workers,
+            // poll durations and findings, by spawn site.
+            let text = if self.app.run.info.workloads.is_empty() {
+                "no workloads of tokmon's here: the app's tasks are in the findings, by spawn site"
+            } else {
+                "no workload reported yet"
+            };
+            Paragraph::new(Line::styled(text, t.dim))
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .render(inner, buf);
             return;
         }
         let rows = usize::from(inner.height);
