@@ -77,6 +77,10 @@ pub fn render_text(report: &Report) -> String {
     );
     out.push('\n');
     render_phases(&mut out, r);
+    if r.workloads.is_empty() {
+        // An attached app: no workloads of tokmon's.
+        return out;
+    }
     let _ = writeln!(out, "Workloads");
     for w in &r.workloads {
         let mut head = format!(
