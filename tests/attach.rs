@@ -27,16 +27,22 @@ fn example_binary() -> PathBuf {
     path
 }
 
-/// The example app running, and the address it serves on.
+/// The example app running, the address it serves on, and where its probe listens.
 struct App {
     child: Child,
     addr: String,
+    probe: String,
 }
 
 impl App {
     fn start() -> App {
+        App::start_with(&[])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> App {
         let mut child = Command::new(example_binary())
             .arg("0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -45,23 +51,22 @@ impl App {
         let mut lines = BufReader::new(stdout).lines();
         // It says where it listens, then where its probe does, once that is bound.
         let mut addr = None;
-        loop {
+        let probe = loop {
             let line = lines
                 .next()
                 .expect("the example prints where it listens")
                 .expect("a line");
             if let Some(at) = line.strip_prefix("listening on ") {
                 addr = Some(at.trim().to_string());
-            } else if line.starts_with("probe socket ") {
-                break;
-            } else {
-                panic!("the example's probe does not serve on a socket: {line}");
+            } else if line.starts_with("probe ") {
+                break line;
             }
-        }
+        };
+        assert!(!probe.contains("not serving"), "{probe}");
         let addr = addr.expect("the example printed its address first");
         // Keep reading its output so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        App { child, addr }
+        App { child, addr, probe }
     }
 
     fn pid(&self) -> u32 {
@@ -100,21 +105,17 @@ fn client(addr: &str, requests: &'static [&'static str], stop: Arc<AtomicBool>) 
     answers
 }
 
-fn attach(pid: u32, duration: &str) -> (serde_json::Value, String, bool) {
+/// `tokmon attach TARGET --headless --duration D --format json` with `more` flags: the report
+/// (null when there is none), standard error, and whether it exited 0.
+fn attach(target: &str, duration: &str, more: &[&str]) -> (serde_json::Value, String, bool) {
     let out = Command::new(env!("CARGO_BIN_EXE_tokmon"))
-        .args([
-            "attach",
-            &pid.to_string(),
-            "--headless",
-            "--duration",
-            duration,
-        ])
+        .args(["attach", target, "--headless", "--duration", duration])
         .args(["--format", "json", "--quiet"])
+        .args(more)
         .output()
         .expect("tokmon runs");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("a JSON report ({e}); stderr: {stderr}"));
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (report, stderr, out.status.success())
 }
 
@@ -141,7 +142,7 @@ fn a_stall_in_an_app_tokmon_did_not_start_is_named_with_the_apps_own_lines() {
         stop.clone(),
     );
     let echoes = client(&app.addr, &["echo hello"], stop.clone());
-    let (report, stderr, ok) = attach(app.pid(), "6s");
+    let (report, stderr, ok) = attach(&app.pid().to_string(), "6s", &[]);
     let echoed = echoes.load(Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     assert!(ok, "tokmon attach failed: {stderr}");
@@ -185,7 +186,7 @@ fn an_app_that_dies_while_attached_ends_the_report_in_plain_words() {
         app.child.kill().expect("kill");
         app.child.wait().expect("reaped");
     });
-    let (report, stderr, ok) = attach(pid, "60s");
+    let (report, stderr, ok) = attach(&pid.to_string(), "60s", &[]);
     killer.join().expect("killer");
     stop.store(true, Ordering::Relaxed);
     assert!(
@@ -208,4 +209,36 @@ fn attaching_to_a_process_without_a_probe_says_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("serves no tokmon probe"), "{stderr}");
+}
+
+#[test]
+fn over_tcp_the_token_is_asked_for_and_a_wrong_one_refused() {
+    let app = App::start_with(&[("TOKMON_PROBE_ADDR", "127.0.0.1:0")]);
+    let probe = app
+        .probe
+        .strip_prefix("probe on ")
+        .and_then(|rest| rest.strip_suffix(" (TCP)"))
+        .unwrap_or_else(|| panic!("the probe serves TCP: {}", app.probe));
+    let target = format!("tcp://{probe}");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let wrong = dir.path().join("wrong.token");
+    std::fs::write(&wrong, "0123456789abcdef").expect("a wrong token");
+    let wrong = wrong.display().to_string();
+    let (_, stderr, ok) = attach(&target, "2s", &["--token-file", &wrong]);
+    assert!(
+        !ok && stderr.contains("token"),
+        "a wrong token is refused: {stderr}"
+    );
+    let (_, stderr, ok) = attach(&target, "2s", &[]);
+    assert!(!ok && stderr.contains("--token-file"), "{stderr}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let _blocking = client(&app.addr, &["sleep 300"], stop.clone());
+    let token =
+        tokmon_probe::serve::token_path(&tokmon_probe::wire::unix::default_dir(), app.pid());
+    let token = token.display().to_string();
+    let (report, stderr, ok) = attach(&target, "4s", &["--token-file", &token]);
+    stop.store(true, Ordering::Relaxed);
+    assert!(ok, "{stderr}");
+    assert!(!stalls(&report).is_empty(), "{report:#}");
 }

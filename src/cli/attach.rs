@@ -1,10 +1,11 @@
 //! `tokmon attach`: the dashboard or the report of a running app that carries tokmon-probe,
 //! found by pid, by socket, or as the one such app of this user.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use tokmon_probe::wire::unix;
 
@@ -20,9 +21,13 @@ use crate::ui::{Look, ThemeName};
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
-    /// The app: its pid, or the path of its probe's socket. Without it, the attachable apps of
-    /// this user are listed, and the only one is attached at once.
+    /// The app: its pid, the path of its probe's socket, or `tcp://HOST:PORT` (with
+    /// --token-file). Without it, the attachable apps of this user are listed, and the only one
+    /// is attached at once.
     pub target: Option<String>,
+    /// With a `tcp://` target: the file the app's probe wrote its token to.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Print a report instead of opening the live dashboard.
     #[arg(long)]
     pub headless: bool,
@@ -53,7 +58,7 @@ pub struct AttachArgs {
 }
 
 pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
-    let Some(target) = target(args.target.as_deref())? else {
+    let Some(target) = target(args.target.as_deref(), args.token_file.as_deref())? else {
         return Ok(ExitCode::SUCCESS);
     };
     let mut source = AttachSource::connect(&target, args.duration)?;
@@ -106,7 +111,25 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What the command line names, or the one attachable app; `None` after listing several.
-fn target(given: Option<&str>) -> anyhow::Result<Option<Target>> {
+fn target(given: Option<&str>, token_file: Option<&Path>) -> anyhow::Result<Option<Target>> {
+    if let Some(addr) = given.and_then(|text| text.strip_prefix("tcp://")) {
+        let addr = addr
+            .parse()
+            .with_context(|| format!("`{addr}` is not HOST:PORT (e.g. tcp://127.0.0.1:7000)"))?;
+        let Some(file) = token_file else {
+            anyhow::bail!(
+                "a tcp:// target needs --token-file: the file the app's probe wrote its token \
+                 to (it says where on its standard error)"
+            );
+        };
+        let token = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the token from {}", file.display()))?;
+        let token = token.trim().to_string();
+        return Ok(Some(Target::Tcp { addr, token }));
+    }
+    if token_file.is_some() {
+        anyhow::bail!("--token-file goes with a tcp:// target only");
+    }
     if let Some(text) = given {
         return Ok(Some(match text.parse::<u32>() {
             Ok(pid) => Target::Pid(pid),

@@ -2,6 +2,7 @@
 //! stacks named here, from its module map and its own files), and when it goes away the source
 //! says so in plain words and keeps what came before.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +35,11 @@ const EVENT_QUEUE: usize = 256;
 pub enum Target {
     Pid(u32),
     Socket(PathBuf),
+    /// A probe serving TCP (`TOKMON_PROBE_ADDR`), and the token it wrote to its token file.
+    Tcp {
+        addr: SocketAddr,
+        token: String,
+    },
 }
 
 /// What the reader thread passes on.
@@ -67,11 +73,17 @@ impl AttachSource {
     /// Connects to the probe of `target`, waits for its info and module map, and reads on.
     /// `duration` ends the attachment (as a run's duration does); `None` reads until stopped.
     pub fn connect(target: &Target, duration: Option<Duration>) -> anyhow::Result<AttachSource> {
-        let path = socket_of(target)?;
         let options = ClientOptions::default().name("tokmon");
-        let mut client = Client::connect_unix(&path, &options)
-            .map_err(|e| explain(e, &path))
-            .with_context(|| format!("attaching to {}", path.display()))?;
+        let mut client = match target {
+            Target::Tcp { addr, token } => Client::connect_tcp(*addr, token, &options)
+                .with_context(|| format!("attaching to tcp://{addr}"))?,
+            _ => {
+                let path = socket_of(target)?;
+                Client::connect_unix(&path, &options)
+                    .map_err(|e| explain(e, &path))
+                    .with_context(|| format!("attaching to {}", path.display()))?
+            }
+        };
         let hello = client.hello().clone();
         let pid = hello.pid;
         let program = hello.program.clone();
@@ -288,6 +300,7 @@ fn decode(tag: u8, bytes: &[u8]) -> Result<Option<Event>, String> {
 fn socket_of(target: &Target) -> anyhow::Result<PathBuf> {
     match target {
         Target::Socket(path) => Ok(path.clone()),
+        Target::Tcp { addr, .. } => anyhow::bail!("tcp://{addr} has no socket file"),
         Target::Pid(pid) => {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 anyhow::bail!("no process {pid}");
