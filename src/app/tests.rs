@@ -1,7 +1,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 
 use super::fixtures::{healthy_app, sample, stuck_app};
-use super::view::{Status, WorkerState, poll_histogram, status, worker_rows, workload_panels};
+use super::view::{
+    RECENT_STALLS_MS, Status, WorkerState, poll_histogram, status, worker_rows, workload_panels,
+};
 use super::*;
 use crate::detect::FindingKind;
 use crate::run::PanicReport;
@@ -479,4 +481,34 @@ fn a_source_without_knobs_gets_no_knob_commands() {
         vec![Command::Clear],
         "clear is the viewer's"
     );
+}
+
+#[test]
+fn a_stall_that_just_ended_keeps_the_status_from_saying_healthy() {
+    let mut app = stuck_app(840);
+    let last = 30 + 8;
+    let healthy = |app: &mut App, from: u64, n: u64| {
+        for i in from..from + n {
+            app.update(Msg::Sample(Box::new(sample(i, 0.2, None))));
+        }
+    };
+    // A second after the poll ended: no worker stuck, but a stall a moment ago.
+    healthy(&mut app, last + 1, 10);
+    match status(&app) {
+        Status::Stalling {
+            count,
+            worst_ms,
+            who,
+            at,
+        } => {
+            assert_eq!(count, 1);
+            assert!(worst_ms >= 800.0, "{worst_ms}");
+            assert_eq!(who, "hasher");
+            assert_eq!(at.as_deref(), Some("src/workload/hash.rs:106"));
+        }
+        other => panic!("status {other:?}"),
+    }
+    // Once the window has passed without one, healthy again.
+    healthy(&mut app, last + 11, RECENT_STALLS_MS / 100 + 10);
+    assert_eq!(status(&app), Status::Healthy);
 }

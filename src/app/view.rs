@@ -97,6 +97,16 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
 pub enum Status {
     Waiting,
     Healthy,
+    /// No worker is stuck at this instant, but stalls ended within [`RECENT_STALLS_MS`]: a
+    /// service stalling every second is not healthy between two stalls.
+    Stalling {
+        /// Stalls in the window.
+        count: u64,
+        worst_ms: f64,
+        /// The worst one's blocking line, else its spawn site; and its workload or task.
+        at: Option<String>,
+        who: String,
+    },
     Stuck {
         worker: usize,
         ms: f64,
@@ -125,7 +135,7 @@ pub fn status(app: &App) -> Status {
         .collect();
     stuck.sort_by(|a, b| b.1.total_cmp(&a.1));
     match stuck.first() {
-        None => Status::Healthy,
+        None => recent_stalls(app),
         Some((worker, ms, workload, task_id)) => Status::Stuck {
             worker: *worker,
             ms: *ms,
@@ -133,6 +143,38 @@ pub fn status(app: &App) -> Status {
             task_id: *task_id,
             others: stuck.len() - 1,
         },
+    }
+}
+
+/// How far back a stall keeps the status line from saying healthy.
+pub const RECENT_STALLS_MS: u64 = 10_000;
+
+/// The stalls that ended within [`RECENT_STALLS_MS`], or healthy.
+fn recent_stalls(app: &App) -> Status {
+    let now_ms = app.model().now_ns() / 1_000_000;
+    let recent: Vec<_> = app
+        .detector()
+        .findings()
+        .iter()
+        .filter(|f| f.kind == FindingKind::Stall)
+        .filter(|f| now_ms.saturating_sub(f.last_seen_ms) <= RECENT_STALLS_MS)
+        .collect();
+    let Some(worst) = recent
+        .iter()
+        .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms))
+    else {
+        return Status::Healthy;
+    };
+    let who = match (&worst.workload, worst.task_id) {
+        (Some(workload), _) => workload.clone(),
+        (None, Some(task)) => format!("task {task}"),
+        (None, None) => "a task".into(),
+    };
+    Status::Stalling {
+        count: recent.iter().map(|f| f.count.max(1)).sum(),
+        worst_ms: worst.duration_ms,
+        at: worst.site.clone().or_else(|| worst.spawned_at.clone()),
+        who,
     }
 }
 

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::app::App;
-use crate::app::view::{Status, status};
+use crate::app::view::{RECENT_STALLS_MS, Status, status};
 
 use super::layout::Mode;
 use super::text::{fit, fmt_clock, fmt_dur, truncate, width};
@@ -31,6 +31,8 @@ pub struct Header<'a> {
 pub enum Tone {
     Waiting,
     Healthy,
+    /// Not stuck now, but not healthy either (stalls a moment ago).
+    Warning,
     Loud,
 }
 
@@ -39,6 +41,22 @@ pub fn status_text(app: &App) -> (String, Tone) {
     match status(app) {
         Status::Waiting => ("waiting for the first sample".into(), Tone::Waiting),
         Status::Healthy => ("healthy".into(), Tone::Healthy),
+        Status::Stalling {
+            count,
+            worst_ms,
+            at,
+            who,
+        } => {
+            // Where to look first, so that a narrow screen keeps it.
+            let place = at.map(|at| format!("at {at}: ")).unwrap_or_default();
+            let s = if count == 1 { "" } else { "s" };
+            let text = format!(
+                "{place}{count} stall{s} in the last {} s ({who}, worst {})",
+                RECENT_STALLS_MS / 1000,
+                fmt_dur(worst_ms)
+            );
+            (text, Tone::Warning)
+        }
         Status::Stuck {
             worker,
             ms,
@@ -190,6 +208,7 @@ impl Header<'_> {
         let style = match tone {
             Tone::Waiting => t.waiting,
             Tone::Healthy => t.healthy,
+            Tone::Warning => t.warning,
             Tone::Loud => t.loud,
         };
         let wide = self.mode == Mode::Wide;
@@ -234,6 +253,7 @@ impl Header<'_> {
         let mark = match tone {
             Tone::Loud => t.s(" !! "),
             Tone::Healthy => t.s(" ok "),
+            Tone::Warning => t.s(" !  "),
             Tone::Waiting => " .. ".into(),
         };
         let line = Line::from(vec![
