@@ -11,8 +11,8 @@ use tokio::runtime::{Builder, Handle, RuntimeMetrics};
 
 use tokmon::detect::Detector;
 use tokmon::model::Model;
-use tokmon::probe::Probe;
 use tokmon::probe::clock::COARSE_TICK;
+use tokmon::probe::{Probe, wire};
 use tokmon::run::DEFAULT_INTERVAL;
 use tokmon::runner::Tally;
 use tokmon::scenario::{DEFAULT_MAX_BLOCKING_THREADS, DetectorSpec};
@@ -75,6 +75,9 @@ const fn variant(name: &'static str, install: fn(&mut Builder) -> Result<Attach>
 ///   probe.
 /// - `tokmon-probe`: the probe as shipped, its coarse clock ticked every [`COARSE_TICK`].
 /// - `tokmon`: everything `tokmon run` puts beside a runtime at default settings.
+/// - `probe-serving`: the probe library as an app carries it (`Probe::builder().build()`):
+///   its monitor and server on threads of their own, no client attached.
+/// - `probe-client`: the same with one client attached, reading every reading (10 a second).
 /// - `tokio-histogram`: tokio's own poll-time histogram, read by a thread every 100 ms.
 /// - `console`: console-subscriber with its defaults (`console_subscriber::init()`), no client
 ///   attached; needs the `console` feature (on by default) and is skipped with a note without.
@@ -83,6 +86,8 @@ pub const VARIANTS: &[Variant] = &[
     variant("empty-hooks", empty_hooks),
     variant("tokmon-probe", tokmon_probe),
     variant("tokmon", tokmon_full),
+    variant("probe-serving", |builder| probe_serving(builder, false)),
+    variant("probe-client", |builder| probe_serving(builder, true)),
     variant("tokio-histogram", tokio_histogram),
     Variant {
         name: "console",
@@ -178,6 +183,55 @@ fn tokmon_full(builder: &mut Builder) -> Result<Attach> {
                 .join()
                 .map_err(|_| anyhow::anyhow!("the consumer thread panicked"))??;
             seen(samples, &findings).map(Some)
+        }))
+    }))
+}
+
+/// The probe library as an app installs it, serving on its own threads; with `client`, one
+/// client attached on the socket, reading everything the app sends until stopped.
+fn probe_serving(builder: &mut Builder, client: bool) -> Result<Attach> {
+    let probe = Probe::builder().build();
+    probe.install(builder);
+    Ok(Box::new(move |_| {
+        // The runtime's first thread started serving; the socket is bound soon after.
+        let endpoint = probe.wait_for_endpoint(Duration::from_secs(10));
+        let Some(wire::Endpoint::Unix(path)) = endpoint else {
+            bail!("the probe does not serve on a Unix socket: {endpoint:?}");
+        };
+        if !client {
+            return Ok(Box::new(move || {
+                drop(probe);
+                Ok(None)
+            }));
+        }
+        let mut reader = wire::Client::connect_unix(&path, &wire::ClientOptions::default())
+            .context("attaching a client")?;
+        reader.set_read_timeout(Some(CONSUMER_TICK))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("probe-client".into())
+            .spawn(move || {
+                let mut messages = 0u64;
+                while !stopped.load(Ordering::Acquire) {
+                    match reader.recv() {
+                        Ok(Some(_)) => messages += 1,
+                        Ok(None) => break,
+                        Err(_) => {} // a read timeout: look at the stop flag again
+                    }
+                }
+                messages
+            })
+            .context("starting the client thread")?;
+        Ok(Box::new(move || {
+            stop.store(true, Ordering::Release);
+            let messages = thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the client thread panicked"))?;
+            if messages == 0 {
+                bail!("the client received nothing");
+            }
+            Ok(Some(format!("{messages} messages to the client")))
         }))
     }))
 }
