@@ -194,8 +194,9 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    #[test]
-    fn a_sleeping_thread_is_off_cpu_in_a_sleep_syscall() {
+    /// A thread asleep in `std::thread::sleep` for 600 ms, 200 ms into its sleep (time to
+    /// enter it, on a loaded machine too): its kernel thread id, and the handle to join.
+    fn sleeping_thread() -> (i32, std::thread::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel();
         let sleeper = std::thread::spawn(move || {
             tx.send(rustix::thread::gettid().as_raw_nonzero().get())
@@ -203,8 +204,13 @@ mod tests {
             std::thread::sleep(Duration::from_millis(600));
         });
         let tid = rx.recv().expect("tid");
-        // Give the thread time to enter the sleep, on a loaded machine too.
         std::thread::sleep(Duration::from_millis(200));
+        (tid, sleeper)
+    }
+
+    #[test]
+    fn a_sleeping_thread_is_off_cpu_in_a_sleep_syscall() {
+        let (tid, sleeper) = sleeping_thread();
         let state = read(tid);
         sleeper.join().expect("sleeper");
         assert_eq!(state.state, Some('S'), "{state:?}");
@@ -218,14 +224,7 @@ mod tests {
 
     #[test]
     fn open_files_read_again_agree_with_a_fresh_read() {
-        let (tx, rx) = mpsc::channel();
-        let sleeper = std::thread::spawn(move || {
-            tx.send(rustix::thread::gettid().as_raw_nonzero().get())
-                .expect("send tid");
-            std::thread::sleep(Duration::from_millis(600));
-        });
-        let tid = rx.recv().expect("tid");
-        std::thread::sleep(Duration::from_millis(200));
+        let (tid, sleeper) = sleeping_thread();
         let files = ThreadFiles::open(tid);
         let looks: Vec<_> = (0..3).map(|_| files.look()).collect();
         let cpu = files.cpu_ns();

@@ -10,14 +10,11 @@ use clap::Args;
 use tokmon_probe::wire::unix;
 
 use super::{
-    DEFAULT_FPS, exit_code, for_how_long, headless, install_ctrl_c, parse_duration, theme,
+    DashboardFlags, ReportFlags, exit_code, for_how_long, headless, install_ctrl_c, parse_duration,
     write_report,
 };
-use crate::detect::FindingKind;
-use crate::report::Format;
-use crate::runner::{Dashboard, DashboardOptions};
+use crate::runner::Dashboard;
 use crate::source::{AttachSource, Source as _, Target};
-use crate::ui::{Look, ThemeName};
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
@@ -34,27 +31,10 @@ pub struct AttachArgs {
     /// Stop after this long (e.g. `30s`); without it, watch until Ctrl-C or the app exits.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Report format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-    /// Write the report to this file instead of standard output.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Exit with code 1 when a finding of one of these kinds occurred (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    pub fail_on: Vec<FindingKind>,
-    /// Do not print the one-line status every second.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Dashboard: redraw at most this many times a second.
-    #[arg(long, default_value_t = DEFAULT_FPS, value_parser = clap::value_parser!(u32).range(1..=60))]
-    pub fps: u32,
-    /// Dashboard colours (default: dark; `NO_COLOR` in the environment picks mono).
-    #[arg(long, value_enum)]
-    pub theme: Option<ThemeName>,
-    /// Dashboard: draw bars, sparklines and borders with ASCII characters only.
-    #[arg(long)]
-    pub ascii: bool,
+    #[command(flatten)]
+    pub report: ReportFlags,
+    #[command(flatten)]
+    pub dashboard: DashboardFlags,
 }
 
 pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
@@ -70,15 +50,9 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
             config.scenario.source,
             for_how_long(args.duration)
         );
-        headless(args.quiet, &[Some(banner)], &mut source, None, &stop)?
+        headless(args.report.quiet, &[Some(banner)], &mut source, None, &stop)?
     } else {
-        let options = DashboardOptions {
-            look: Look {
-                theme: theme(args.theme),
-                ascii: args.ascii,
-            },
-            fps: args.fps,
-        };
+        let options = args.dashboard.options();
         let (mut terminal, guard) = crate::tui::enter()?;
         let (panic_tx, _panic_rx) = std::sync::mpsc::sync_channel(1);
         let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);
@@ -106,8 +80,8 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
             source.dropped()
         );
     }
-    write_report(&report, args.format, args.out.as_deref())?;
-    Ok(exit_code(&report, &args.fail_on))
+    write_report(&report, args.report.format, args.report.out.as_deref())?;
+    Ok(exit_code(&report, &args.report.fail_on))
 }
 
 /// What the command line names, or the one attachable app; `None` after listing several.

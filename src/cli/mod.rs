@@ -69,24 +69,13 @@ pub struct RunArgs {
     /// Print a report instead of opening the live dashboard.
     #[arg(long)]
     pub headless: bool,
-    /// Dashboard: redraw at most this many times a second.
-    #[arg(long, default_value_t = DEFAULT_FPS, value_parser = clap::value_parser!(u32).range(1..=60))]
-    pub fps: u32,
-    /// Dashboard colours (default: dark; `NO_COLOR` in the environment picks mono).
-    #[arg(long, value_enum)]
-    pub theme: Option<ThemeName>,
-    /// Dashboard: draw bars, sparklines and borders with ASCII characters only.
-    #[arg(long)]
-    pub ascii: bool,
+    #[command(flatten)]
+    pub dashboard: DashboardFlags,
     /// Stop after this long (e.g. `10s`, `1m`); without it, run until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Report format (headless; the dashboard prints a text report when it closes).
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-    /// Write the report to this file instead of standard output.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportFlags,
     /// Time between two samples of the runtime.
     #[arg(long, value_parser = parse_duration, default_value = "100ms")]
     pub interval: Duration,
@@ -96,10 +85,6 @@ pub struct RunArgs {
     /// A finished poll at least this long is a long poll (overrides the scenario).
     #[arg(long, value_parser = parse_duration)]
     pub long_poll_threshold: Option<Duration>,
-    /// Exit with code 1 when a finding of one of these kinds occurred (comma-separated), so a
-    /// CI job fails on blocking.
-    #[arg(long, value_enum, value_delimiter = ',')]
-    pub fail_on: Vec<FindingKind>,
     /// Divide every phase start and every workload pause by this factor (e.g. `10` runs a
     /// 60 s phased demo in 6 s).
     #[arg(long, value_parser = parse_time_scale)]
@@ -107,9 +92,6 @@ pub struct RunArgs {
     /// Do not capture stuck threads' stacks (on by default on Linux x86-64).
     #[arg(long)]
     pub no_stacks: bool,
-    /// Do not print the one-line status every second.
-    #[arg(long, short)]
-    pub quiet: bool,
     /// Record the run to this file as it goes (samples, phases, knob changes, findings'
     /// events), for `tokmon replay FILE`.
     #[arg(long, value_name = "FILE")]
@@ -146,6 +128,13 @@ pub struct ReplayArgs {
     /// Dashboard: replay this many times faster than the run went (`<` and `>` change it).
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     pub speed: f64,
+    #[command(flatten)]
+    pub dashboard: DashboardFlags,
+}
+
+/// How the dashboard looks and how often it draws: the same flags wherever there is one.
+#[derive(Debug, Args)]
+pub struct DashboardFlags {
     /// Dashboard: redraw at most this many times a second.
     #[arg(long, default_value_t = DEFAULT_FPS, value_parser = clap::value_parser!(u32).range(1..=60))]
     pub fps: u32,
@@ -155,6 +144,36 @@ pub struct ReplayArgs {
     /// Dashboard: draw bars, sparklines and borders with ASCII characters only.
     #[arg(long)]
     pub ascii: bool,
+}
+
+impl DashboardFlags {
+    fn options(&self) -> DashboardOptions {
+        DashboardOptions {
+            look: Look {
+                theme: theme(self.theme),
+                ascii: self.ascii,
+            },
+            fps: self.fps,
+        }
+    }
+}
+
+/// Where the report goes and what fails the command: the same for a run and an attachment.
+#[derive(Debug, Args)]
+pub struct ReportFlags {
+    /// Report format (headless; the dashboard prints a text report when it closes).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit with code 1 when a finding of one of these kinds occurred (comma-separated), so a
+    /// CI job fails on blocking.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub fail_on: Vec<FindingKind>,
+    /// Do not print the one-line status every second.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -252,7 +271,13 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         LocalSource::start(config.clone(), None, None).and_then(|mut source| {
             let console = config.console.map(console_line);
             let lines = [Some(banner), console];
-            headless(args.quiet, &lines, &mut source, recorder.as_mut(), &stop)
+            headless(
+                args.report.quiet,
+                &lines,
+                &mut source,
+                recorder.as_mut(),
+                &stop,
+            )
         })
     } else {
         dashboard(&args, &config, recorder.as_mut(), &stop)
@@ -263,10 +288,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (path, r.finish())
     });
     let report = report?;
-    write_report(&report, args.format, args.out.as_deref())?;
+    write_report(&report, args.report.format, args.report.out.as_deref())?;
     if let Some((path, result)) = recorded {
         let stats = result?;
-        if !args.quiet {
+        if !args.report.quiet {
             eprintln!(
                 "tokmon: recorded {} samples ({} bytes) to {}; replay with `tokmon replay {}`",
                 stats.samples,
@@ -276,7 +301,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    Ok(exit_code(&report, &args.fail_on))
+    Ok(exit_code(&report, &args.report.fail_on))
 }
 
 /// Exit code 1 when a finding of a kind in `fail_on` occurred, saying which.
@@ -353,14 +378,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                 args.file.display()
             );
         }
-        let look = Look {
-            theme: theme(args.theme),
-            ascii: args.ascii,
-        };
-        let options = DashboardOptions {
-            look,
-            fps: args.fps,
-        };
+        let options = args.dashboard.options();
         let stop = install_ctrl_c()?;
         let (mut terminal, guard) = crate::tui::enter()?;
         let (panic_tx, _panic_rx) = std::sync::mpsc::sync_channel(1);
@@ -466,13 +484,7 @@ fn dashboard(
     recorder: Option<&mut Recorder>,
     stop: &AtomicBool,
 ) -> anyhow::Result<Report> {
-    let options = DashboardOptions {
-        look: Look {
-            theme: theme(args.theme),
-            ascii: args.ascii,
-        },
-        fps: args.fps,
-    };
+    let options = args.dashboard.options();
     let (mut terminal, guard) = crate::tui::enter()?;
     let (panic_tx, panic_rx) = std::sync::mpsc::sync_channel(64);
     let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);

@@ -18,7 +18,6 @@ use tokmon_probe::wire::{Client, ClientOptions, Incoming, WireError, unix};
 use super::naming::StackNames;
 use super::{Abilities, Origin, Source, State};
 use crate::run::{Command, RunConfig, Update};
-use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
 use crate::scenario::{
     DEFAULT_MAX_BLOCKING_THREADS, DetectorSpec, RuntimeSpec, Scenario, ScenarioSource,
 };
@@ -161,27 +160,12 @@ impl AttachSource {
             Event::Info => {}
             Event::Modules(map) => self.names.set_modules(map),
             Event::Reading(reading) => {
-                out.push(Update::Sample(Box::new(self.sample_of(*reading))));
+                // An attached app runs no workloads of tokmon's.
+                let sample = self.names.sample_of(*reading, Vec::new());
+                out.push(Update::Sample(Box::new(sample)));
             }
             Event::Dropped(total) => self.dropped = total,
             Event::Gone(why) => self.state = State::Disconnected(why),
-        }
-    }
-
-    fn sample_of(&mut self, reading: Reading) -> Sample {
-        let mut probe = reading.probe;
-        if let Some(probe) = probe.as_mut() {
-            self.names.name_all(probe);
-        }
-        Sample {
-            format_version: SAMPLE_FORMAT_VERSION,
-            seq: reading.seq,
-            elapsed_ns: reading.elapsed_ns,
-            workers: reading.workers,
-            runtime: reading.runtime,
-            workloads: Vec::new(),
-            probe,
-            dropped_before: reading.dropped_before,
         }
     }
 }

@@ -12,11 +12,10 @@ use anyhow::Context;
 use tokio::runtime::Handle;
 pub use tokmon_probe::monitor::MonitorOptions;
 use tokmon_probe::monitor::{self, StopHandle};
-use tokmon_probe::sample::Reading;
 
 use super::naming::StackNames;
 use crate::probe::Probe;
-use crate::sample::{SAMPLE_FORMAT_VERSION, Sample};
+use crate::sample::Sample;
 use crate::stack;
 use crate::workload::WorkloadStats;
 
@@ -91,28 +90,12 @@ fn run_stage(
 ) -> anyhow::Result<()> {
     let mut names = StackNames::of_this_process();
     for reading in probe_monitor.readings().iter() {
-        if tx.send(sample_of(reading, workloads, &mut names)).is_err() {
+        let counters = workloads.iter().map(|w| w.counters()).collect();
+        if tx.send(names.sample_of(reading, counters)).is_err() {
             // The consumer is gone: stop the probe too, and let its last readings go.
             probe_monitor.stop_handle().stop();
         }
     }
     probe_monitor.finish(|_| {})?;
     Ok(())
-}
-
-fn sample_of(reading: Reading, workloads: &[Arc<WorkloadStats>], names: &mut StackNames) -> Sample {
-    let mut probe = reading.probe;
-    if let Some(probe) = probe.as_mut() {
-        names.name_all(probe);
-    }
-    Sample {
-        format_version: SAMPLE_FORMAT_VERSION,
-        seq: reading.seq,
-        elapsed_ns: reading.elapsed_ns,
-        workers: reading.workers,
-        runtime: reading.runtime,
-        workloads: workloads.iter().map(|w| w.counters()).collect(),
-        probe,
-        dropped_before: reading.dropped_before,
-    }
 }

@@ -1,12 +1,12 @@
-//! Names the stacks a probe captured (raw return addresses) before anything downstream sees
-//! them: with this process's images for a run of tokmon's own, with another process's module
+//! Turns a probe's readings into tokmon's samples, naming the stacks it captured (raw return
+//! addresses) before anything downstream sees them: with this process's images for a run of tokmon's own, with another process's module
 //! map when attached to it.
 
 use std::collections::VecDeque;
 
-use tokmon_probe::sample::{CapturedStack, PollRecord, ProbeSample};
+use tokmon_probe::sample::{CapturedStack, PollRecord, ProbeSample, Reading};
 
-use crate::sample::{StackFrame, StackInfo};
+use crate::sample::{SAMPLE_FORMAT_VERSION, Sample, StackFrame, StackInfo, WorkloadCounters};
 use crate::stack::{self, ModuleMap};
 
 /// Named stacks kept, so a poll still stuck is not symbolized again at every sample.
@@ -49,8 +49,26 @@ impl StackNames {
         }
     }
 
+    /// A probe's reading as tokmon's sample: its stacks named, and `workloads` added.
+    pub fn sample_of(&mut self, reading: Reading, workloads: Vec<WorkloadCounters>) -> Sample {
+        let mut probe = reading.probe;
+        if let Some(probe) = probe.as_mut() {
+            self.name_all(probe);
+        }
+        Sample {
+            format_version: SAMPLE_FORMAT_VERSION,
+            seq: reading.seq,
+            elapsed_ns: reading.elapsed_ns,
+            workers: reading.workers,
+            runtime: reading.runtime,
+            workloads,
+            probe,
+            dropped_before: reading.dropped_before,
+        }
+    }
+
     /// Names every captured stack of a reading's polls.
-    pub fn name_all(&mut self, probe: &mut ProbeSample) {
+    fn name_all(&mut self, probe: &mut ProbeSample) {
         for poll in probe.in_flight.iter_mut().chain(&mut probe.long_polls) {
             self.name(poll);
         }
