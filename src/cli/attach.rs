@@ -10,10 +10,9 @@ use clap::Args;
 use tokmon_probe::wire::unix;
 
 use super::{
-    DashboardFlags, ReportFlags, exit_code, for_how_long, headless, install_ctrl_c, parse_duration,
-    write_report,
+    DashboardFlags, ReportFlags, exit_code, for_how_long, headless, install_ctrl_c,
+    on_the_terminal, parse_duration, write_report,
 };
-use crate::runner::Dashboard;
 use crate::source::{AttachSource, Source as _, Target};
 
 #[derive(Debug, Args)]
@@ -52,21 +51,7 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
         );
         headless(args.report.quiet, &[Some(banner)], &mut source, None, &stop)?
     } else {
-        let options = args.dashboard.options();
-        let (mut terminal, guard) = crate::tui::enter()?;
-        let (panic_tx, _panic_rx) = std::sync::mpsc::sync_channel(1);
-        let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);
-        let mut events = crate::tui::TerminalEvents::start()?;
-        let mut dashboard = Dashboard {
-            terminal: &mut terminal,
-            events: &mut events,
-            stop: &stop,
-            options,
-        };
-        let report = dashboard.run(&mut source, None, |_| {});
-        drop(hook);
-        drop(guard);
-        report?
+        on_the_terminal(&mut source, &args.dashboard, &stop)?
     };
     if let crate::source::State::Disconnected(why) = source.state() {
         eprintln!(

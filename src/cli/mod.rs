@@ -378,26 +378,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                 args.file.display()
             );
         }
-        let options = args.dashboard.options();
         let stop = install_ctrl_c()?;
-        let (mut terminal, guard) = crate::tui::enter()?;
-        let (panic_tx, _panic_rx) = std::sync::mpsc::sync_channel(1);
-        let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);
-        let mut events = crate::tui::TerminalEvents::start()?;
-        let mut dashboard = Dashboard {
-            terminal: &mut terminal,
-            events: &mut events,
-            stop: &stop,
-            options,
-        };
-        let result = dashboard.run(
-            &mut RecordingSource::paced(&recording, args.speed),
-            None,
-            |_| {},
-        );
-        drop(hook);
-        drop(guard);
-        result?;
+        let mut source = RecordingSource::paced(&recording, args.speed);
+        on_the_terminal(&mut source, &args.dashboard, &stop)?;
     }
     // After the dashboard too, as a live dashboard run prints its report when it closes.
     write_report(
@@ -406,6 +389,29 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         args.out.as_deref(),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The dashboard of a source that needs nothing else (a replay, an attachment), on the real
+/// terminal, which is given back whatever happens.
+fn on_the_terminal(
+    source: &mut dyn Source,
+    flags: &DashboardFlags,
+    stop: &AtomicBool,
+) -> anyhow::Result<Report> {
+    let (mut terminal, guard) = crate::tui::enter()?;
+    let (panic_tx, _panic_rx) = std::sync::mpsc::sync_channel(1);
+    let hook = crate::tui::install_panic_hook(std::thread::current().id(), panic_tx);
+    let mut events = crate::tui::TerminalEvents::start()?;
+    let mut dashboard = Dashboard {
+        terminal: &mut terminal,
+        events: &mut events,
+        stop,
+        options: flags.options(),
+    };
+    let report = dashboard.run(source, None, |_| {});
+    drop(hook);
+    drop(guard);
+    report
 }
 
 /// The theme asked for, else dark (mono with `NO_COLOR`).
