@@ -512,3 +512,29 @@ fn a_stall_that_just_ended_keeps_the_status_from_saying_healthy() {
     healthy(&mut app, last + 11, RECENT_STALLS_MS / 100 + 10);
     assert_eq!(status(&app), Status::Healthy);
 }
+
+#[test]
+fn no_percentile_of_the_poll_histogram_is_shown_above_the_longest_poll() {
+    // Every poll in one bucket (16.4..32.8 ms): the bucket's ceiling is above the longest poll
+    // seen (its floor, as no long poll was listed), and the percentiles may not say more.
+    let mut app = App::new(super::fixtures::info());
+    for i in 0..10 {
+        let mut s = sample(i, 0.2, None);
+        if let Some(probe) = s.probe.as_mut() {
+            for w in &mut probe.workers {
+                w.buckets.iter_mut().for_each(|b| *b = 0);
+                w.buckets[14] = i * 10;
+            }
+        }
+        app.update(Msg::Sample(Box::new(s)));
+    }
+    let h = poll_histogram(&app);
+    let max = h.max_ms.expect("a longest poll");
+    for p in [h.p50_ms, h.p99_ms] {
+        let p = p.expect("a percentile");
+        assert!(
+            p <= max,
+            "percentile {p} ms above the longest poll {max} ms"
+        );
+    }
+}

@@ -365,14 +365,18 @@ pub fn poll_histogram(app: &App) -> PollHistogramView {
         .workers
         .iter()
         .map(|w| w.max_poll_ns as f64 / 1e6)
-        .reduce(f64::max);
+        .reduce(f64::max)
+        .filter(|m| *m > 0.0);
+    // A bucket's percentile is its ceiling, an upper bound; the poll it stands for was no
+    // longer than the longest seen, so no percentile is shown above the maximum.
+    let at_most_max = |p: Option<f64>| p.map(|p| max_ms.map_or(p, |max| p.min(max)));
     PollHistogramView {
         buckets,
         long_poll_at: Some(long),
         stall_at: Some(stall),
-        p50_ms: quantile(0.5),
-        p99_ms: quantile(0.99),
-        max_ms: max_ms.filter(|m| *m > 0.0),
+        p50_ms: at_most_max(quantile(0.5)),
+        p99_ms: at_most_max(quantile(0.99)),
+        max_ms,
     }
 }
 
