@@ -97,6 +97,19 @@ impl Widget for Findings<'_> {
     }
 }
 
+/// The summary with the blocking line first, where a narrow panel cannot cut it off: `at
+/// src/x.rs:82: worker 0 was stuck 399 ms in task 7 (...)`. The report keeps the summary's own
+/// order.
+fn site_first(f: &Finding) -> String {
+    f.site
+        .as_deref()
+        .and_then(|site| {
+            let rest = f.summary.strip_suffix(&format!(", at {site}"))?;
+            Some(format!("at {site}: {rest}"))
+        })
+        .unwrap_or_else(|| f.summary.clone())
+}
+
 impl Findings<'_> {
     /// The entry's line, and its hint's line below when `hint` is set (and it has one).
     fn entry<'a>(&self, f: &Finding, selected: bool, max: usize, hint: bool) -> Vec<Line<'a>> {
@@ -112,7 +125,7 @@ impl Findings<'_> {
             severity_name(f.severity, short),
             w = if short { 4 } else { 8 }
         );
-        let mut summary = f.summary.clone();
+        let mut summary = site_first(f);
         if f.count > 1 {
             summary.push_str(&format!(" ×{}", f.count));
         }
