@@ -142,7 +142,10 @@ fn a_stall_in_an_app_tokmon_did_not_start_is_named_with_the_apps_own_lines() {
         stop.clone(),
     );
     let echoes = client(&app.addr, &["echo hello"], stop.clone());
-    let (report, stderr, ok) = attach(&app.pid().to_string(), "6s", &[]);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let recording = dir.path().join("attach.rec");
+    let record = ["--record", recording.to_str().expect("a UTF-8 path")];
+    let (report, stderr, ok) = attach(&app.pid().to_string(), "6s", &record);
     let echoed = echoes.load(Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     assert!(ok, "tokmon attach failed: {stderr}");
@@ -167,6 +170,16 @@ fn a_stall_in_an_app_tokmon_did_not_start_is_named_with_the_apps_own_lines() {
             "a blocking line in the example's file: {stalls:#?}"
         );
     }
+    // The recording of the attachment replays to the same findings.
+    let replayed = Command::new(env!("CARGO_BIN_EXE_tokmon"))
+        .args(["replay", recording.to_str().expect("UTF-8"), "--headless"])
+        .args(["--format", "json"])
+        .output()
+        .expect("tokmon replays");
+    let replayed: serde_json::Value =
+        serde_json::from_slice(&replayed.stdout).expect("a JSON report of the replay");
+    assert_eq!(replayed["findings"], report["findings"]);
+    assert_eq!(replayed["finding_counts"], report["finding_counts"]);
     if cfg!(target_os = "linux") {
         let asleep = stalls
             .iter()

@@ -10,9 +10,10 @@ use clap::Args;
 use tokmon_probe::wire::unix;
 
 use super::{
-    DashboardFlags, ReportFlags, exit_code, for_how_long, headless, install_ctrl_c,
+    DashboardFlags, Recorded, ReportFlags, exit_code, for_how_long, headless, install_ctrl_c,
     on_the_terminal, parse_duration, write_report,
 };
+use crate::record::Recorder;
 use crate::source::{AttachSource, Source as _, Target};
 
 #[derive(Debug, Args)]
@@ -30,6 +31,9 @@ pub struct AttachArgs {
     /// Stop after this long (e.g. `30s`); without it, watch until Ctrl-C or the app exits.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Record the attachment to this file as it goes, for `tokmon replay FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportFlags,
     #[command(flatten)]
@@ -41,6 +45,10 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let mut source = AttachSource::connect(&target, args.duration)?;
+    let mut recorder = match &args.record {
+        Some(path) => Some(Recorder::create(path, source.config(), None)?),
+        None => None,
+    };
     let stop = install_ctrl_c()?;
     let report = if args.headless {
         let config = source.config().clone();
@@ -49,10 +57,18 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
             config.scenario.source,
             for_how_long(args.duration)
         );
-        headless(args.report.quiet, &[Some(banner)], &mut source, None, &stop)?
+        headless(
+            args.report.quiet,
+            &[Some(banner)],
+            &mut source,
+            recorder.as_mut(),
+            &stop,
+        )
     } else {
-        on_the_terminal(&mut source, &args.dashboard, &stop)?
+        on_the_terminal(&mut source, recorder.as_mut(), &args.dashboard, &stop)
     };
+    let recorded = Recorded::close(recorder);
+    let report = report?;
     if let crate::source::State::Disconnected(why) = source.state() {
         eprintln!(
             "tokmon: {}: {why}; the report covers what came before",
@@ -66,6 +82,7 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
         );
     }
     write_report(&report, args.report.format, args.report.out.as_deref())?;
+    recorded.tell(args.report.quiet)?;
     Ok(exit_code(&report, &args.report.fail_on))
 }
 

@@ -283,15 +283,30 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         dashboard(&args, &config, recorder.as_mut(), &stop)
     };
     // Whatever became of the run, the recording is closed and told about.
-    let recorded = recorder.map(|r| {
-        let path = r.path().to_path_buf();
-        (path, r.finish())
-    });
+    let recorded = Recorded::close(recorder);
     let report = report?;
     write_report(&report, args.report.format, args.report.out.as_deref())?;
-    if let Some((path, result)) = recorded {
+    recorded.tell(args.report.quiet)?;
+    Ok(exit_code(&report, &args.report.fail_on))
+}
+
+/// A recording closed, whatever became of its run, to be told about once the report is out.
+struct Recorded(Option<(PathBuf, anyhow::Result<crate::record::RecordingStats>)>);
+
+impl Recorded {
+    fn close(recorder: Option<Recorder>) -> Recorded {
+        Recorded(recorder.map(|r| {
+            let path = r.path().to_path_buf();
+            (path, r.finish())
+        }))
+    }
+
+    fn tell(self, quiet: bool) -> anyhow::Result<()> {
+        let Some((path, result)) = self.0 else {
+            return Ok(());
+        };
         let stats = result?;
-        if !args.report.quiet {
+        if !quiet {
             eprintln!(
                 "tokmon: recorded {} samples ({} bytes) to {}; replay with `tokmon replay {}`",
                 stats.samples,
@@ -300,8 +315,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
+        Ok(())
     }
-    Ok(exit_code(&report, &args.report.fail_on))
 }
 
 /// Exit code 1 when a finding of a kind in `fail_on` occurred, saying which.
@@ -380,7 +395,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         let stop = install_ctrl_c()?;
         let mut source = RecordingSource::paced(&recording, args.speed);
-        on_the_terminal(&mut source, &args.dashboard, &stop)?;
+        on_the_terminal(&mut source, None, &args.dashboard, &stop)?;
     }
     // After the dashboard too, as a live dashboard run prints its report when it closes.
     write_report(
@@ -395,6 +410,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 /// terminal, which is given back whatever happens.
 fn on_the_terminal(
     source: &mut dyn Source,
+    recorder: Option<&mut Recorder>,
     flags: &DashboardFlags,
     stop: &AtomicBool,
 ) -> anyhow::Result<Report> {
@@ -408,7 +424,7 @@ fn on_the_terminal(
         stop,
         options: flags.options(),
     };
-    let report = dashboard.run(source, None, |_| {});
+    let report = dashboard.run(source, recorder, |_| {});
     drop(hook);
     drop(guard);
     report

@@ -51,6 +51,19 @@ pub struct ScenarioRecord {
     pub time_scale: Option<f64>,
     /// The TOML text.
     pub text: String,
+    /// An attachment to another process has no TOML text: what it ran as instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached: Option<AttachedRecord>,
+}
+
+/// The process an attachment watched, enough to rebuild its [`Scenario::attached`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachedRecord {
+    pub pid: u32,
+    pub program: String,
+    pub workers: usize,
+    /// The thresholds of the app's probe.
+    pub detector: DetectorSpec,
 }
 
 /// The prefix of a built-in scenario's source string.
@@ -59,6 +72,12 @@ const BUILT_IN_PREFIX: &str = "built-in:";
 impl ScenarioRecord {
     /// The scenario's source back from its string.
     pub fn source(&self) -> ScenarioSource {
+        if let Some(app) = &self.attached {
+            return ScenarioSource::Process {
+                pid: app.pid,
+                program: app.program.clone(),
+            };
+        }
         match self.source.strip_prefix(BUILT_IN_PREFIX) {
             Some(name) => ScenarioSource::BuiltIn(name.to_string()),
             None => ScenarioSource::File(PathBuf::from(&self.source)),
@@ -67,6 +86,14 @@ impl ScenarioRecord {
 
     /// Parses the text again, as the run did, and applies the time scale.
     pub fn scenario(&self) -> Result<Scenario, ScenarioErrors> {
+        if let Some(app) = &self.attached {
+            return Ok(Scenario::attached(
+                app.pid,
+                &app.program,
+                app.workers,
+                app.detector,
+            ));
+        }
         let scenario = crate::scenario::parse_str(&self.text, self.source())?;
         Ok(match self.time_scale {
             Some(factor) => scenario.time_scaled(factor),
@@ -89,14 +116,30 @@ impl SessionRecord {
                 .ok_or_else(|| anyhow::anyhow!("no built-in scenario named `{name}`"))?,
             ScenarioSource::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("reading {} to record it: {e}", path.display()))?,
-            ScenarioSource::Process { .. } => {
-                anyhow::bail!("recording an attached process is not supported yet")
+            ScenarioSource::Process { pid, program } => {
+                // No text to read again: what it ran as.
+                let attached = AttachedRecord {
+                    pid: *pid,
+                    program: program.clone(),
+                    workers: config.scenario.runtime.workers,
+                    detector: config.scenario.detector,
+                };
+                return Ok(SessionRecord {
+                    scenario: ScenarioRecord {
+                        source: source.to_string(),
+                        time_scale: None,
+                        text: String::new(),
+                        attached: Some(attached),
+                    },
+                    thresholds: config.detector,
+                });
             }
         };
         let record = ScenarioRecord {
             source: source.to_string(),
             time_scale,
             text,
+            attached: None,
         };
         match record.scenario() {
             Ok(again) if again == config.scenario => {}

@@ -59,6 +59,31 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// What an attachment to another process runs as: the app's program and workers, the
+    /// thresholds of its probe, and no workloads of tokmon's.
+    pub fn attached(pid: u32, program: &str, workers: usize, detector: DetectorSpec) -> Scenario {
+        Scenario {
+            name: program.to_string(),
+            title: format!("{program} (pid {pid}), attached"),
+            description: format!(
+                "tokmon is attached to process {pid} ({program}) through its probe: its \
+                 runtime's workers, polls and stalls, with no workloads of tokmon's."
+            ),
+            source: ScenarioSource::Process {
+                pid,
+                program: program.to_string(),
+            },
+            runtime: RuntimeSpec {
+                workers,
+                // tokio does not say an app's cap; its default is the likely one.
+                max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
+            },
+            detector,
+            workloads: Vec::new(),
+            phases: Vec::new(),
+        }
+    }
+
     /// The same scenario with every phase start and every workload pause divided by `factor`
     /// (`--time-scale`), so a phased demo runs in seconds in tests.
     pub fn time_scaled(&self, factor: f64) -> Scenario {

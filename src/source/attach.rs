@@ -18,9 +18,7 @@ use tokmon_probe::wire::{Client, ClientOptions, Incoming, WireError, unix};
 use super::naming::StackNames;
 use super::{Abilities, Origin, Source, State};
 use crate::run::{Command, RunConfig, Update};
-use crate::scenario::{
-    DEFAULT_MAX_BLOCKING_THREADS, DetectorSpec, RuntimeSpec, Scenario, ScenarioSource,
-};
+use crate::scenario::{DetectorSpec, Scenario};
 
 /// How long the app has to send what a client needs first (its info and module map).
 const FIRST_MESSAGES_WITHIN: Duration = Duration::from_secs(10);
@@ -325,26 +323,7 @@ fn config_of(pid: u32, program: &str, info: &Info, duration: Option<Duration>) -
         long_poll_threshold: Duration::from_nanos(info.long_poll_threshold_ns),
         ..DetectorSpec::default()
     };
-    let scenario = Scenario {
-        name: program.to_string(),
-        title: format!("{program} (pid {pid}), attached"),
-        description: format!(
-            "tokmon is attached to process {pid} ({program}) through its probe: its runtime's \
-             workers, polls and stalls, with no workloads of tokmon's."
-        ),
-        source: ScenarioSource::Process {
-            pid,
-            program: program.to_string(),
-        },
-        runtime: RuntimeSpec {
-            workers: info.workers,
-            // tokio does not say an app's cap; its default is the likely one.
-            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
-        },
-        detector,
-        workloads: Vec::new(),
-        phases: Vec::new(),
-    };
+    let scenario = Scenario::attached(pid, program, info.workers, detector);
     RunConfig {
         interval: Duration::from_nanos(info.interval_ns),
         stacks: info.stacks,
