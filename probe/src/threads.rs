@@ -9,7 +9,7 @@
 //! pool starts and stops threads all run long, and the registry holds no more slots than the
 //! most threads ever alive at once.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -52,6 +52,8 @@ const REUSE_AFTER: Duration = Duration::from_secs(2);
 pub struct ThreadSlot {
     /// Written when a thread takes the slot; read off the poll path only.
     identity: Mutex<Identity>,
+    /// The identity's kernel thread id (0: none), for the poll hooks, which take no lock.
+    tid: AtomicI32,
     /// Bumped each time another thread takes the slot: counters of two generations never mix.
     generation: AtomicU64,
     /// Set when the thread stops; its last CPU reading then stays in the totals.
@@ -105,6 +107,7 @@ impl SlotView {
 impl ThreadSlot {
     fn for_current_thread() -> ThreadSlot {
         ThreadSlot {
+            tid: AtomicI32::new(current_tid().unwrap_or(0)),
             identity: Mutex::new(Identity::of_current_thread()),
             generation: AtomicU64::new(0),
             released: AtomicBool::new(false),
@@ -122,8 +125,6 @@ impl ThreadSlot {
         }
     }
 
-    /// A consistent view: the poll fields are re-read until the sequence number is the same
-    /// before and after, so they belong to one poll.
     /// Which thread holds the slot now.
     pub fn identity(&self) -> Identity {
         *self.identity.lock().unwrap_or_else(PoisonError::into_inner)
@@ -133,9 +134,10 @@ impl ThreadSlot {
         self.identity().thread_id
     }
 
-    /// Kernel thread id; `None` off Linux.
+    /// Kernel thread id; `None` off Linux. Lock-free: the after-poll hook reads it for every
+    /// long poll.
     pub fn tid(&self) -> Option<i32> {
-        self.identity().tid
+        Some(self.tid.load(Ordering::Relaxed)).filter(|&tid| tid != 0)
     }
 
     pub fn stack(&self) -> Option<StackBounds> {
@@ -157,8 +159,9 @@ impl ThreadSlot {
 
     /// Gives a stopped thread's slot to the calling thread, its counters from zero.
     fn take_for_current_thread(&self) {
-        *self.identity.lock().unwrap_or_else(PoisonError::into_inner) =
-            Identity::of_current_thread();
+        let identity = Identity::of_current_thread();
+        self.tid.store(identity.tid.unwrap_or(0), Ordering::Relaxed);
+        *self.identity.lock().unwrap_or_else(PoisonError::into_inner) = identity;
         for counter in [
             &self.last_cpu_ns,
             &self.seq,
@@ -180,6 +183,8 @@ impl ThreadSlot {
         self.stopped.store(false, Ordering::Release);
     }
 
+    /// A consistent view: the poll fields are re-read until the sequence number is the same
+    /// before and after, so they belong to one poll.
     pub fn view(&self) -> SlotView {
         loop {
             let seq = self.seq.load(Ordering::Acquire);
