@@ -41,7 +41,7 @@ version = "0.1.0"
 edition = "2024"
 
 [dependencies]
-tokmon-probe = {{ path = "{}" }}
+tokmon-probe = {{ path = "{}", features = ["stack-capture"] }}
 tokio = {{ version = "1.54", features = ["rt-multi-thread", "time"] }}
 
 [workspace]

@@ -313,8 +313,12 @@ impl Clients<'_> {
 /// The module map clients get: empty without stack capture (no address to locate), else the
 /// capture's module list, sent again when capture has reloaded it.
 struct Modules {
+    #[cfg_attr(
+        not(all(target_arch = "x86_64", feature = "stack-capture")),
+        allow(dead_code)
+    )]
     stacks: bool,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "stack-capture"))]
     list: Option<Arc<crate::stack::ModuleList>>,
     bytes: Vec<u8>,
 }
@@ -323,14 +327,14 @@ impl Modules {
     fn new(stacks: bool) -> Modules {
         Modules {
             stacks: stacks && crate::stack::supported(),
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", feature = "stack-capture"))]
             list: None,
             bytes: protocol::encode(&ModuleMap::default()).unwrap_or_default(),
         }
     }
 
     /// Reads the capture's module list (loading it the first time); true when the map changed.
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "stack-capture"))]
     fn refresh(&mut self, serving: &Serving) -> bool {
         if !self.stacks {
             return false;
@@ -365,7 +369,7 @@ impl Modules {
         }
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", feature = "stack-capture")))]
     fn refresh(&mut self, _serving: &Serving) -> bool {
         false
     }

@@ -78,7 +78,7 @@ fn stalled(reading: &Reading) -> Option<&PollRecord> {
     reading.probe.as_ref()?.in_flight.iter().find(|poll| {
         poll.running
             && poll.duration_ns >= threshold
-            && (!cfg!(target_arch = "x86_64") || poll.captured.is_some())
+            && (!tokmon_probe::stack::supported() || poll.captured.is_some())
     })
 }
 
@@ -101,7 +101,7 @@ fn an_attached_client_gets_info_modules_then_readings_that_show_a_stall() {
     let (tag, bytes) = next_message(&mut client);
     assert_eq!(tag, TAG_MODULES, "the module map comes second");
     let modules: ModuleMap = protocol::decode(&bytes).expect("module map decodes");
-    if cfg!(target_arch = "x86_64") {
+    if tokmon_probe::stack::supported() {
         assert!(
             modules.modules.iter().any(|m| m.file.is_some()),
             "the executable's image is in the map: {} modules",

@@ -7,19 +7,20 @@
 //! where there is none) into a static buffer, without allocating or locking, and returns raw
 //! addresses.
 //!
-//! The unsafe code lives in `signal` alone. Only Linux x86-64 is supported; elsewhere every
-//! call returns [`CaptureError::Unsupported`].
+//! The unsafe code lives in `signal` alone. Only Linux x86-64 is supported, and only with the
+//! crate's `stack-capture` feature (off by default: the unwinder brings framehop, gimli and
+//! object into the app); elsewhere every call returns [`CaptureError::Unsupported`].
 
 use std::time::Duration;
 
 pub use crate::threads::StackBounds;
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg(all(target_os = "linux", target_arch = "x86_64", feature = "stack-capture"))]
 mod modules;
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg(all(target_os = "linux", target_arch = "x86_64", feature = "stack-capture"))]
 mod signal;
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg(all(target_os = "linux", target_arch = "x86_64", feature = "stack-capture"))]
 pub use modules::{ModuleInfo, ModuleList};
 
 /// The raw stack of one thread, innermost first: `addresses[0]` is the instruction the thread
@@ -55,7 +56,7 @@ pub enum CaptureError {
     Busy,
 }
 
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg(all(target_os = "linux", target_arch = "x86_64", feature = "stack-capture"))]
 mod imp {
     use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
     use std::time::{Duration, Instant};
@@ -141,7 +142,7 @@ mod imp {
     }
 }
 
-#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64", feature = "stack-capture")))]
 mod imp {
     use std::time::Duration;
 
@@ -168,9 +169,13 @@ mod imp {
     }
 }
 
-/// Whether stack capture works on this platform (Linux x86-64).
+/// Whether stack capture works here: Linux x86-64, with the crate's `stack-capture` feature.
 pub fn supported() -> bool {
-    cfg!(all(target_os = "linux", target_arch = "x86_64"))
+    cfg!(all(
+        target_os = "linux",
+        target_arch = "x86_64",
+        feature = "stack-capture"
+    ))
 }
 
 /// Installs the signal handler and reads the module list (a few ms, once); [`capture`] does
@@ -183,13 +188,13 @@ pub fn prepare() -> Result<(), CaptureError> {
 /// The images mapped into this process, as last read. With `refresh`, read again when the
 /// list is more than two seconds old: an address that no image holds belongs to a library
 /// loaded since.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg(all(target_os = "linux", target_arch = "x86_64", feature = "stack-capture"))]
 pub fn module_list(refresh: bool) -> Result<std::sync::Arc<ModuleList>, CaptureError> {
     imp::module_list(refresh)
 }
 
 /// How old a module list must be before an unknown address reloads it.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg(all(target_os = "linux", target_arch = "x86_64", feature = "stack-capture"))]
 pub const MODULES_REFRESH_EVERY: Duration = imp::REFRESH_EVERY;
 
 /// Captures the user-space stack of thread `tid` (a kernel thread id of this process) once.
