@@ -497,11 +497,12 @@ fn a_stall_that_just_ended_keeps_the_status_from_saying_healthy() {
     match status(&app) {
         Status::Stalling {
             count,
+            here,
             worst_ms,
             who,
             at,
         } => {
-            assert_eq!(count, 1);
+            assert_eq!((count, here), (1, 1));
             assert!(worst_ms >= 800.0, "{worst_ms}");
             assert_eq!(who, "hasher");
             assert_eq!(at.as_deref(), Some("src/workload/hash.rs:106"));

@@ -1,7 +1,7 @@
 //! Plain display data derived from the app: what each panel shows, computed without a terminal
 //! so it can be tested with numbers, and drawn by `ui` without any arithmetic of its own.
 
-use crate::detect::FindingKind;
+use crate::detect::{Finding, FindingKind};
 use crate::model::{Model, Series, WorkloadModel};
 use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns, bucket_of};
 use crate::sample::PollRecord;
@@ -100,8 +100,9 @@ pub enum Status {
     /// No worker is stuck at this instant, but stalls ended within [`RECENT_STALLS_MS`]: a
     /// service stalling every second is not healthy between two stalls.
     Stalling {
-        /// Stalls in the window.
+        /// Stalls in the window, and those of them at `at`.
         count: u64,
+        here: u64,
         worst_ms: f64,
         /// The worst one's blocking line, else its spawn site; and its workload or task.
         at: Option<String>,
@@ -165,6 +166,8 @@ fn recent_stalls(app: &App) -> Status {
     else {
         return Status::Healthy;
     };
+    let at = worst.site.clone().or_else(|| worst.spawned_at.clone());
+    let place = |f: &&Finding| f.site.clone().or_else(|| f.spawned_at.clone());
     let who = match (&worst.workload, worst.task_id) {
         (Some(workload), _) => workload.clone(),
         (None, Some(task)) => format!("task {task}"),
@@ -172,8 +175,13 @@ fn recent_stalls(app: &App) -> Status {
     };
     Status::Stalling {
         count: recent.iter().map(|f| f.count.max(1)).sum(),
+        here: recent
+            .iter()
+            .filter(|f| place(f) == at)
+            .map(|f| f.count.max(1))
+            .sum(),
         worst_ms: worst.duration_ms,
-        at: worst.site.clone().or_else(|| worst.spawned_at.clone()),
+        at,
         who,
     }
 }

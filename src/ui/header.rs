@@ -43,15 +43,22 @@ pub fn status_text(app: &App) -> (String, Tone) {
         Status::Healthy => ("healthy".into(), Tone::Healthy),
         Status::Stalling {
             count,
+            here,
             worst_ms,
             at,
             who,
         } => {
-            // Where to look first, so that a narrow screen keeps it.
+            // Where to look first, so that a narrow screen keeps it; the stalls counted there,
+            // of all the recent ones.
             let place = at.map(|at| format!("at {at}: ")).unwrap_or_default();
             let s = if count == 1 { "" } else { "s" };
+            let how_many = if here == count {
+                format!("{count}")
+            } else {
+                format!("{here} of {count}")
+            };
             let text = format!(
-                "{place}{count} stall{s} in the last {} s ({who}, worst {})",
+                "{place}{how_many} stall{s} in the last {} s ({who}, worst {})",
                 RECENT_STALLS_MS / 1000,
                 fmt_dur(worst_ms)
             );
