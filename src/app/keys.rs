@@ -89,7 +89,7 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         KeyCode::Home | KeyCode::Char('g') => move_selection(app, isize::MIN),
         KeyCode::End | KeyCode::Char('G') => move_selection(app, isize::MAX),
         KeyCode::Enter => {
-            if app.selected_finding().is_some() {
+            if app.selected_entry().is_some() {
                 app.view.focus = Focus::Findings;
                 app.view.detail_open = true;
             }

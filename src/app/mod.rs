@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 use crossterm::event::KeyEvent;
 
+use crate::detect::groups::{self, Entry};
 use crate::detect::{Detector, Finding};
 use crate::model::Model;
 use crate::run::{Command, Control, PhaseView, ReplayStatus, RunConfig, ScenarioChoice};
@@ -146,7 +147,7 @@ pub struct ViewState {
     pub detail_open: bool,
     pub focus: Focus,
     pub selected_worker: usize,
-    /// Index into the findings, newest first.
+    /// Index into the findings panel's rows ([`App::finding_entries`]).
     pub selected_finding: usize,
     /// Index into the run's workloads: the one the knob keys act on.
     pub selected_workload: usize,
@@ -361,15 +362,15 @@ impl App {
         self.run.frozen.is_some()
     }
 
-    /// The findings shown, newest first.
-    pub fn findings_newest_first(&self) -> Vec<&Finding> {
-        self.detector().findings().iter().rev().collect()
+    /// The findings panel's rows: findings grouped by culprit, and events, newest first.
+    pub fn finding_entries(&self) -> Vec<Entry<'_>> {
+        groups::entries(self.detector().findings())
     }
 
-    pub fn selected_finding(&self) -> Option<&Finding> {
-        self.findings_newest_first()
-            .get(self.view.selected_finding)
-            .copied()
+    pub fn selected_entry(&self) -> Option<Entry<'_>> {
+        self.finding_entries()
+            .into_iter()
+            .nth(self.view.selected_finding)
     }
 
     fn toggle_pause(&mut self) {
@@ -406,7 +407,7 @@ impl App {
     }
 
     fn finding_count(&self) -> usize {
-        self.detector().findings().len()
+        self.finding_entries().len()
     }
 }
 

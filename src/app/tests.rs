@@ -2,11 +2,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifi
 
 use super::fixtures::{healthy_app, sample, stuck_app};
 use super::view::{
-    RECENT_STALLS_MS, Status, WorkerState, poll_histogram, status, worker_rows, workload_panels,
+    RECENT_STALLS_MS, SLOW_WINDOW_MS, Status, WorkerState, poll_histogram, status, worker_rows,
+    workload_panels,
 };
 use super::*;
 use crate::detect::FindingKind;
 use crate::run::PanicReport;
+use crate::sample::{CpuUse, PollRecord};
 
 fn press(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -88,14 +90,15 @@ fn arrows_select_workers_and_findings_and_enter_opens_the_detail() {
     app.update(press(KeyCode::Tab));
     assert_eq!(app.view.focus, Focus::Findings);
     app.update(press(KeyCode::End));
-    let last = app.detector().findings().len() - 1;
+    let last = app.finding_entries().len() - 1;
     assert_eq!(app.view.selected_finding, last);
     app.update(press(KeyCode::Char('g')));
     assert_eq!(app.view.selected_finding, 0);
     app.update(press(KeyCode::Enter));
     assert!(app.view.detail_open);
-    let newest = app.findings_newest_first()[0].clone();
-    assert_eq!(app.selected_finding(), Some(&newest));
+    let newest = app.finding_entries().into_iter().next();
+    assert!(newest.is_some());
+    assert_eq!(app.selected_entry(), newest);
     app.update(press(KeyCode::Esc));
     assert!(!app.view.detail_open);
     assert!(!app.view.should_quit);
@@ -538,4 +541,55 @@ fn no_percentile_of_the_poll_histogram_is_shown_above_the_longest_poll() {
             "percentile {p} ms above the longest poll {max} ms"
         );
     }
+}
+
+#[test]
+fn long_polls_taking_a_share_of_a_worker_turn_the_status_but_a_lone_one_does_not() {
+    let long_poll = |ms: u64| PollRecord {
+        worker: Some(0),
+        task_id: 9,
+        workload: Some("api".into()),
+        spawned_at: Some("src/workload/echo.rs:40:9".into()),
+        tid: Some(4241),
+        seq: 1,
+        started_ns: 0,
+        duration_ns: ms * 1_000_000,
+        running: false,
+        cpu_ratio: Some(0.9),
+        cpu: CpuUse::On,
+        thread_state: None,
+        syscall: None,
+        worker_moved: false,
+        captured: None,
+        stack: None,
+    };
+    let run = |every: u64, ms: u64| {
+        let mut app = App::new(super::fixtures::info());
+        for i in 0..60 {
+            let mut s = sample(i, 0.2, None);
+            if i % every == 0
+                && let Some(probe) = s.probe.as_mut()
+            {
+                probe.long_polls.push(long_poll(ms));
+            }
+            app.update(Msg::Sample(Box::new(s)));
+        }
+        app
+    };
+    // A 30 ms poll in every 100 ms interval: 30 % of worker 0.
+    match status(&run(1, 30)) {
+        Status::SlowPolls {
+            worker,
+            share,
+            window_ms,
+            ..
+        } => {
+            assert_eq!(worker, 0);
+            assert!((0.25..=0.35).contains(&share), "{share}");
+            assert_eq!(window_ms, SLOW_WINDOW_MS);
+        }
+        other => panic!("status {other:?}"),
+    }
+    // One 11 ms poll in 6 s is no alarm.
+    assert_eq!(status(&run(1000, 11)), Status::Healthy);
 }

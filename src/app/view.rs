@@ -116,7 +116,31 @@ pub enum Status {
         /// Other workers stuck at the same time.
         others: usize,
     },
+    /// No stall, but long polls took at least [`SLOW_SHARE`] of a worker's time lately.
+    SlowPolls {
+        worker: usize,
+        /// Of the worker's time over `window_ms`, 0..=1.
+        share: f64,
+        /// The last [`SLOW_WINDOW_MS`], or less early in a run.
+        window_ms: u64,
+        /// The workload (else the spawn site) with the most long polls lately.
+        who: Option<String>,
+    },
+    /// Timers fire late now (an ongoing lag finding).
+    Lagging {
+        ms: f64,
+    },
+    /// spawn_blocking jobs wait for a thread now (an ongoing blocking-queue finding).
+    QueueFull {
+        summary: String,
+    },
 }
+
+/// Long polls taking this share of a worker's time make the status line speak: a lone 11 ms
+/// poll in a second is 1 % and no alarm.
+pub const SLOW_SHARE: f64 = 0.05;
+/// The window of [`SLOW_SHARE`].
+pub const SLOW_WINDOW_MS: u64 = 5_000;
 
 pub fn status(app: &App) -> Status {
     let rows = worker_rows(app);
@@ -136,7 +160,10 @@ pub fn status(app: &App) -> Status {
         .collect();
     stuck.sort_by(|a, b| b.1.total_cmp(&a.1));
     match stuck.first() {
-        None => recent_stalls(app),
+        None => match recent_stalls(app) {
+            Status::Healthy => quieter_signals(app),
+            stalling => stalling,
+        },
         Some((worker, ms, workload, task_id)) => Status::Stuck {
             worker: *worker,
             ms: *ms,
@@ -184,6 +211,67 @@ fn recent_stalls(app: &App) -> Status {
         at,
         who,
     }
+}
+
+/// Without a stall: long polls taking a noticeable share of a worker, then timer lag, then a
+/// blocking pool at its cap; else healthy.
+fn quieter_signals(app: &App) -> Status {
+    let findings = app.detector().findings();
+    let ongoing = |kind: FindingKind| findings.iter().rev().find(|f| f.kind == kind && f.ongoing);
+    if let Some(slow) = slow_polls(app) {
+        return slow;
+    }
+    if let Some(lag) = ongoing(FindingKind::Lag) {
+        return Status::Lagging {
+            ms: lag.duration_ms,
+        };
+    }
+    if let Some(queue) = ongoing(FindingKind::BlockingQueue) {
+        return Status::QueueFull {
+            summary: queue.summary.clone(),
+        };
+    }
+    Status::Healthy
+}
+
+/// The worker whose long polls took the largest share of its time over the last
+/// [`SLOW_WINDOW_MS`], if that share is at least [`SLOW_SHARE`].
+fn slow_polls(app: &App) -> Option<Status> {
+    let model = app.model();
+    let intervals = model.workers.first()?.long_poll_share.pushed();
+    if intervals == 0 {
+        return None;
+    }
+    let interval_ms = (model.elapsed_ns / 1_000_000 / intervals).max(1);
+    let n = usize::try_from(SLOW_WINDOW_MS.div_ceil(interval_ms)).unwrap_or(usize::MAX);
+    let (worker, share, len) = model
+        .workers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| {
+            let len = w.long_poll_share.len().min(n);
+            Some((i, w.long_poll_share.recent_mean(n)?, len))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    if share < SLOW_SHARE {
+        return None;
+    }
+    let now_ms = model.now_ns() / 1_000_000;
+    let window_ms = interval_ms * len as u64;
+    let who = app
+        .detector()
+        .findings()
+        .iter()
+        .filter(|f| f.kind == FindingKind::LongPoll)
+        .filter(|f| now_ms.saturating_sub(f.last_seen_ms) <= window_ms)
+        .max_by_key(|f| f.count)
+        .and_then(|f| f.workload.clone().or_else(|| f.spawned_at.clone()));
+    Some(Status::SlowPolls {
+        worker,
+        share,
+        window_ms,
+        who,
+    })
 }
 
 /// One workload's panel: a few labelled figures and a sparkline.

@@ -8,6 +8,7 @@
 
 mod blocking_queue;
 pub mod fold;
+pub mod groups;
 pub mod hints;
 mod lag;
 mod long_poll;

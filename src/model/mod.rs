@@ -50,6 +50,9 @@ pub struct WorkerModel {
     pub max_poll_ms: Series,
     /// Tasks in the worker's local queue at the latest sample.
     pub local_queue_depth: u64,
+    /// The time of the long polls that ended in each interval, as a share of it (a long poll
+    /// counts whole in the interval it ended in); from the probe.
+    pub long_poll_share: Series,
 }
 
 /// Runtime-wide gauges and their extremes.
@@ -374,6 +377,19 @@ impl Model {
                     worker.max_poll_ns = worker.max_poll_ns.max(bucket_floor_ns(bucket));
                     interval_max[i] = interval_max[i].max(bucket_floor_ns(bucket));
                 }
+            }
+        }
+        let mut long_ns = vec![0u64; self.workers.len()];
+        for poll in now.long_polls.iter().filter(|p| !p.worker_moved) {
+            if let Some(w) = poll.worker.filter(|&w| w < long_ns.len()) {
+                long_ns[w] = long_ns[w].saturating_add(poll.duration_ns);
+            }
+        }
+        if interval_ns > 0 {
+            for (worker, ns) in self.workers.iter_mut().zip(long_ns) {
+                worker
+                    .long_poll_share
+                    .push((ns as f64 / interval_ns as f64).min(1.0));
             }
         }
         for poll in now.in_flight.iter().chain(&now.long_polls) {

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{LatencySummary, Report};
+use crate::detect::groups::by_culprit;
 use crate::detect::{Finding, FindingKind, Severity};
 
 /// Renders the report as plain text lines of at most 100 columns.
@@ -161,8 +162,9 @@ fn render_phases(out: &mut String, r: &Report) {
 /// Width the text report keeps within.
 const WIDTH: usize = 100;
 
-/// Findings first: one group per kind, workload and spawn site, with how many findings it holds
-/// (the unit of the header's counts), its worst occurrence and the hint.
+/// Findings first: one group per culprit ([`by_culprit`]: kind, workload or spawn site, blocking
+/// line or syscall), with how many findings it holds (the unit of the header's counts), when,
+/// its worst occurrence and the hint.
 fn render_findings(out: &mut String, r: &Report) {
     let problems: Vec<&Finding> = r
         .findings
@@ -180,37 +182,40 @@ fn render_findings(out: &mut String, r: &Report) {
             .collect();
         let _ = writeln!(out, "Findings: {}", counts.join(" · "));
     }
-    let mut groups: Vec<(&Finding, u64)> = Vec::new();
-    for f in problems {
-        let same = |g: &&Finding| {
-            g.kind == f.kind && g.workload == f.workload && g.spawned_at == f.spawned_at
-        };
-        // Findings, as the header counts them: a long-poll finding counts its polls itself
-        // (its summary says how many), yet stands for one finding.
-        match groups.iter_mut().find(|(g, _)| same(g)) {
-            Some((worst, n)) => {
-                *n += f.stands_for();
-                if f.duration_ms > worst.duration_ms {
-                    *worst = f;
-                }
-            }
-            None => groups.push((f, f.stands_for())),
-        }
-    }
-    groups.sort_by(|a, b| b.0.severity.cmp(&a.0.severity).then(b.1.cmp(&a.1)));
-    for (worst, n) in groups {
-        let severity = match worst.severity {
+    let mut groups = by_culprit(&r.findings);
+    // Worst first, as the header leads with what to fix.
+    groups.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.count.cmp(&a.count)));
+    for g in groups {
+        let severity = match g.severity {
             Severity::Critical => "CRITICAL",
             Severity::Warning => "WARNING",
             Severity::Info => "info",
         };
-        let head = format!(
-            "{severity:<8} {} ×{n}  worst at {:.1} s: ",
-            worst.kind.name(),
-            worst.first_seen_ms as f64 / 1e3
-        );
-        wrap_into(out, &format!("{head}{}", worst.summary), "", "           ");
-        wrap_into(out, &worst.hint, "         → ", "           ");
+        let ongoing = if g.ongoing {
+            ", one going on at the end"
+        } else {
+            ""
+        };
+        let (first, last) = (g.first_ms as f64 / 1e3, g.last_ms as f64 / 1e3);
+        let head = format!("{severity:<8} {} ×{}  ", g.kind.name(), g.count);
+        if g.members.len() == 1 {
+            let line = format!("{head}at {first:.1} s{ongoing}: {}", g.worst.summary);
+            wrap_into(out, &line, "", "           ");
+        } else {
+            let line = format!(
+                "{head}{first:.1}-{last:.1} s{ongoing} · typical {} · worst {}",
+                fmt_ms(g.typical_ms),
+                fmt_ms(g.worst.duration_ms)
+            );
+            wrap_into(out, &line, "", "           ");
+            let worst = format!(
+                "the worst, at {:.1} s: {}",
+                g.worst.first_seen_ms as f64 / 1e3,
+                g.worst.summary
+            );
+            wrap_into(out, &worst, "           ", "           ");
+        }
+        wrap_into(out, &g.worst.hint, "         → ", "           ");
     }
     let events: Vec<&Finding> = r
         .findings

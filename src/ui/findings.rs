@@ -1,4 +1,5 @@
-//! Findings: the detector's log, newest first, coloured by severity, each with its hint.
+//! Findings: one row per culprit (kind, who, where), the most recent first, coloured by
+//! severity, each with its hint; and the events between them.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -7,7 +8,8 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use crate::app::view::finding_counts;
 use crate::app::{App, Focus};
-use crate::detect::{Finding, FindingKind, Severity};
+use crate::detect::groups::{Entry, Group};
+use crate::detect::{Finding, Severity};
 
 use super::layout::Mode;
 use super::text::{fmt_clock, truncate, width};
@@ -37,7 +39,7 @@ impl Widget for Findings<'_> {
             return;
         }
         let t = self.theme;
-        let findings = self.app.findings_newest_first();
+        let findings = self.app.finding_entries();
         let focused = self.app.view.focus == Focus::Findings;
         let mut title = vec![Span::styled(" Findings ", t.title)];
         let counts = finding_counts(self.app);
@@ -61,12 +63,15 @@ impl Widget for Findings<'_> {
         let rows = usize::from(inner.height);
         let mut lines: Vec<Line> = Vec::new();
         let mut whole = 0;
-        for (n, finding) in findings.iter().enumerate().skip(offset) {
+        for (n, entry) in findings.iter().enumerate().skip(offset) {
             if lines.len() >= rows {
                 break;
             }
             let selected = focused && n == self.app.view.selected_finding;
-            let entry = self.entry(finding, selected, max, per == 2);
+            let entry = match entry {
+                Entry::Group(g) => self.group(g, selected, max, per == 2),
+                Entry::Event(e) => self.event(e, selected, max, per == 2),
+            };
             if lines.len() + entry.len() <= rows {
                 whole += 1;
             }
@@ -97,39 +102,28 @@ impl Widget for Findings<'_> {
     }
 }
 
-/// The summary with the blocking line first, where a narrow panel cannot cut it off: `at
-/// src/x.rs:82: worker 0 was stuck 399 ms in task 7 (...)`. The report keeps the summary's own
-/// order.
-fn site_first(f: &Finding) -> String {
-    f.site
-        .as_deref()
-        .and_then(|site| {
-            let rest = f.summary.strip_suffix(&format!(", at {site}"))?;
-            Some(format!("at {site}: {rest}"))
-        })
-        .unwrap_or_else(|| f.summary.clone())
-}
-
 impl Findings<'_> {
-    /// The entry's line, and its hint's line below when `hint` is set (and it has one).
-    fn entry<'a>(&self, f: &Finding, selected: bool, max: usize, hint: bool) -> Vec<Line<'a>> {
-        if f.kind == FindingKind::Event {
-            return self.event(f, selected, max, hint);
-        }
+    /// The group's line, its blocking line first where a narrow panel cannot cut it off, and
+    /// its hint's line below when `hint` is set.
+    fn group<'a>(&self, g: &Group, selected: bool, max: usize, hint: bool) -> Vec<Line<'a>> {
+        let f = g.worst;
         let t = self.theme;
         let short = self.mode == Mode::Compact;
         let pointer = if selected { t.pointer() } else { " " };
-        let stamp = format!("[{}]", fmt_clock(f.first_seen_ms));
+        // When a lone finding began; when a group's latest one was seen.
+        let at = if g.members.len() == 1 {
+            g.first_ms
+        } else {
+            g.last_ms
+        };
+        let stamp = format!("[{}]", fmt_clock(at));
         let severity = format!(
             "{:<w$}",
-            severity_name(f.severity, short),
+            severity_name(g.severity, short),
             w = if short { 4 } else { 8 }
         );
-        let mut summary = site_first(f);
-        if f.count > 1 {
-            summary.push_str(&format!(" ×{}", f.count));
-        }
-        if f.ongoing {
+        let mut summary = g.summary();
+        if g.ongoing {
             summary.push_str(" (ongoing)");
         }
         let head = format!("{pointer}{stamp} {severity} {} ", f.kind.name());
@@ -138,7 +132,7 @@ impl Findings<'_> {
             max.saturating_sub(width(&head)),
             t.ellipsis(),
         );
-        let sev = t.severity(f.severity);
+        let sev = t.severity(g.severity);
         let (head_style, text_style, hint_style) = if selected {
             (t.selected, t.selected, t.selected)
         } else {

@@ -84,6 +84,28 @@ pub fn status_text(app: &App) -> (String, Tone) {
             }
             (text, Tone::Loud)
         }
+        Status::SlowPolls {
+            worker,
+            share,
+            window_ms,
+            who,
+        } => {
+            let who = who.map(|w| format!("{w}: ")).unwrap_or_default();
+            let text = format!(
+                "{who}long polls took {:.0}% of worker {worker} in the last {:.0} s",
+                share * 100.0,
+                window_ms as f64 / 1000.0
+            );
+            (text, Tone::Warning)
+        }
+        Status::Lagging { ms } => (
+            format!(
+                "timers fire {} late: every worker is busy or blocked",
+                fmt_dur(ms)
+            ),
+            Tone::Warning,
+        ),
+        Status::QueueFull { summary } => (summary, Tone::Warning),
     }
 }
 

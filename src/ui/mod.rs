@@ -23,6 +23,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use crate::app::App;
 use crate::app::view::workload_panels;
+use crate::detect::groups::Entry;
 pub use theme::{Look, Theme, ThemeName};
 
 use layout::{Content, MIN_HEIGHT, MIN_WIDTH, centered};
@@ -69,9 +70,18 @@ impl Widget for Screen<'_> {
         findings::Findings { app, theme, mode }.render(areas.findings, buf);
         footer::Footer { app, theme }.render(areas.footer, buf);
         if app.view.detail_open
-            && let Some(finding) = app.selected_finding()
+            && let Some(entry) = app.selected_entry()
         {
-            detail::Detail { finding, theme }.render(area, buf);
+            let (finding, group) = match &entry {
+                Entry::Group(g) => (g.worst, Some(g)),
+                Entry::Event(e) => (*e, None),
+            };
+            detail::Detail {
+                finding,
+                group,
+                theme,
+            }
+            .render(area, buf);
         }
         if app.view.help_open {
             help::Help { app, theme }.render(area, buf);

@@ -1,0 +1,290 @@
+//! Findings grouped by culprit, for people: one group per kind, culprit (the workload, else the
+//! spawn site) and place (the blocking line, else the syscall the thread waited in), with how
+//! many findings it holds, their typical and worst durations, when they were first and last
+//! seen and whether one is going on. The dashboard's findings panel and the text report show
+//! these groups; the detector keeps the findings themselves (see [`super::fold`]).
+
+use super::{Finding, FindingKind, Severity};
+use crate::report::fmt_ms;
+
+/// Findings alike in who and where. Events are never grouped: [`by_culprit`] leaves them out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group<'a> {
+    pub kind: FindingKind,
+    /// The highest severity among the members.
+    pub severity: Severity,
+    /// The workload, else the spawn site, else `None` (lag, a queue at its cap).
+    pub culprit: Option<String>,
+    /// The blocking line, else `in SYSCALL`, else `None`.
+    pub place: Option<String>,
+    /// Findings, as the detector counts them ([`Finding::stands_for`]).
+    pub count: u64,
+    /// Polls the members counted: a long-poll finding stands for one finding and many polls.
+    pub polls: u64,
+    /// The median of the members' durations.
+    pub typical_ms: f64,
+    pub worst: &'a Finding,
+    pub first_ms: u64,
+    pub last_ms: u64,
+    pub ongoing: bool,
+    /// The members, oldest first.
+    pub members: Vec<&'a Finding>,
+}
+
+fn culprit(f: &Finding) -> Option<String> {
+    f.workload.clone().or_else(|| f.spawned_at.clone())
+}
+
+fn place(f: &Finding) -> Option<String> {
+    f.site
+        .clone()
+        .or_else(|| f.syscall.as_ref().map(|call| format!("in {call}")))
+}
+
+/// The findings other than events, grouped, the group seen most recently first (a group going
+/// on before one that ended).
+pub fn by_culprit(findings: &[Finding]) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for f in findings.iter().filter(|f| f.kind != FindingKind::Event) {
+        let (who, at) = (culprit(f), place(f));
+        match groups
+            .iter_mut()
+            .find(|g| g.kind == f.kind && g.culprit == who && g.place == at)
+        {
+            Some(g) => g.members.push(f),
+            None => groups.push(Group {
+                kind: f.kind,
+                severity: f.severity,
+                culprit: who,
+                place: at,
+                count: 0,
+                polls: 0,
+                typical_ms: 0.0,
+                worst: f,
+                first_ms: f.first_seen_ms,
+                last_ms: f.last_seen_ms,
+                ongoing: false,
+                members: vec![f],
+            }),
+        }
+    }
+    for g in &mut groups {
+        let members = &g.members;
+        g.severity = members
+            .iter()
+            .map(|f| f.severity)
+            .max()
+            .unwrap_or(g.severity);
+        g.count = members.iter().map(|f| f.stands_for()).sum();
+        g.polls = members.iter().map(|f| f.count.max(1)).sum();
+        g.first_ms = members.iter().map(|f| f.first_seen_ms).min().unwrap_or(0);
+        g.last_ms = members.iter().map(|f| f.last_seen_ms).max().unwrap_or(0);
+        g.ongoing = members.iter().any(|f| f.ongoing);
+        if let Some(worst) = members
+            .iter()
+            .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms))
+        {
+            g.worst = worst;
+        }
+        let mut durations: Vec<f64> = members.iter().map(|f| f.duration_ms).collect();
+        durations.sort_by(f64::total_cmp);
+        g.typical_ms = durations.get(durations.len() / 2).copied().unwrap_or(0.0);
+    }
+    groups.sort_by(|a, b| {
+        b.ongoing
+            .cmp(&a.ongoing)
+            .then(b.last_ms.cmp(&a.last_ms))
+            .then(b.severity.cmp(&a.severity))
+    });
+    groups
+}
+
+/// A row of the findings panel: a group, or an event (a phase begun, a knob turned).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry<'a> {
+    Group(Group<'a>),
+    Event(&'a Finding),
+}
+
+impl Entry<'_> {
+    /// When it last happened, on the run's clock.
+    pub fn at_ms(&self) -> u64 {
+        match self {
+            Entry::Group(g) => g.last_ms,
+            Entry::Event(e) => e.first_seen_ms,
+        }
+    }
+}
+
+/// The groups and the events, the most recent first: a group going on has been seen at the
+/// latest sample. An event made at the time of a group's latest finding is above it (it came
+/// after the sample that saw the finding); the next sample puts a group still going on back on
+/// top.
+pub fn entries(findings: &[Finding]) -> Vec<Entry<'_>> {
+    let events = findings.iter().filter(|f| f.kind == FindingKind::Event);
+    let mut entries: Vec<Entry<'_>> = events.rev().map(Entry::Event).collect();
+    entries.extend(by_culprit(findings).into_iter().map(Entry::Group));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.at_ms()));
+    entries
+}
+
+impl Group<'_> {
+    /// What the group's findings are, counted: `12 stalls`, `1 stall`, `3 long-poll findings
+    /// (41 polls)`.
+    pub fn counted(&self) -> String {
+        let n = self.count;
+        let one = n == 1;
+        match self.kind {
+            FindingKind::Stall => format!("{n} stall{}", if one { "" } else { "s" }),
+            FindingKind::LongPoll => format!(
+                "{n} long-poll finding{} ({} polls)",
+                if one { "" } else { "s" },
+                self.polls
+            ),
+            FindingKind::Lag => format!("{n} lag episode{}", if one { "" } else { "s" }),
+            FindingKind::BlockingQueue => {
+                format!("{n} queue episode{}", if one { "" } else { "s" })
+            }
+            FindingKind::BlockInPlace => format!("{n} block_in_place call{}", plural(n)),
+            FindingKind::Panic => format!("{n} panic{}", plural(n)),
+            FindingKind::Event => format!("{n} event{}", plural(n)),
+        }
+    }
+
+    /// One line: where first (it must survive a narrow screen), then who and how much. A group
+    /// of one reads as its finding does.
+    pub fn summary(&self) -> String {
+        let lead = self
+            .place
+            .as_deref()
+            .filter(|p| !p.starts_with("in "))
+            .map(|site| format!("at {site}: "))
+            .unwrap_or_default();
+        if self.members.len() == 1 {
+            let f = self.worst;
+            let rest = f
+                .site
+                .as_deref()
+                .and_then(|site| f.summary.strip_suffix(&format!(", at {site}")))
+                .unwrap_or(&f.summary);
+            return format!("{lead}{rest}");
+        }
+        let who = self
+            .culprit
+            .as_deref()
+            .map(|c| format!("{c}: "))
+            .unwrap_or_default();
+        let syscall = self
+            .place
+            .as_deref()
+            .filter(|p| p.starts_with("in "))
+            .map(|p| format!(" {p}"))
+            .unwrap_or_default();
+        format!(
+            "{lead}{who}{}{syscall}, typical {}, worst {}",
+            self.counted(),
+            fmt_ms(self.typical_ms),
+            fmt_ms(self.worst.duration_ms)
+        )
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stall(at_ms: u64, ms: f64, workload: &str, site: Option<&str>, syscall: &str) -> Finding {
+        Finding {
+            workload: Some(workload.into()),
+            duration_ms: ms,
+            site: site.map(Into::into),
+            syscall: Some(syscall.into()),
+            summary: format!("worker 0 was stuck {ms} ms in task 7 ({workload})"),
+            ..Finding::new(FindingKind::Stall, Severity::Critical, at_ms)
+        }
+    }
+
+    #[test]
+    fn stalls_of_one_task_at_two_lines_are_two_groups_with_their_own_worst() {
+        let findings = vec![
+            stall(
+                1_000,
+                350.0,
+                "server",
+                Some("src/main.rs:82"),
+                "clock_nanosleep",
+            ),
+            stall(2_000, 120.0, "server", Some("src/main.rs:95"), "read"),
+            stall(
+                3_000,
+                380.0,
+                "server",
+                Some("src/main.rs:82"),
+                "clock_nanosleep",
+            ),
+            stall(
+                4_000,
+                360.0,
+                "server",
+                Some("src/main.rs:82"),
+                "clock_nanosleep",
+            ),
+            crate::detect::event(4_500, "phase 2".into(), String::new()),
+        ];
+        let groups = by_culprit(&findings);
+        assert_eq!(groups.len(), 2, "{groups:#?}");
+        let sleep = &groups[0];
+        assert_eq!(sleep.place.as_deref(), Some("src/main.rs:82"));
+        assert_eq!(
+            (sleep.count, sleep.first_ms, sleep.last_ms),
+            (3, 1_000, 4_000)
+        );
+        assert_eq!(sleep.typical_ms, 360.0);
+        assert_eq!(sleep.worst.duration_ms, 380.0);
+        assert_eq!(
+            sleep.summary(),
+            "at src/main.rs:82: server: 3 stalls, typical 360 ms, worst 380 ms"
+        );
+        assert_eq!(groups[1].count, 1);
+        assert_eq!(
+            groups[1].summary(),
+            "at src/main.rs:95: worker 0 was stuck 120 ms in task 7 (server)"
+        );
+    }
+
+    #[test]
+    fn without_a_blocking_line_the_syscall_tells_groups_apart_and_an_ongoing_one_leads() {
+        let mut ongoing = stall(1_000, 200.0, "locker", None, "futex");
+        ongoing.ongoing = true;
+        let findings = vec![
+            ongoing,
+            stall(1_500, 150.0, "locker", None, "futex"),
+            stall(5_000, 150.0, "locker", None, "clock_nanosleep"),
+        ];
+        let groups = by_culprit(&findings);
+        assert_eq!(groups.len(), 2);
+        assert!(groups[0].ongoing, "the ongoing group first: {groups:#?}");
+        assert_eq!(groups[0].place.as_deref(), Some("in futex"));
+        assert_eq!(
+            groups[0].summary(),
+            "locker: 2 stalls in futex, typical 200 ms, worst 200 ms"
+        );
+    }
+
+    #[test]
+    fn a_long_poll_group_counts_findings_and_says_how_many_polls() {
+        let mut a = Finding::new(FindingKind::LongPoll, Severity::Warning, 1_000);
+        a.workload = Some("hasher".into());
+        a.count = 30;
+        let mut b = a.clone();
+        b.count = 11;
+        let findings = [a, b];
+        let groups = by_culprit(&findings);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].counted(), "2 long-poll findings (41 polls)");
+    }
+}
