@@ -593,3 +593,24 @@ fn long_polls_taking_a_share_of_a_worker_turn_the_status_but_a_lone_one_does_not
     // One 11 ms poll in 6 s is no alarm.
     assert_eq!(status(&run(1000, 11)), Status::Healthy);
 }
+
+#[test]
+fn a_worker_busy_all_second_but_idle_in_its_last_interval_is_not_shown_idle() {
+    let mut app = App::new(super::fixtures::info());
+    for i in 0..20 {
+        app.update(Msg::Sample(Box::new(sample(i, 1.0, None))));
+    }
+    // The last interval adds no busy time: the live figure of that one interval is 0.
+    let mut last = sample(20, 1.0, None);
+    let before = sample(19, 1.0, None);
+    if let (Some(probe), Some(was)) = (last.probe.as_mut(), before.probe.as_ref()) {
+        for (w, b) in probe.workers.iter_mut().zip(&was.workers) {
+            w.busy_ns = b.busy_ns;
+        }
+    }
+    app.update(Msg::Sample(Box::new(last)));
+    let row = &worker_rows(&app)[0];
+    assert_eq!(row.state, WorkerState::Polling, "{row:?}");
+    assert!((0.85..=0.95).contains(&row.busy), "{row:?}");
+    assert_eq!(row.history_window, "since start");
+}

@@ -28,12 +28,14 @@ pub enum WorkerState {
 pub struct WorkerRow {
     pub index: usize,
     pub state: WorkerState,
-    /// Busy share of the last interval, 0..=1 (live, from the probe).
+    /// Busy share over the last second, 0..=1 (live, from the probe): the window of the state,
+    /// the polls per second and the longest poll too.
     pub busy: f64,
-    /// Busy % of each interval over the last minute, oldest first.
+    /// Busy % of each interval, oldest first, over [`WorkerRow::history_window`].
     pub busy_history: Vec<u64>,
+    pub history_window: &'static str,
     pub polls_per_sec: f64,
-    /// Longest poll of the last interval, ms.
+    /// Longest poll of the last second, ms.
     pub max_poll_ms: f64,
     pub local_queue: u64,
 }
@@ -64,7 +66,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
             } else {
                 &w.live_busy_ratio
             };
-            let busy = series.last().unwrap_or(0.0);
+            let busy = series.recent_mean(RECENT).unwrap_or(0.0);
             let state = match running_on(model, index) {
                 Some(p) if p.duration_ns >= stall_ns => WorkerState::Stuck {
                     ms: p.duration_ns as f64 / 1e6,
@@ -84,8 +86,9 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 state,
                 busy,
                 busy_history: series.iter().map(|r| (r * 100.0).round() as u64).collect(),
+                history_window: window(series),
                 polls_per_sec: polls.recent_mean(RECENT).unwrap_or(0.0),
-                max_poll_ms: w.max_poll_ms.last().unwrap_or(0.0),
+                max_poll_ms: recent_max(&w.max_poll_ms).unwrap_or(0.0),
                 local_queue: w.local_queue_depth,
             }
         })
@@ -281,8 +284,8 @@ pub struct WorkloadPanel {
     pub kind: &'static str,
     pub setting: String,
     pub lines: Vec<(String, String)>,
-    /// What the sparkline shows, and its values (oldest first).
-    pub spark_label: &'static str,
+    /// What the sparkline shows and over which window, and its values (oldest first).
+    pub spark_label: String,
     pub spark: Vec<u64>,
     /// Where the workload's settings changed, as offsets back from the newest spark value
     /// (0 = the newest): the before and after of a flip, side by side.
@@ -341,7 +344,7 @@ fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
     let mut lines = match kind {
         "echo" => vec![
             ("requests/s".into(), format!("{rate:.0}")),
-            ("round trip".into(), latency),
+            (latency_of(kind).into(), latency),
         ],
         "hash" => {
             let mb = w.bytes_per_sec.recent_mean(RECENT).unwrap_or(0.0) / 1e6;
@@ -350,20 +353,20 @@ fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
                     "throughput".into(),
                     format!("{mb:.0} MB/s · {rate:.1} jobs/s"),
                 ),
-                ("job".into(), latency),
+                (latency_of(kind).into(), latency),
             ]
         }
         "mutex" => vec![
             ("acquired/s".into(), format!("{rate:.0}")),
-            ("lock wait".into(), latency),
+            (latency_of(kind).into(), latency),
         ],
         "sleep" => vec![
             ("sleeps/s".into(), format!("{rate:.1}")),
-            ("sleep".into(), latency),
+            (latency_of(kind).into(), latency),
         ],
         _ => vec![
             ("ops/s".into(), format!("{rate:.0}")),
-            ("latency".into(), latency),
+            (latency_of(kind).into(), latency),
         ],
     };
     if w.errors > 0 || w.timeouts > 0 {
@@ -377,9 +380,29 @@ fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
         kind,
         setting: w.setting.clone(),
         lines,
-        spark_label: "p99 µs",
+        spark_label: format!("p99 {}, {}", latency_of(kind), window(&w.p99_ms)),
         spark,
         marks: Vec::new(),
+    }
+}
+
+/// The window a sparkline of `series` covers: the last minute once it holds one.
+pub fn window(series: &Series) -> &'static str {
+    if series.is_full() {
+        "last minute"
+    } else {
+        "since start"
+    }
+}
+
+/// What a workload's latency measures, in a word or two.
+fn latency_of(kind: &str) -> &'static str {
+    match kind {
+        "echo" => "round trip",
+        "hash" => "job",
+        "mutex" => "lock wait",
+        "sleep" => "sleep",
+        _ => "latency",
     }
 }
 

@@ -25,6 +25,12 @@ impl Series {
         self.values.push_back(value);
     }
 
+    /// Holds a whole window ([`SERIES_LEN`] values): only then does a sparkline show "the last
+    /// minute" rather than the time since the start.
+    pub fn is_full(&self) -> bool {
+        self.values.len() == SERIES_LEN
+    }
+
     pub fn last(&self) -> Option<f64> {
         self.values.back().copied()
     }

@@ -110,13 +110,8 @@ impl Findings<'_> {
         let t = self.theme;
         let short = self.mode == Mode::Compact;
         let pointer = if selected { t.pointer() } else { " " };
-        // When a lone finding began; when a group's latest one was seen.
-        let at = if g.members.len() == 1 {
-            g.first_ms
-        } else {
-            g.last_ms
-        };
-        let stamp = format!("[{}]", fmt_clock(at));
+        // When the group was last seen: the order of the rows, and "now" for one going on.
+        let stamp = format!("[{}]", fmt_clock(g.last_ms));
         let severity = format!(
             "{:<w$}",
             severity_name(g.severity, short),

@@ -58,20 +58,24 @@ fn columns(mode: Mode) -> Vec<(Col, Constraint)> {
     }
 }
 
-fn heading(col: Col, mode: Mode) -> (&'static str, Alignment) {
-    match col {
+fn heading(col: Col, mode: Mode, window: &str) -> (String, Alignment) {
+    let (text, align) = match col {
         Col::Index => ("  #", Alignment::Left),
         Col::State => ("state", Alignment::Left),
-        Col::Busy => ("busy", Alignment::Left),
+        Col::Busy => match mode {
+            Mode::Wide => ("busy, last second", Alignment::Left),
+            Mode::Compact => ("busy", Alignment::Left),
+        },
         Col::Polls => ("polls/s", Alignment::Right),
         Col::MaxPoll => ("max poll", Alignment::Right),
         Col::Queue => ("queue", Alignment::Right),
         Col::Task => ("stuck in", Alignment::Left),
         Col::History => match mode {
-            Mode::Wide => ("busy, last minute", Alignment::Left),
+            Mode::Wide => return (format!("busy, {window}"), Alignment::Left),
             Mode::Compact => ("busy, recent", Alignment::Left),
         },
-    }
+    };
+    (text.to_string(), align)
 }
 
 /// The first row to show so that `selected` is visible in `visible` rows.
@@ -126,7 +130,8 @@ impl Widget for Workers<'_> {
         let layout = Layout::horizontal(cols.iter().map(|(_, c)| *c)).spacing(1);
         let head = Rect::new(inner.x, inner.y, inner.width, 1);
         for ((col, _), rect) in cols.iter().zip(layout.split(head).iter()) {
-            let (text, align) = heading(*col, self.mode);
+            let window = rows.first().map_or("last minute", |r| r.history_window);
+            let (text, align) = heading(*col, self.mode, window);
             Paragraph::new(Line::styled(text, t.dim))
                 .alignment(align)
                 .render(*rect, buf);

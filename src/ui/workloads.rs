@@ -267,7 +267,7 @@ impl Workloads<'_> {
         title.extend(self.heading(panel));
         title.push(Span::raw(" "));
         let block = t.block(Line::from(title), false).title_bottom(Line::styled(
-            t.s(&format!(" {}, last minute ", panel.spark_label)),
+            t.s(&format!(" {} ", panel.spark_label)),
             t.dim,
         ));
         let inner = block.inner(area);
