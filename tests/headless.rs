@@ -249,6 +249,19 @@ fn blocking_sleep_keeps_workers_busy_off_the_cpu_and_async_sleep_parks_them() {
             busy_cores - cpu >= 0.5,
             "busy {busy_cores} cores, on CPU {cpu}"
         );
+        // Each worker's own split says the same: busy, and off the CPU.
+        let busiest = mistake
+            .workers
+            .iter()
+            .max_by(|a, b| a.busy_ratio.total_cmp(&b.busy_ratio))
+            .expect("workers");
+        let on_cpu = busiest.cpu_ratio.expect("linux reads each worker's CPU time");
+        assert!(
+            on_cpu <= busiest.busy_ratio / 2.0,
+            "worker {} busy {:.2}, on CPU {on_cpu:.2}",
+            busiest.index,
+            busiest.busy_ratio
+        );
     }
     // A 200 ms blocking sleep makes echo requests wait up to 200 ms. Async sleep does not, but
     // that wait does not grow with the machine's load and the fix's scheduling delays do (the

@@ -97,6 +97,11 @@ pub struct ProbeWorker {
     pub busy_ns: u64,
     /// Weighted poll counts per [`buckets`] bucket.
     pub buckets: Vec<u64>,
+    /// CPU time of the threads while they ran this worker (the kernel's schedstat): set
+    /// beside `busy_ns`, it tells a worker computing from one blocked off the CPU. `None`
+    /// where per-thread CPU time cannot be read.
+    #[serde(default)]
+    pub cpu_ns: Option<u64>,
 }
 
 /// Everything the hooks share: one per measured runtime.

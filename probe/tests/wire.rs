@@ -276,7 +276,10 @@ fn a_client_of_another_major_version_is_told_why() {
     let first = frames.read_frame().expect("readable").expect("the hello");
     assert_eq!(first.kind, Kind::ServerHello as u8);
     let future = ClientHello {
-        version: Version { major: 2, minor: 0 },
+        version: Version {
+            major: PROTOCOL.major + 1,
+            minor: 0,
+        },
         client: "tokmon 9".into(),
         ..ClientHello::default()
     };
@@ -292,13 +295,12 @@ fn a_client_of_another_major_version_is_told_why() {
     let notice = tokmon_probe::wire::Notice::decode(answer.payload).expect("a notice");
     println!("{}", notice.text);
     assert_eq!(notice.code, NoticeCode::VersionMismatch);
-    assert!(
-        notice
-            .text
-            .starts_with("tokmon-probe speaks protocol 1, this client 2:"),
-        "{}",
-        notice.text
+    let expected = format!(
+        "tokmon-probe speaks protocol {}, this client {}:",
+        PROTOCOL.major,
+        PROTOCOL.major + 1
     );
+    assert!(notice.text.starts_with(&expected), "{}", notice.text);
     assert!(
         frames.read_frame().expect("a clean end").is_none(),
         "then the server closes"
@@ -314,7 +316,10 @@ fn a_server_of_another_major_version_is_a_clear_client_error() {
     let fake = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accepts");
         let hello = ServerHello {
-            version: Version { major: 2, minor: 1 },
+            version: Version {
+                major: PROTOCOL.major + 1,
+                minor: 1,
+            },
             pid: 1,
             program: "future".into(),
             probe_version: "9.0.0".into(),
@@ -336,11 +341,12 @@ fn a_server_of_another_major_version_is_a_clear_client_error() {
     let err = Client::connect_unix(&path, &ClientOptions::default()).expect_err("refused");
     println!("{err}");
     assert!(matches!(err, WireError::VersionMismatch { .. }));
-    assert!(
-        err.to_string()
-            .starts_with("tokmon-probe speaks protocol 2, this client 1:"),
-        "{err}"
+    let expected = format!(
+        "tokmon-probe speaks protocol {}, this client {}:",
+        PROTOCOL.major + 1,
+        PROTOCOL.major
     );
+    assert!(err.to_string().starts_with(&expected), "{err}");
     drop(err);
     fake.join().expect("the fake server ends");
 }

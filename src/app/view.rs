@@ -34,6 +34,9 @@ pub struct WorkerRow {
     /// Busy % of each interval, oldest first, over [`WorkerRow::history_window`].
     pub busy_history: Vec<u64>,
     pub history_window: &'static str,
+    /// On-CPU share over the last second, 0..=1: busy 100 % with CPU 2 % is a worker blocked
+    /// off the CPU (a lock, a sleep, blocking I/O); `None` without per-thread CPU time.
+    pub cpu: Option<f64>,
     pub polls_per_sec: f64,
     /// Longest poll of the last second, ms.
     pub max_poll_ms: f64,
@@ -87,6 +90,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 busy,
                 busy_history: series.iter().map(|r| (r * 100.0).round() as u64).collect(),
                 history_window: window(series),
+                cpu: w.cpu_ratio.recent_mean(RECENT),
                 polls_per_sec: polls.recent_mean(RECENT).unwrap_or(0.0),
                 max_poll_ms: recent_max(&w.max_poll_ms).unwrap_or(0.0),
                 local_queue: w.local_queue_depth,

@@ -50,6 +50,10 @@ pub struct WorkerModel {
     pub max_poll_ms: Series,
     /// Tasks in the worker's local queue at the latest sample.
     pub local_queue_depth: u64,
+    /// The worker threads' CPU time while they ran this worker, in total and as a share of
+    /// each interval (from the probe, where the kernel gives per-thread CPU time).
+    pub cpu_ns: Option<u64>,
+    pub cpu_ratio: Series,
     /// The time of the long polls that ended in each interval, as a share of it (a long poll
     /// counts whole in the interval it ended in); from the probe.
     pub long_poll_share: Series,
@@ -362,6 +366,15 @@ impl Model {
             self.probe_busy_peak[i] = peak.max(n.busy_ns);
             worker.probe_busy_ns += busy;
             worker.probe_polls += delta(b.polls, n.polls);
+            if let (Some(before), Some(now)) = (b.cpu_ns, n.cpu_ns) {
+                let cpu = delta(before, now);
+                worker.cpu_ns = Some(worker.cpu_ns.unwrap_or(0) + cpu);
+                if interval_ns > 0 {
+                    worker
+                        .cpu_ratio
+                        .push((cpu as f64 / interval_ns as f64).clamp(0.0, 1.0));
+                }
+            }
             if interval_ns > 0 {
                 worker
                     .live_busy_ratio

@@ -151,6 +151,7 @@ fn probed(seq: u64, ms: u64, busy_ms: u64) -> Sample {
             polls: seq,
             busy_ns: busy_ms * 1_000_000,
             buckets: vec![],
+            cpu_ns: None,
         }],
         ..ProbeSample::default()
     });

@@ -132,6 +132,10 @@ pub struct WorkerReport {
     pub busy_ratio: f64,
     /// The same as tokio's own counters publish it, as a cross-check.
     pub tokio_busy_ratio: f64,
+    /// Share of the run the worker's threads spent on a CPU (the kernel's schedstat): far
+    /// below `busy_ratio`, the worker was blocked off the CPU (a lock, a sleep, I/O).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ratio: Option<f64>,
     /// Task polls, from tokmon's poll hooks.
     pub polls: u64,
     /// Scheduler polls as tokio counts them (a chain of LIFO-slot polls counts once).
@@ -229,6 +233,7 @@ impl Report {
                 index,
                 busy_ratio: ratio(w.probe_busy_ns),
                 tokio_busy_ratio: ratio(w.busy_ns),
+                cpu_ratio: w.cpu_ns.map(ratio),
                 polls: w.probe_polls,
                 tokio_polls: w.polls,
                 max_poll_ms: ms(w.max_poll_ns),

@@ -41,15 +41,19 @@ pub fn render_text(report: &Report) -> String {
     out.push('\n');
     let _ = writeln!(
         out,
-        "{:<8} {:>7} {:>12} {:>9} {:>9} {:>16}",
-        "worker", "busy", "polls", "parks", "steals", "max local queue"
+        "{:<8} {:>7} {:>7} {:>12} {:>9} {:>9} {:>16}",
+        "worker", "busy", "on CPU", "polls", "parks", "steals", "max local queue"
     );
     for w in &r.workers {
+        let cpu = w
+            .cpu_ratio
+            .map_or("-".to_string(), |c| format!("{:.1}%", c * 100.0));
         let _ = writeln!(
             out,
-            "{:<8} {:>6.1}% {:>12} {:>9} {:>9} {:>16}",
+            "{:<8} {:>6.1}% {:>7} {:>12} {:>9} {:>9} {:>16}",
             w.index,
             w.busy_ratio * 100.0,
+            cpu,
             w.polls,
             w.parks,
             w.steals,

@@ -24,6 +24,8 @@ enum Col {
     Index,
     State,
     Busy,
+    /// On-CPU share of the same second: beside busy, it tells computing from blocked.
+    Cpu,
     Polls,
     MaxPoll,
     Queue,
@@ -40,6 +42,7 @@ fn columns(mode: Mode) -> Vec<(Col, Constraint)> {
             (Col::Index, Length(4)),
             (Col::State, Length(14)),
             (Col::Busy, Length(26)),
+            (Col::Cpu, Length(6)),
             (Col::Polls, Length(9)),
             (Col::MaxPoll, Length(10)),
             (Col::Queue, Length(6)),
@@ -48,8 +51,9 @@ fn columns(mode: Mode) -> Vec<(Col, Constraint)> {
         ],
         Mode::Compact => vec![
             (Col::Index, Length(4)),
-            (Col::State, Length(13)),
-            (Col::Busy, Length(14)),
+            (Col::State, Length(12)),
+            (Col::Busy, Length(12)),
+            (Col::Cpu, Length(4)),
             (Col::Polls, Length(8)),
             (Col::MaxPoll, Length(9)),
             (Col::Queue, Length(5)),
@@ -65,6 +69,10 @@ fn heading(col: Col, mode: Mode, window: &str) -> (String, Alignment) {
         Col::Busy => match mode {
             Mode::Wide => ("busy, last second", Alignment::Left),
             Mode::Compact => ("busy", Alignment::Left),
+        },
+        Col::Cpu => match mode {
+            Mode::Wide => ("on CPU", Alignment::Right),
+            Mode::Compact => ("CPU", Alignment::Right),
         },
         Col::Polls => ("polls/s", Alignment::Right),
         Col::MaxPoll => ("max poll", Alignment::Right),
@@ -195,6 +203,12 @@ impl Workers<'_> {
                     .filled_style(if stuck { t.critical } else { t.bar })
                     .unfilled_style(t.bar_empty)
                     .render(area, buf);
+            }
+            Col::Cpu => {
+                // Busy but off the CPU is the mark of a blocking call: say it loudly.
+                let blocked = row.busy >= 0.5 && row.cpu.is_some_and(|c| c < row.busy / 2.0);
+                let style = if blocked { t.critical } else { t.text };
+                right(fmt_share(row.cpu.map(unit)), style).render(area, buf);
             }
             Col::Polls => right(fmt_rate(row.polls_per_sec), t.text).render(area, buf),
             Col::MaxPoll => {

@@ -4,7 +4,8 @@
 //! between threads: `block_in_place` hands worker *i* to a new thread while the old one
 //! finishes its poll. So each sample attributes what a thread did since the previous sample to
 //! the worker that thread runs now, and only while it really runs it (the runtime's
-//! `worker_thread_id` agrees); the part of a poll still running counts live.
+//! `worker_thread_id` agrees); the part of a poll still running counts live. A thread's CPU
+//! time (refreshed by the sampler just before) is attributed the same way.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -18,6 +19,7 @@ use crate::{ProbeWorker, ThreadSlot};
 struct Seen {
     polls: u64,
     busy_ns: u64,
+    cpu_ns: u64,
     buckets: [u64; BUCKETS],
 }
 
@@ -44,6 +46,7 @@ impl WorkerAttribution {
                     polls: 0,
                     busy_ns: 0,
                     buckets: vec![0; BUCKETS],
+                    cpu_ns: None,
                 });
         }
         let mut live = vec![0u64; worker_threads.len()];
@@ -60,11 +63,14 @@ impl WorkerAttribution {
             present.push(key);
             let view = slot.view();
             let buckets = slot.buckets();
+            // Zero until the thread's CPU time was first read (never, where it cannot be).
+            let cpu_ns = slot.last_cpu_ns.load(Ordering::Relaxed);
             let before = self.last.insert(
                 key,
                 Seen {
                     polls: view.polls,
                     busy_ns: view.busy_ns,
+                    cpu_ns,
                     buckets,
                 },
             );
@@ -75,10 +81,15 @@ impl WorkerAttribution {
             let before = before.unwrap_or(Seen {
                 polls: 0,
                 busy_ns: 0,
+                cpu_ns: 0,
                 buckets: [0; BUCKETS],
             });
             total.polls += view.polls.saturating_sub(before.polls);
             total.busy_ns += view.busy_ns.saturating_sub(before.busy_ns);
+            if cpu_ns > 0 {
+                let cpu = total.cpu_ns.get_or_insert(0);
+                *cpu += cpu_ns.saturating_sub(before.cpu_ns);
+            }
             for (i, count) in total.buckets.iter_mut().enumerate() {
                 *count += buckets[i].saturating_sub(before.buckets[i]);
             }
@@ -95,6 +106,7 @@ impl WorkerAttribution {
                 polls: total.polls,
                 busy_ns: total.busy_ns + running,
                 buckets: total.buckets.clone(),
+                cpu_ns: total.cpu_ns,
             })
             .collect()
     }

@@ -13,7 +13,9 @@ pub const MAGIC: [u8; 6] = *b"TOKMON";
 
 /// The protocol this crate speaks. Peers of the same major version understand each other; a
 /// newer minor version may add frame kinds, which an older peer skips.
-pub const PROTOCOL: Version = Version { major: 1, minor: 0 };
+///
+/// 2: a worker's CPU time in each reading (`ProbeWorker::cpu_ns`).
+pub const PROTOCOL: Version = Version { major: 2, minor: 0 };
 
 /// Bytes before a hello's postcard body: the magic, then major and minor (u16, little-endian).
 /// They never change, so that a peer of any version can say which version the other speaks.
@@ -336,13 +338,18 @@ mod tests {
     #[test]
     fn another_major_version_is_named_in_the_error() {
         let mut hello = server_hello();
-        hello.version = Version { major: 2, minor: 5 };
-        let err = ServerHello::decode(&hello.encode()).expect_err("major 2");
+        hello.version = Version {
+            major: PROTOCOL.major + 1,
+            minor: 5,
+        };
+        let err = ServerHello::decode(&hello.encode()).expect_err("another major");
         let text = err.to_string();
-        assert!(
-            text.starts_with("tokmon-probe speaks protocol 2, this client 1:"),
-            "{text}"
+        let expected = format!(
+            "tokmon-probe speaks protocol {}, this client {}:",
+            PROTOCOL.major + 1,
+            PROTOCOL.major
         );
+        assert!(text.starts_with(&expected), "{text}");
     }
 
     #[test]
