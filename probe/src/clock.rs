@@ -15,6 +15,10 @@ pub const COARSE_TICK: Duration = Duration::from_millis(1);
 /// One poll in this many is timed with the precise clock, for the short end of the histogram.
 pub const PRECISE_EVERY: u64 = 256;
 
+/// Polls at least this long by the coarse clock are counted one by one in the histogram; the
+/// buckets below hold the sampled short polls, each counted [`PRECISE_EVERY`] times.
+pub const EXACT_FROM_NS: u64 = 2_000_000;
+
 /// Nanoseconds since the probe started, at millisecond resolution.
 #[derive(Debug)]
 pub struct CoarseClock {

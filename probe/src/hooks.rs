@@ -15,12 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::runtime::{Builder, TaskMeta};
 
 use super::buckets::bucket_of;
-use super::clock::PRECISE_EVERY;
+use super::clock::{EXACT_FROM_NS, PRECISE_EVERY};
 use super::threads::ThreadSlot;
 use super::{LongPoll, Probe, labels, locations, task_id_u64};
-
-/// Polls at least this long by the coarse clock are counted one by one in the histogram.
-const EXACT_FROM_NS: u64 = 2_000_000;
 
 thread_local! {
     /// This thread's slot, set when the measured runtime starts the thread.

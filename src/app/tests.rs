@@ -527,7 +527,9 @@ fn no_percentile_of_the_poll_histogram_is_shown_above_the_longest_poll() {
         if let Some(probe) = s.probe.as_mut() {
             for w in &mut probe.workers {
                 w.buckets.iter_mut().for_each(|b| *b = 0);
-                w.buckets[14] = i * 10;
+                // Enough sampled short polls to show percentiles, far fewer than long ones.
+                w.buckets[0] = i * 32 * 256;
+                w.buckets[14] = i * 100_000;
             }
         }
         app.update(Msg::Sample(Box::new(s)));
@@ -613,4 +615,53 @@ fn a_worker_busy_all_second_but_idle_in_its_last_interval_is_not_shown_idle() {
     assert_eq!(row.state, WorkerState::Polling, "{row:?}");
     assert!((0.85..=0.95).contains(&row.busy), "{row:?}");
     assert_eq!(row.history_window, "since start");
+}
+
+#[test]
+fn percentiles_wait_for_enough_sampled_short_polls() {
+    // Early in a run: long polls (counted one by one) and a handful of sampled short ones.
+    let mut app = App::new(super::fixtures::info());
+    for i in 0..10 {
+        let mut s = sample(i, 0.2, None);
+        if let Some(probe) = s.probe.as_mut() {
+            for w in &mut probe.workers {
+                w.buckets.iter_mut().for_each(|b| *b = 0);
+                w.buckets[0] = i * 256;
+                w.buckets[14] = i * 3;
+            }
+        }
+        app.update(Msg::Sample(Box::new(s)));
+    }
+    let h = poll_histogram(&app);
+    assert_eq!(
+        h.warming,
+        Some(18),
+        "9 sampled polls on each of two workers"
+    );
+    assert_eq!((h.p50_ms, h.p99_ms), (None, None));
+    assert!(
+        h.max_ms.is_some(),
+        "the longest poll is a fact, shown at once"
+    );
+}
+
+#[test]
+fn a_handful_of_jobs_is_counted_not_given_percentiles() {
+    let mut app = App::new(super::fixtures::info());
+    for i in 0..30 {
+        let mut s = sample(i, 0.5, None);
+        if let Some(hasher) = s.workloads.iter_mut().find(|w| w.id == "hasher") {
+            hasher.ops = i / 5;
+        }
+        app.update(Msg::Sample(Box::new(s)));
+    }
+    let panels = workload_panels(&app);
+    let hasher = panels.iter().find(|p| p.id == "hasher").expect("hasher");
+    let (_, job) = &hasher.lines[1];
+    assert!(
+        job.starts_with("2 finished in the last second · longest "),
+        "{job}"
+    );
+    let api = panels.iter().find(|p| p.id == "api").expect("api");
+    assert!(api.lines[1].1.starts_with("p50 "), "{:?}", api.lines);
 }

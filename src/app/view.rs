@@ -4,6 +4,7 @@
 use crate::detect::{Finding, FindingKind};
 use crate::model::{Model, Series, WorkloadModel};
 use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns, bucket_of};
+use crate::probe::clock::{EXACT_FROM_NS, PRECISE_EVERY};
 use crate::sample::PollRecord;
 
 use super::App;
@@ -329,17 +330,31 @@ pub fn workload_panels(app: &App) -> Vec<WorkloadPanel> {
         .collect()
 }
 
+/// Completed operations in the last second below which a workload's latency is given as a
+/// count and the longest, not as percentiles.
+const FEW: u64 = 5;
+
 fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
     let rate = w.ops_per_sec.recent_mean(RECENT).unwrap_or(0.0);
     let p50 = recent_max(&w.p50_ms);
     let p99 = recent_max(&w.p99_ms);
     let max = recent_max(&w.max_ms);
-    let latency = format!(
-        "p50 {} · p99 {} · max {}",
-        fmt_ms(p50),
-        fmt_ms(p99),
-        fmt_ms(max)
-    );
+    // Percentiles of a handful are the handful: say how many, and the longest.
+    let finished = rate.round() as u64;
+    let latency = if finished < FEW {
+        let what = match finished {
+            0 => "none finished".to_string(),
+            n => format!("{n} finished"),
+        };
+        format!("{what} in the last second · longest {}", fmt_ms(max))
+    } else {
+        format!(
+            "p50 {} · p99 {} · max {}",
+            fmt_ms(p50),
+            fmt_ms(p99),
+            fmt_ms(max)
+        )
+    };
     let spark: Vec<u64> = w
         .p99_ms
         .iter()
@@ -449,10 +464,19 @@ pub struct PollHistogramView {
     /// Index into `buckets` of the long-poll and the stall threshold's bucket.
     pub long_poll_at: Option<usize>,
     pub stall_at: Option<usize>,
+    /// `None` while [`PollHistogramView::warming`].
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+    /// Sampled short polls so far, while fewer than [`SAMPLED_FOR_PERCENTILES`]: until then
+    /// the long polls (counted one by one) outweigh the short ones (one in
+    /// [`PRECISE_EVERY`] timed) and a percentile would mislead.
+    pub warming: Option<u64>,
 }
+
+/// Sampled short polls the histogram needs before it shows percentiles: 32 of them stand for
+/// 8,192 polls, a few seconds of a busy service.
+pub const SAMPLED_FOR_PERCENTILES: u64 = 32;
 
 pub fn poll_histogram(app: &App) -> PollHistogramView {
     let counts = &app.model().poll_buckets;
@@ -472,8 +496,10 @@ pub fn poll_histogram(app: &App) -> PollHistogramView {
         })
         .collect();
     let total: u64 = counts.iter().sum();
+    let sampled = counts.iter().take(bucket_of(EXACT_FROM_NS)).sum::<u64>() / PRECISE_EVERY;
+    let warming = (sampled < SAMPLED_FOR_PERCENTILES).then_some(sampled);
     let quantile = |q: f64| -> Option<f64> {
-        if total == 0 {
+        if total == 0 || warming.is_some() {
             return None;
         }
         let rank = ((q * total as f64).ceil() as u64).max(1);
@@ -500,6 +526,7 @@ pub fn poll_histogram(app: &App) -> PollHistogramView {
         p50_ms: at_most_max(quantile(0.5)),
         p99_ms: at_most_max(quantile(0.99)),
         max_ms,
+        warming,
     }
 }
 

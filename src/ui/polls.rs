@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Widget};
 
 use crate::app::App;
-use crate::app::view::{PollHistogramView, poll_histogram};
+use crate::app::view::{PollHistogramView, SAMPLED_FOR_PERCENTILES, poll_histogram};
 
 use super::layout::Mode;
 use super::text::{fit, fmt_count, fmt_dur, fmt_opt_dur, width};
@@ -47,15 +47,24 @@ impl Widget for Polls<'_> {
         let t = self.theme;
         let view = poll_histogram(self.app);
         let sep = t.sep();
-        let figures = fit(
-            &[
+        let percentiles = match view.warming {
+            Some(n) => vec![(
+                1,
+                match self.mode {
+                    Mode::Wide => {
+                        format!("p50/p99 warming up ({n} of {SAMPLED_FOR_PERCENTILES} sampled)")
+                    }
+                    Mode::Compact => format!("warming ({n}/{SAMPLED_FOR_PERCENTILES})"),
+                },
+            )],
+            None => vec![
                 (2, format!("p50 {}", fmt_opt_dur(view.p50_ms))),
                 (1, format!("p99 {}", fmt_opt_dur(view.p99_ms))),
-                (0, format!("max {}", fmt_opt_dur(view.max_ms))),
             ],
-            sep,
-            usize::from(area.width).saturating_sub(4),
-        );
+        };
+        let mut parts = percentiles;
+        parts.push((0, format!("max {}", fmt_opt_dur(view.max_ms))));
+        let figures = fit(&parts, sep, usize::from(area.width).saturating_sub(4));
         let thresholds = &self.app.run.info.thresholds;
         let long = fmt_dur(thresholds.long_poll_threshold.as_secs_f64() * 1000.0);
         let stall = fmt_dur(thresholds.stall_threshold.as_secs_f64() * 1000.0);
