@@ -142,23 +142,41 @@ impl Polls<'_> {
             let x = k.checked_mul(bar_width + gap)?;
             (x < area.width).then_some(area.x + x)
         };
-        // Axis: bucket floors, as many as fit without touching.
+        // Axis: bucket floors, as many as fit without touching; the longest bucket's always
+        // (moved left to fit), so that no bar stands past the last label.
         let axis_y = area.y + chart_h;
-        let mut free = area.x;
-        for (i, (label, _)) in view.buckets.iter().enumerate().skip(first) {
-            let Some(x) = x_of(i) else { continue };
-            let label = t.s(label);
+        let label_of = |i: usize| -> Option<(u16, String, u16)> {
+            let x = x_of(i)?;
+            let label = t.s(&view.buckets.get(i)?.0);
             let w = u16::try_from(width(&label)).unwrap_or(u16::MAX);
-            if x < free || x.saturating_add(w) > area.right() {
-                continue;
-            }
-            let style = if Some(i) == view.stall_at || Some(i) == view.long_poll_at {
+            Some((x, label, w))
+        };
+        let last = view.buckets.len().checked_sub(1).filter(|&l| l >= first);
+        let last_label = last.and_then(label_of).map(|(x, label, w)| {
+            let x = x.min(area.right().saturating_sub(w)).max(area.x);
+            (x, label, w)
+        });
+        let limit = last_label.as_ref().map_or(area.right(), |(x, _, _)| *x);
+        let style_at = |i: usize| {
+            if Some(i) == view.stall_at || Some(i) == view.long_poll_at {
                 style_of(i)
             } else {
                 t.dim
+            }
+        };
+        let mut free = area.x;
+        for i in (first..view.buckets.len()).filter(|&i| Some(i) != last) {
+            let Some((x, label, w)) = label_of(i) else {
+                continue;
             };
-            buf.set_string(x, axis_y, &label, style);
+            if x < free || x.saturating_add(w) >= limit {
+                continue;
+            }
+            buf.set_string(x, axis_y, &label, style_at(i));
             free = x + w + 1;
+        }
+        if let (Some((x, label, _)), Some(i)) = (last_label, last) {
+            buf.set_string(x, axis_y, &label, style_at(i));
         }
         // Markers under the threshold buckets: the stall's wins a collision.
         let marker_y = axis_y + 1;
