@@ -255,7 +255,9 @@ fn blocking_sleep_keeps_workers_busy_off_the_cpu_and_async_sleep_parks_them() {
             .iter()
             .max_by(|a, b| a.busy_ratio.total_cmp(&b.busy_ratio))
             .expect("workers");
-        let on_cpu = busiest.cpu_ratio.expect("linux reads each worker's CPU time");
+        let on_cpu = busiest
+            .cpu_ratio
+            .expect("linux reads each worker's CPU time");
         assert!(
             on_cpu <= busiest.busy_ratio / 2.0,
             "worker {} busy {:.2}, on CPU {on_cpu:.2}",

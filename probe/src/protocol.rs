@@ -80,6 +80,7 @@ mod tests {
             running: true,
             cpu_ratio: Some(0.9),
             cpu: CpuUse::On,
+            cpu_wait_ns: None,
             thread_state: Some('R'),
             syscall: None,
             worker_moved: false,

@@ -47,6 +47,9 @@ pub enum CpuUse {
     On,
     Off,
     Unknown,
+    /// Runnable but not running for most of the poll: the machine's other work kept it from
+    /// a CPU, and what the poll itself computed would not have made it this long.
+    Starved,
 }
 
 impl CpuUse {
@@ -64,6 +67,7 @@ impl CpuUse {
             CpuUse::On => "on",
             CpuUse::Off => "off",
             CpuUse::Unknown => "unknown",
+            CpuUse::Starved => "starved",
         }
     }
 }
@@ -88,6 +92,9 @@ pub struct PollRecord {
     /// Share of the watched window the thread spent on a CPU.
     pub cpu_ratio: Option<f64>,
     pub cpu: CpuUse,
+    /// Time of the watched window the thread spent runnable, waiting for a CPU (schedstat).
+    #[serde(default)]
+    pub cpu_wait_ns: Option<u64>,
     /// Kernel run state of the thread when last looked at (`R`, `S`, `D`, ...).
     pub thread_state: Option<char>,
     /// The syscall the thread was blocked in when last looked at.

@@ -149,10 +149,28 @@ impl ThreadFiles {
 
     /// Nanoseconds the thread has run on a CPU.
     pub fn cpu_ns(&self) -> Option<u64> {
+        self.sched().map(|s| s.cpu_ns)
+    }
+
+    /// The thread's time on a CPU and waiting for one, from its `schedstat`.
+    pub fn sched(&self) -> Option<Sched> {
         let mut buf = [0u8; 96];
         let text = read_again(self.schedstat.as_ref()?, &mut buf)?;
-        text.split_ascii_whitespace().next()?.parse().ok()
+        let mut fields = text.split_ascii_whitespace();
+        Some(Sched {
+            cpu_ns: fields.next()?.parse().ok()?,
+            wait_ns: fields.next()?.parse().ok()?,
+        })
     }
+}
+
+/// A thread's scheduler clocks: `schedstat`'s first two fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sched {
+    /// Nanoseconds run on a CPU.
+    pub cpu_ns: u64,
+    /// Nanoseconds spent runnable, waiting in a run queue for a CPU.
+    pub wait_ns: u64,
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -166,6 +184,10 @@ impl ThreadFiles {
     }
 
     pub fn cpu_ns(&self) -> Option<u64> {
+        None
+    }
+
+    pub fn sched(&self) -> Option<Sched> {
         None
     }
 }

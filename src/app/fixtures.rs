@@ -111,6 +111,7 @@ pub fn sample(i: u64, busy: f64, stuck_ms: Option<u64>) -> Sample {
             running: true,
             cpu_ratio: Some(0.99),
             cpu: CpuUse::On,
+            cpu_wait_ns: None,
             thread_state: Some('R'),
             syscall: None,
             worker_moved: false,

@@ -559,6 +559,7 @@ fn long_polls_taking_a_share_of_a_worker_turn_the_status_but_a_lone_one_does_not
         running: false,
         cpu_ratio: Some(0.9),
         cpu: CpuUse::On,
+        cpu_wait_ns: None,
         thread_state: None,
         syscall: None,
         worker_moved: false,

@@ -7,6 +7,10 @@ use crate::sample::CpuUse;
 /// seen often enough to be the cause) and else its CPU use.
 pub fn for_poll(cpu: CpuUse, syscall: Option<&str>) -> String {
     match (syscall, cpu) {
+        (_, CpuUse::Starved) => "the thread waited for a CPU most of the poll: the machine is \
+             overloaded (other processes, or more busy threads than cores), and this poll's own \
+             work was short; look at the machine's load before at this code"
+            .into(),
         (Some("futex"), _) => "blocked on a lock (futex): a std::sync::Mutex (or another blocking \
              wait) on an async worker; use tokio::sync::Mutex, or never block or hold a std lock \
              across slow work"
@@ -73,6 +77,8 @@ mod tests {
         assert!(for_poll(CpuUse::Off, Some("wait4")).contains("wait4"));
         // A file syscall names the cause even when the thread was busy copying on the CPU.
         assert!(for_poll(CpuUse::On, Some("fsync")).contains("tokio::fs"));
+        assert!(for_poll(CpuUse::Starved, None).contains("overloaded"));
+        assert!(!for_poll(CpuUse::Starved, None).contains("spawn_blocking"));
         assert!(for_blocking_queue(4).contains("(4)"));
     }
 }

@@ -55,6 +55,7 @@ impl LongPollRule {
                 if poll.cpu != crate::sample::CpuUse::Unknown || f.cpu_ratio.is_none() {
                     f.cpu = poll.cpu;
                     f.cpu_ratio = poll.cpu_ratio;
+                    f.cpu_wait_ms = poll.cpu_wait_ns.map(ms);
                     f.syscall = poll.syscall.clone();
                 }
             }

@@ -91,6 +91,9 @@ pub struct Finding {
     pub count: u64,
     pub cpu: CpuUse,
     pub cpu_ratio: Option<f64>,
+    /// How long the thread waited for a CPU during the poll (runnable, not running).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_wait_ms: Option<f64>,
     pub thread_state: Option<char>,
     pub syscall: Option<String>,
     /// The blocking site: `file:line` of the first application frame of the stuck thread's
@@ -124,6 +127,7 @@ impl Finding {
             count: 1,
             cpu: CpuUse::Unknown,
             cpu_ratio: None,
+            cpu_wait_ms: None,
             thread_state: None,
             syscall: None,
             site: None,

@@ -75,6 +75,9 @@ impl StallRule {
                 if finding.cpu_ratio.is_none() {
                     finding.cpu_ratio = done.cpu_ratio;
                 }
+                if let Some(wait) = done.cpu_wait_ns {
+                    finding.cpu_wait_ms = Some(ms(wait));
+                }
                 if let Some(stack) = done.stack.as_ref().filter(|_| finding.stack.is_empty()) {
                     finding.site = stack.site.clone();
                     finding.stack = stack.frames.clone();
@@ -117,6 +120,9 @@ fn update(finding: &mut Finding, poll: &PollRecord, now_ms: u64) {
     }
     if poll.cpu_ratio.is_some() {
         finding.cpu_ratio = poll.cpu_ratio;
+    }
+    if let Some(wait) = poll.cpu_wait_ns {
+        finding.cpu_wait_ms = Some(ms(wait));
     }
     if poll.thread_state.is_some() {
         finding.thread_state = poll.thread_state;
@@ -170,13 +176,25 @@ pub(super) fn origin(f: &Finding) -> String {
     }
 }
 
+/// A wait for a CPU worth saying beside a CPU-bound verdict: at least this long.
+const WAIT_WORTH_SAYING_MS: f64 = 10.0;
+
 pub(super) fn cpu_text(f: &Finding) -> String {
+    let waited = f.cpu_wait_ms.unwrap_or(0.0);
+    let also = if waited >= WAIT_WORTH_SAYING_MS {
+        format!(", also waited {} for a CPU", fmt_duration(waited))
+    } else {
+        String::new()
+    };
     match (f.cpu, &f.syscall) {
-        (crate::sample::CpuUse::On, Some(call)) => format!(", on CPU, in {call}"),
-        (crate::sample::CpuUse::On, None) => ", on CPU".into(),
-        (crate::sample::CpuUse::Off, Some(call)) => format!(", off CPU in {call}"),
-        (crate::sample::CpuUse::Off, None) => ", off CPU".into(),
-        (crate::sample::CpuUse::Unknown, _) => String::new(),
+        (CpuUse::On, Some(call)) => format!(", on CPU, in {call}{also}"),
+        (CpuUse::On, None) => format!(", on CPU{also}"),
+        (CpuUse::Off, Some(call)) => format!(", off CPU in {call}"),
+        (CpuUse::Off, None) => ", off CPU".into(),
+        (CpuUse::Starved, _) => {
+            format!(", starved of CPU (waited {} for one)", fmt_duration(waited))
+        }
+        (CpuUse::Unknown, _) => String::new(),
     }
 }
 

@@ -26,6 +26,7 @@ fn poll(seq: u64, duration_ms: u64, running: bool) -> PollRecord {
         running,
         cpu_ratio: Some(0.98),
         cpu: CpuUse::On,
+        cpu_wait_ns: None,
         thread_state: running.then_some('R'),
         syscall: None,
         worker_moved: false,
@@ -261,4 +262,42 @@ fn a_run_of_stalls_holds_a_bounded_list_and_counts_every_one() {
         .expect("a stall entry");
     assert_eq!(stalls.duration_ms, 170.0, "the final duration of the worst");
     assert!(stalls.summary.contains("like this"), "{}", stalls.summary);
+}
+
+#[test]
+fn a_starved_stall_says_so_and_points_at_the_load_not_the_code() {
+    let mut d = Detector::new(thresholds(), 512);
+    let mut starved = poll(1, 240, false);
+    starved.cpu = CpuUse::Starved;
+    starved.cpu_ratio = Some(0.1);
+    starved.cpu_wait_ns = Some(210 * MS);
+    let mut computing = poll(2, 400, false);
+    computing.cpu_wait_ns = Some(150 * MS);
+    d.observe(&sample(1_500, finished(vec![starved, computing])));
+    let stalls: Vec<&Finding> = d
+        .findings()
+        .iter()
+        .filter(|f| f.kind == FindingKind::Stall)
+        .collect();
+    assert_eq!(stalls.len(), 2, "{:#?}", d.findings());
+    assert!(
+        stalls[0]
+            .summary
+            .contains("starved of CPU (waited 210 ms for one)"),
+        "{}",
+        stalls[0].summary
+    );
+    assert!(stalls[0].hint.contains("overloaded"), "{}", stalls[0].hint);
+    assert!(
+        stalls[1]
+            .summary
+            .contains("on CPU, also waited 150 ms for a CPU"),
+        "{}",
+        stalls[1].summary
+    );
+    assert!(
+        stalls[1].hint.contains("spawn_blocking"),
+        "{}",
+        stalls[1].hint
+    );
 }

@@ -69,6 +69,7 @@ fn member(f: &Finding) -> String {
             CpuUse::On => "on CPU",
             CpuUse::Off => "off CPU",
             CpuUse::Unknown => "CPU unknown",
+            CpuUse::Starved => "starved of CPU",
         }
         .into(),
     );
@@ -104,8 +105,14 @@ fn cpu(f: &Finding) -> String {
         CpuUse::On => "on the CPU: computing",
         CpuUse::Off => "off the CPU: waiting",
         CpuUse::Unknown => "unknown",
+        CpuUse::Starved => "starved: waiting for a CPU most of the time",
     };
-    format!("{word}{ratio}")
+    let waited = f
+        .cpu_wait_ms
+        .filter(|w| *w >= 1.0)
+        .map(|w| format!(", {} waiting for a CPU", fmt_dur(w)))
+        .unwrap_or_default();
+    format!("{word}{ratio}{waited}")
 }
 
 fn or_dash<T: ToString>(value: Option<T>) -> String {

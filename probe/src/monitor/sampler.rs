@@ -232,6 +232,7 @@ mod tests {
             running: false,
             cpu_ratio: None,
             cpu: crate::sample::CpuUse::Unknown,
+            cpu_wait_ns: None,
             thread_state: None,
             syscall: None,
             worker_moved: false,

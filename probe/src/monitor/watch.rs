@@ -33,7 +33,8 @@ const LOOK_EVERY: u64 = 8;
 #[derive(Debug)]
 struct Sighting {
     at_ns: u64,
-    cpu_ns: Option<u64>,
+    /// The thread's scheduler clocks when the poll was first watched.
+    sched: Option<thread_state::Sched>,
     /// The thread's `/proc` files, open while the poll is watched.
     files: thread_state::ThreadFiles,
     announced_stall: bool,
@@ -89,6 +90,32 @@ impl Sighting {
         }
     }
 
+    /// What the poll did with the CPU from when it was first watched to `now_ns`, given the
+    /// thread's scheduler clocks then (`now`): its CPU share, the verdict, and the time it
+    /// waited for a CPU. Starved when it waited for a CPU at least half the time and computed
+    /// less than the stall threshold: without the wait, it would not have stalled.
+    fn verdict(
+        &self,
+        now: Option<thread_state::Sched>,
+        now_ns: u64,
+        stall_ns: u64,
+    ) -> (Option<f64>, CpuUse, Option<u64>) {
+        let ratio = cpu_ratio(self, now.map(|n| n.cpu_ns), now_ns);
+        let cpu = self.cpu_use(ratio);
+        let (Some(then), Some(now)) = (self.sched, now) else {
+            return (ratio, cpu, None);
+        };
+        let wait = now.wait_ns.saturating_sub(then.wait_ns);
+        let computed = now.cpu_ns.saturating_sub(then.cpu_ns);
+        let wall = now_ns.saturating_sub(self.at_ns);
+        let starved = cpu != CpuUse::Off && wait * 2 >= wall && computed < stall_ns;
+        (
+            ratio,
+            if starved { CpuUse::Starved } else { cpu },
+            Some(wait),
+        )
+    }
+
     /// The syscall the thread waited in most during the poll: the cause, rather than whatever
     /// it happened to be in at the last look (a std lock's waiter also sleeps once it holds it).
     /// Seen in at least a fifth of the looks, so a passing call does not name the cause.
@@ -105,6 +132,7 @@ impl Sighting {
 #[derive(Debug, Clone)]
 struct Finished {
     cpu_ratio: Option<f64>,
+    cpu_wait_ns: Option<u64>,
     at_ns: u64,
     workload: Option<Arc<str>>,
     syscall: Option<String>,
@@ -222,7 +250,7 @@ impl PollWatch {
                     .unwrap_or_default();
                 Sighting {
                     at_ns: now_ns,
-                    cpu_ns: files.cpu_ns(),
+                    sched: files.sched(),
                     files,
                     announced_stall: false,
                     workload: labels.get(view.task_id),
@@ -275,12 +303,14 @@ impl PollWatch {
             .collect();
         for key in ended {
             if let Some(s) = self.watching.remove(&key) {
-                let cpu_ratio = cpu_ratio(&s, s.files.cpu_ns(), now_ns);
+                let (cpu_ratio, cpu, cpu_wait_ns) =
+                    s.verdict(s.files.sched(), now_ns, self.stall_threshold_ns);
                 let finished = Finished {
                     cpu_ratio,
+                    cpu_wait_ns,
                     at_ns: now_ns,
                     stack: s.stack.clone(),
-                    cpu: s.cpu_use(cpu_ratio),
+                    cpu,
                     syscall: s.main_syscall(),
                     workload: s.workload,
                 };
@@ -311,7 +341,10 @@ impl PollWatch {
             let id = slot.identity();
             let state = id.tid.map(thread_state::read).unwrap_or_default();
             let sighting = self.watching.get(&(id.tid, view.seq));
-            let ratio = sighting.and_then(|s| cpu_ratio(s, state.cpu_ns, now_ns));
+            let (ratio, cpu, cpu_wait_ns) = match sighting {
+                Some(s) => s.verdict(s.files.sched(), now_ns, self.stall_threshold_ns),
+                None => (None, CpuUse::Unknown, None),
+            };
             // Poll hooks run only on a thread that holds a worker when the poll starts; one
             // that holds none now handed its worker on (`block_in_place`) during this poll.
             let current = worker_of(worker_threads, id.thread_id);
@@ -328,7 +361,8 @@ impl PollWatch {
                 duration_ns: age,
                 running: true,
                 cpu_ratio: ratio,
-                cpu: sighting.map_or(CpuUse::from_ratio(ratio), |s| s.cpu_use(ratio)),
+                cpu,
+                cpu_wait_ns,
                 thread_state: state.state,
                 syscall: sighting.and_then(Sighting::main_syscall).or(state.syscall),
                 worker_moved,
@@ -353,12 +387,15 @@ impl PollWatch {
         // The watchdog may not have noticed the end yet: settle it now.
         let finished = self.finished.remove(&key).or_else(|| {
             let s = self.watching.remove(&key)?;
-            let cpu_ratio = cpu_ratio(&s, s.files.cpu_ns(), self.probe.clock.precise_ns());
+            let now_ns = self.probe.clock.precise_ns();
+            let (cpu_ratio, cpu, cpu_wait_ns) =
+                s.verdict(s.files.sched(), now_ns, self.stall_threshold_ns);
             Some(Finished {
                 cpu_ratio,
+                cpu_wait_ns,
                 at_ns: 0,
                 stack: s.stack.clone(),
-                cpu: s.cpu_use(cpu_ratio),
+                cpu,
                 syscall: s.main_syscall(),
                 workload: s.workload,
             })
@@ -367,6 +404,7 @@ impl PollWatch {
         let cpu = finished
             .as_ref()
             .map_or(CpuUse::from_ratio(ratio), |f| f.cpu);
+        let cpu_wait_ns = finished.as_ref().and_then(|f| f.cpu_wait_ns);
         let syscall = finished.as_ref().and_then(|f| f.syscall.clone());
         let stack = finished.as_ref().and_then(|f| f.stack.clone());
         let workload = finished
@@ -391,6 +429,7 @@ impl PollWatch {
             running: false,
             cpu_ratio: ratio,
             cpu,
+            cpu_wait_ns,
             thread_state: None,
             syscall,
             worker_moved: poll.worker_moved,
@@ -410,7 +449,7 @@ fn cpu_ratio(s: &Sighting, cpu_now: Option<u64>, now_ns: u64) -> Option<f64> {
     if wall < 1_000_000 {
         return None; // too short a window to judge
     }
-    let cpu = cpu_now?.saturating_sub(s.cpu_ns?);
+    let cpu = cpu_now?.saturating_sub(s.sched?.cpu_ns);
     Some((cpu as f64 / wall as f64).clamp(0.0, 1.0))
 }
 
@@ -425,7 +464,7 @@ mod tests {
     fn sighting(in_user: u32, waiting_for_cpu: u32, futex: u32) -> Sighting {
         Sighting {
             at_ns: 0,
-            cpu_ns: None,
+            sched: None,
             files: thread_state::ThreadFiles::default(),
             announced_stall: false,
             workload: None,
