@@ -35,6 +35,7 @@ pub mod buckets;
 mod builder;
 pub mod canary;
 pub mod clock;
+pub mod hints;
 mod hooks;
 pub mod labels;
 pub mod locations;
@@ -44,6 +45,8 @@ pub mod sample;
 #[cfg(target_os = "linux")]
 pub mod serve;
 pub mod stack;
+#[cfg(feature = "symbolize")]
+pub mod symbolize;
 pub mod thread_state;
 pub mod threads;
 #[cfg(target_os = "linux")]
