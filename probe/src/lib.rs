@@ -35,6 +35,8 @@ pub mod buckets;
 mod builder;
 pub mod canary;
 pub mod clock;
+#[cfg(feature = "test")]
+pub mod guard;
 pub mod hints;
 mod hooks;
 pub mod labels;
