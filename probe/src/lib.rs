@@ -72,6 +72,10 @@ pub use canary::Canary;
 pub use clock::CoarseClock;
 pub use labels::{LabelGuard, TaskLabels, task_id_u64};
 pub use threads::{Identity, SlotView, StackBounds, ThreadRegistry, ThreadSlot};
+/// `#[tokmon_probe::test]`: an async test that fails when one of its polls blocks a worker
+/// (see [`guard`]).
+#[cfg(feature = "test")]
+pub use tokmon_probe_macros::test;
 
 /// Completed long polls the queue holds between two samples before it drops and counts.
 const LONG_POLL_QUEUE: usize = 4096;
