@@ -74,6 +74,17 @@ impl Collector {
     fn take(&mut self, reading: Reading) {
         let Some(probe) = reading.probe else { return };
         self.report.long_polls_dropped = probe.long_polls_dropped;
+        // Running polls first: one that ended between the two lists is in both, and its
+        // finished record must settle it.
+        for poll in probe.in_flight {
+            if !self.blocked_a_worker(&poll) {
+                continue;
+            }
+            let key = (poll.tid, poll.seq);
+            if self.running.len() < RUNNING_KEPT || self.running.contains_key(&key) {
+                self.running.insert(key, poll);
+            }
+        }
         for mut poll in probe.long_polls {
             let seen = self.running.remove(&(poll.tid, poll.seq));
             if !self.blocked_a_worker(&poll) {
@@ -91,15 +102,6 @@ impl Collector {
                 }
             }
             self.add(poll);
-        }
-        for poll in probe.in_flight {
-            if !self.blocked_a_worker(&poll) {
-                continue;
-            }
-            let key = (poll.tid, poll.seq);
-            if self.running.len() < RUNNING_KEPT || self.running.contains_key(&key) {
-                self.running.insert(key, poll);
-            }
         }
     }
 
