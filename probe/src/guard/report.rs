@@ -105,18 +105,22 @@ impl Culprit {
     }
 }
 
-/// The frames worth reading: from two before the blocking line, named ones only.
+/// The frames worth reading: two before the blocking line, then the app's frames that called
+/// it (the runtime's below them say nothing); without a blocking line, the innermost ones.
 fn shown(frames: &[Frame]) -> Vec<Frame> {
     let site = symbolize::blocking_site(frames, &[])
-        .and_then(|site| frames.iter().position(|f| std::ptr::eq(f, site)))
-        .unwrap_or(0);
-    frames
-        .iter()
-        .skip(site.saturating_sub(2))
-        .filter(|f| !f.function.starts_with("??"))
-        .take(FRAMES_SHOWN)
-        .cloned()
-        .collect()
+        .and_then(|site| frames.iter().position(|f| std::ptr::eq(f, site)));
+    let start = site.map_or(0, |site| site.saturating_sub(2));
+    let mut shown = Vec::new();
+    for (index, frame) in frames.iter().enumerate().skip(start) {
+        if site.is_some_and(|site| index > site && !frame.app) || shown.len() == FRAMES_SHOWN {
+            break;
+        }
+        if !frame.function.starts_with("??") {
+            shown.push(frame.clone());
+        }
+    }
+    shown
 }
 
 fn ms(d: Duration) -> String {
