@@ -1,3 +1,6 @@
+//! The guard on real runtimes: culprits, allow-lists, a clean run, the refusal of a
+//! current-thread runtime, and run_test's verdict and timeout.
+
 use std::time::Duration;
 
 use tokio::runtime::{Builder, Runtime};

@@ -1,3 +1,5 @@
+//! The symbolizer's classification and a real capture named in this process.
+
 use super::*;
 
 fn frame(function: &str, file: Option<&str>, app: bool) -> Frame {
