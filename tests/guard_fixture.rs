@@ -112,8 +112,11 @@ fn blocking_tests_fail_naming_their_own_lines_and_the_rest_pass() {
     // The target directory tests/attach_outside.rs builds its app in: the probe's
     // dependencies are compiled once for both.
     let target = repo.join("target").join("outside-app");
+    // One test at a time: the hashing test's busy worker must not starve the healthy one's on
+    // a loaded 2-core machine (the probe's own tests run guards side by side).
     let out = Command::new(env!("CARGO"))
         .args(["test", "--quiet", "--no-fail-fast", "--test", "blocking"])
+        .args(["--", "--test-threads=1"])
         .current_dir(app)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
