@@ -35,6 +35,9 @@ pub mod buckets;
 mod builder;
 pub mod canary;
 pub mod clock;
+#[cfg(feature = "test")]
+pub mod guard;
+pub mod hints;
 mod hooks;
 pub mod labels;
 pub mod locations;
@@ -44,6 +47,8 @@ pub mod sample;
 #[cfg(target_os = "linux")]
 pub mod serve;
 pub mod stack;
+#[cfg(feature = "symbolize")]
+pub mod symbolize;
 pub mod thread_state;
 pub mod threads;
 #[cfg(target_os = "linux")]
@@ -67,6 +72,10 @@ pub use canary::Canary;
 pub use clock::CoarseClock;
 pub use labels::{LabelGuard, TaskLabels, task_id_u64};
 pub use threads::{Identity, SlotView, StackBounds, ThreadRegistry, ThreadSlot};
+/// `#[tokmon_probe::test]`: an async test that fails when one of its polls blocks a worker
+/// (see [`guard`]).
+#[cfg(feature = "test")]
+pub use tokmon_probe_macros::test;
 
 /// Completed long polls the queue holds between two samples before it drops and counts.
 const LONG_POLL_QUEUE: usize = 4096;

@@ -1,49 +1,8 @@
 //! What to do about a finding: one line, in the voice of a colleague, from what the kernel
-//! said about the stuck thread.
+//! said about the stuck thread. A poll's hint is the probe's ([`tokmon_probe::hints`]), so the
+//! probe's test guard says the same words.
 
-use crate::sample::CpuUse;
-
-/// The hint for a poll that ran too long, from the syscall it waited in most (when one was
-/// seen often enough to be the cause) and else its CPU use.
-pub fn for_poll(cpu: CpuUse, syscall: Option<&str>) -> String {
-    match (syscall, cpu) {
-        (_, CpuUse::Starved) => "the thread waited for a CPU most of the poll: the machine is \
-             overloaded (other processes, or more busy threads than cores), and this poll's own \
-             work was short; look at the machine's load before at this code"
-            .into(),
-        (Some("futex"), _) => "blocked on a lock (futex): a std::sync::Mutex (or another blocking \
-             wait) on an async worker; use tokio::sync::Mutex, or never block or hold a std lock \
-             across slow work"
-            .into(),
-        (Some("clock_nanosleep" | "nanosleep"), _) => {
-            "std::thread::sleep in async code holds the worker: use tokio::time::sleep(..).await"
-                .into()
-        }
-        (
-            Some(
-                call @ ("read" | "write" | "pread64" | "pwrite64" | "readv" | "writev" | "openat"
-                | "fsync" | "fdatasync" | "statx" | "newfstatat" | "unlink" | "rename"),
-            ),
-            _,
-        ) => format!(
-            "blocking I/O ({call}) on an async worker: use tokio::fs / tokio::net, or move it to \
-             tokio::task::spawn_blocking"
-        ),
-        (Some(call), _) => format!(
-            "the worker waits in {call}: move the blocking call to tokio::task::spawn_blocking"
-        ),
-        (None, CpuUse::On) => "CPU-bound work on an async worker: move it to \
-             tokio::task::spawn_blocking (or a CPU pool), or split it with \
-             tokio::task::yield_now between chunks"
-            .into(),
-        (None, CpuUse::Off) => "the worker waits off the CPU: move the blocking call to \
-             tokio::task::spawn_blocking"
-            .into(),
-        (None, CpuUse::Unknown) => "a poll ran without yielding: find the work it does without an \
-             .await and move it to tokio::task::spawn_blocking"
-            .into(),
-    }
-}
+pub use tokmon_probe::hints::for_poll;
 
 pub fn for_block_in_place() -> String {
     "block_in_place handed the worker's tasks to another thread, so the runtime kept going; \
@@ -67,18 +26,12 @@ pub fn for_blocking_queue(cap: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::CpuUse;
 
     #[test]
     fn hints_follow_the_cause() {
-        assert!(for_poll(CpuUse::On, None).contains("spawn_blocking"));
-        assert!(for_poll(CpuUse::Off, Some("futex")).contains("tokio::sync::Mutex"));
+        // The probe's words (its own tests cover each cause).
         assert!(for_poll(CpuUse::Off, Some("clock_nanosleep")).contains("tokio::time::sleep"));
-        assert!(for_poll(CpuUse::Off, Some("read")).contains("tokio::fs"));
-        assert!(for_poll(CpuUse::Off, Some("wait4")).contains("wait4"));
-        // A file syscall names the cause even when the thread was busy copying on the CPU.
-        assert!(for_poll(CpuUse::On, Some("fsync")).contains("tokio::fs"));
-        assert!(for_poll(CpuUse::Starved, None).contains("overloaded"));
-        assert!(!for_poll(CpuUse::Starved, None).contains("spawn_blocking"));
         assert!(for_blocking_queue(4).contains("(4)"));
     }
 }

@@ -1,311 +1,45 @@
 //! Name the frames of a stuck thread's stack: the blocking detector's way to name the line
 //! that blocks a worker. The probe captures raw addresses and the module map
-//! ([`tokmon_probe::stack`], re-exported here); tokmon symbolizes them.
+//! ([`tokmon_probe::stack`], re-exported here) and names them with its `symbolize` feature
+//! ([`tokmon_probe::symbolize`], shared with its test guard); this module gives it tokmon's
+//! crate root and the capture's own files to skip.
 //!
-//! [`symbolize`] turns addresses into functions and `file:line` with `addr2line`, off the
-//! signal path and on the caller's own thread; its first call is slow, so call [`warm_up`]
-//! early from a background thread. [`blocking_site`] picks the first frame of the
-//! application, skipping std, core, alloc, tokio, the probe, libc and dependencies.
+//! [`symbolize`] turns addresses into functions and `file:line`, off the signal path and on the
+//! caller's own thread; its first call is slow, so call [`warm_up`] early from a background
+//! thread. [`blocking_site`] picks the first frame of the application, skipping std, core,
+//! alloc, tokio, the probe, libc and dependencies.
 //!
 //! Only Linux x86-64 is supported; elsewhere frames are unknown addresses.
-
-use std::fmt;
 
 pub use tokmon_probe::protocol::ModuleMap;
 pub use tokmon_probe::stack::{
     CaptureError, RawStack, StackBounds, capture, handler_active_on, prepare, set_capture_blocked,
     supported,
 };
-
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-mod symbolize;
-
-/// One symbolized frame, innermost first. An address with inlined calls gives several frames:
-/// the inlined ones (`inlined: true`) first, then the function that holds the code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    pub address: u64,
-    /// Demangled, without the hash (`tokmon::workload::hash::run`); `?? (libfoo.so)` when
-    /// unknown.
-    pub function: String,
-    /// Relative to the crate root when inside it (`src/workload/hash.rs`), absolute otherwise.
-    pub file: Option<String>,
-    pub line: Option<u32>,
-    pub inlined: bool,
-    /// Belongs to the application: not std, core, alloc, tokio, libc, nor a dependency from
-    /// the cargo registry or the toolchain.
-    pub app: bool,
-}
-
-impl Frame {
-    /// `file:line`, e.g. `src/workload/hash.rs:61`.
-    pub fn site(&self) -> Option<String> {
-        let file = self.file.as_deref()?;
-        Some(match self.line {
-            Some(line) => format!("{file}:{line}"),
-            None => file.to_string(),
-        })
-    }
-}
-
-impl fmt::Display for Frame {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.function)?;
-        if self.inlined {
-            write!(f, " (inlined)")?;
-        }
-        if let Some(site) = self.site() {
-            write!(f, " at {site}")?;
-        }
-        Ok(())
-    }
-}
+pub use tokmon_probe::symbolize::{Frame, warm_up};
 
 /// The crate root, to shorten file paths inside it.
-#[cfg_attr(
-    not(all(target_os = "linux", target_arch = "x86_64")),
-    allow(dead_code)
-)]
 const CRATE_ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// Path fragments of code that is not the application's.
-#[cfg_attr(
-    not(all(target_os = "linux", target_arch = "x86_64")),
-    allow(dead_code)
-)]
-const NOT_APP_PATHS: &[&str] = &[
-    "/rustc/",
-    "/.rustup/",
-    "/rustlib/",
-    "/library/std/",
-    "/library/core/",
-    "/library/alloc/",
-    "/registry/src/",
-    "/git/checkouts/",
-];
-
-/// Function prefixes of code that is not the application's.
-#[cfg_attr(
-    not(all(target_os = "linux", target_arch = "x86_64")),
-    allow(dead_code)
-)]
-const NOT_APP_FUNCTIONS: &[&str] = &[
-    "std::",
-    "core::",
-    "alloc::",
-    "tokio::",
-    "tokmon_probe::",
-    "<std::",
-    "<core::",
-    "<alloc::",
-    "<tokio::",
-    "<tokmon_probe::",
-];
 
 /// The capture's own files (in this repository), never a blocking site.
 const OWN_FILES: &[&str] = &["src/stack/", "probe/src/"];
 
-#[cfg_attr(
-    not(all(target_os = "linux", target_arch = "x86_64")),
-    allow(dead_code)
-)]
-fn shorten(file: String) -> String {
-    match file
-        .strip_prefix(CRATE_ROOT)
-        .and_then(|rest| rest.strip_prefix('/'))
-    {
-        Some(relative) => relative.to_string(),
-        None => file,
-    }
-}
-
-#[cfg_attr(
-    not(all(target_os = "linux", target_arch = "x86_64")),
-    allow(dead_code)
-)]
-fn is_app(file: Option<&str>, function: &str) -> bool {
-    let Some(file) = file else {
-        // No line info: libc, the vDSO, or stripped code.
-        return false;
-    };
-    !NOT_APP_PATHS.iter().any(|marker| file.contains(marker))
-        && !NOT_APP_FUNCTIONS
-            .iter()
-            .any(|prefix| function.starts_with(prefix))
-}
-
 /// The blocking site: the first (innermost) frame that belongs to the application, skipping
-/// this module's own frames.
+/// the capture's own frames.
 pub fn blocking_site(frames: &[Frame]) -> Option<&Frame> {
-    frames.iter().find(|frame| {
-        frame.app
-            && !frame
-                .file
-                .as_deref()
-                .is_some_and(|file| OWN_FILES.iter().any(|own| file.starts_with(own)))
-    })
-}
-
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-mod imp {
-    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-    use std::time::Duration;
-
-    use tokmon_probe::stack::{MODULES_REFRESH_EVERY, ModuleList, module_list};
-
-    use super::symbolize::Symbolizer;
-    use super::{Frame, RawStack, is_app, prepare, shorten};
-
-    static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
-
-    fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-        mutex.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
-        let Ok(list) = module_list(false) else {
-            return raw.addresses.iter().map(|&a| unknown(a)).collect();
-        };
-        symbolize_in(raw, list, Some(|| module_list(true).ok()))
-    }
-
-    pub fn symbolize_in(
-        raw: &RawStack,
-        mut list: Arc<ModuleList>,
-        fresh: Option<impl Fn() -> Option<Arc<ModuleList>>>,
-    ) -> Vec<Frame> {
-        let mut symbolizer = lock(&SYMBOLIZER);
-        let symbolizer = symbolizer.get_or_insert_with(Symbolizer::default);
-        let mut frames = Vec::new();
-        for (index, &address) in raw.addresses.iter().enumerate() {
-            let exact = index == 0;
-            let mut found = symbolizer.frames(&list, address, exact);
-            if found.is_none()
-                && list.loaded_at.elapsed() >= MODULES_REFRESH_EVERY
-                && let Some(fresh) = fresh.as_ref().and_then(|load| load())
-            {
-                list = fresh;
-                found = symbolizer.frames(&list, address, exact);
-            }
-            match found {
-                Some(raw_frames) => frames.extend(raw_frames.into_iter().map(|raw| {
-                    let file = raw.file.map(shorten);
-                    let app = is_app(file.as_deref(), &raw.function);
-                    Frame {
-                        address: raw.address,
-                        function: raw.function,
-                        file,
-                        line: raw.line,
-                        inlined: raw.inlined,
-                        app,
-                    }
-                })),
-                None => frames.push(unknown(address)),
-            }
-        }
-        frames
-    }
-
-    pub fn symbolize_remote(raw: &RawStack, pid: u32, modules: &super::ModuleMap) -> Vec<Frame> {
-        let list = ModuleList {
-            modules: modules
-                .modules
-                .iter()
-                .map(|m| tokmon_probe::stack::ModuleInfo {
-                    name: m.name.clone(),
-                    file: m.file.as_deref().map(|file| seen_from_here(pid, file)),
-                    avma: m.start..m.end,
-                    bias: m.bias,
-                    symbols: m.symbols.clone(),
-                })
-                .collect(),
-            loaded_at: std::time::Instant::now(),
-        };
-        symbolize_in(raw, Arc::new(list), None::<fn() -> Option<Arc<ModuleList>>>)
-    }
-
-    /// A file of process `pid`, as this process can open it.
-    fn seen_from_here(pid: u32, file: &str) -> std::path::PathBuf {
-        match file.strip_prefix("/proc/self/") {
-            Some(rest) => format!("/proc/{pid}/{rest}").into(),
-            None => format!("/proc/{pid}/root/{}", file.trim_start_matches('/')).into(),
-        }
-    }
-
-    fn unknown(address: u64) -> Frame {
-        Frame {
-            address,
-            function: format!("?? ({address:#x})"),
-            file: None,
-            line: None,
-            inlined: false,
-            app: false,
-        }
-    }
-
-    pub fn warm_up() {
-        if prepare().is_err() {
-            return;
-        }
-        // Opens every image's debug info and indexes the executable's: the cold cost.
-        let here = warm_up as fn() as usize as u64;
-        let _ = symbolize(&RawStack {
-            tid: 0,
-            addresses: vec![here],
-            elapsed: Duration::ZERO,
-            complete: false,
-            truncated: false,
-        });
-        if let Ok(list) = module_list(false) {
-            let mut symbolizer = lock(&SYMBOLIZER);
-            let symbolizer = symbolizer.get_or_insert_with(Symbolizer::default);
-            for module in &list.modules {
-                let _ = symbolizer.frames(&list, module.avma.start, true);
-            }
-        }
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-mod imp {
-    use super::{Frame, RawStack};
-
-    pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
-        raw.addresses
-            .iter()
-            .map(|&address| Frame {
-                address,
-                function: format!("?? ({address:#x})"),
-                file: None,
-                line: None,
-                inlined: false,
-                app: false,
-            })
-            .collect()
-    }
-
-    pub fn warm_up() {}
-
-    pub fn symbolize_remote(raw: &RawStack, _pid: u32, _modules: &super::ModuleMap) -> Vec<Frame> {
-        symbolize(raw)
-    }
+    tokmon_probe::symbolize::blocking_site(frames, OWN_FILES)
 }
 
 /// Symbolizes a captured stack: functions, `file:line` and inlined frames, innermost first.
 /// Slow on its first call (tens of ms, tens of MB): run it on a thread of its own.
 pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
-    imp::symbolize(raw)
+    tokmon_probe::symbolize::symbolize(raw, CRATE_ROOT)
 }
 
 /// Symbolizes a stack captured in another process, whose images `modules` names, reading
 /// its files as that process sees them (through `/proc/<pid>/root`).
 pub fn symbolize_remote(raw: &RawStack, pid: u32, modules: &ModuleMap) -> Vec<Frame> {
-    imp::symbolize_remote(raw, pid, modules)
-}
-
-/// Pays the symbolizer's cold start (and [`prepare`]) now; call it from a background thread.
-pub fn warm_up() {
-    imp::warm_up()
+    tokmon_probe::symbolize::symbolize_remote(raw, pid, modules, CRATE_ROOT)
 }
 
 #[cfg(test)]

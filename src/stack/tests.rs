@@ -13,39 +13,11 @@ fn frame(function: &str, file: Option<&str>, app: bool) -> Frame {
 }
 
 #[test]
-fn shortens_paths_inside_the_crate_only() {
+fn paths_are_shortened_to_tokmons_crate_root() {
     assert_eq!(
-        shorten(format!("{CRATE_ROOT}/src/workload/hash.rs")),
+        tokmon_probe::symbolize::shorten(format!("{CRATE_ROOT}/src/workload/hash.rs"), CRATE_ROOT),
         "src/workload/hash.rs"
     );
-    assert_eq!(
-        shorten("/elsewhere/src/main.rs".into()),
-        "/elsewhere/src/main.rs"
-    );
-}
-
-#[test]
-fn classifies_std_dependencies_and_libc_as_not_app() {
-    assert!(is_app(
-        Some("src/workload/hash.rs"),
-        "tokmon::workload::hash::run"
-    ));
-    assert!(is_app(
-        Some("/home/me/project/src/main.rs"),
-        "project::main"
-    ));
-    assert!(!is_app(
-        Some("/rustc/abc/library/std/src/thread/mod.rs"),
-        "std::thread::sleep"
-    ));
-    assert!(!is_app(
-        Some(
-            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.54.1/src/runtime/park.rs"
-        ),
-        "tokio::runtime::park::Inner::park"
-    ));
-    assert!(!is_app(None, "read"));
-    assert!(!is_app(Some("/somewhere/tokio/src/lib.rs"), "tokio::spawn"));
 }
 
 #[test]

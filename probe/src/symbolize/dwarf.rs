@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use tokmon_probe::stack::{ModuleInfo, ModuleList};
+use crate::stack::{ModuleInfo, ModuleList};
 
 /// One symbolized frame before classification: function, file, line, inlined.
 pub(super) struct RawFrame {

@@ -1,0 +1,297 @@
+//! Name the frames of a captured stack (feature `symbolize`): functions, `file:line` and
+//! inlined calls with `addr2line`, and which frame is the application's own code (the blocking
+//! line). tokmon names the stacks of the processes it watches with it; the test guard
+//! ([`crate::guard`]) names those of the test process itself.
+//!
+//! Never call it from an app's hot path: its first call reads the images' debug information
+//! (tens of ms, tens of MB). [`warm_up`] pays that early, from a background thread.
+//!
+//! Only Linux x86-64 is supported; elsewhere frames are unknown addresses.
+
+use std::fmt;
+
+use crate::protocol::ModuleMap;
+use crate::stack::RawStack;
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod dwarf;
+
+/// One symbolized frame, innermost first. An address with inlined calls gives several frames:
+/// the inlined ones (`inlined: true`) first, then the function that holds the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub address: u64,
+    /// Demangled, without the hash (`tokmon::workload::hash::run`); `?? (libfoo.so)` when
+    /// unknown.
+    pub function: String,
+    /// Relative to the root given to [`symbolize`] when inside it (`src/workload/hash.rs`),
+    /// absolute otherwise.
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub inlined: bool,
+    /// Belongs to the application: not std, core, alloc, tokio, this probe, libc, nor a
+    /// dependency from the cargo registry or the toolchain.
+    pub app: bool,
+}
+
+impl Frame {
+    /// `file:line`, e.g. `src/workload/hash.rs:61`.
+    pub fn site(&self) -> Option<String> {
+        let file = self.file.as_deref()?;
+        Some(match self.line {
+            Some(line) => format!("{file}:{line}"),
+            None => file.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.function)?;
+        if self.inlined {
+            write!(f, " (inlined)")?;
+        }
+        if let Some(site) = self.site() {
+            write!(f, " at {site}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Path fragments of code that is not the application's.
+const NOT_APP_PATHS: &[&str] = &[
+    "/rustc/",
+    "/.rustup/",
+    "/rustlib/",
+    "/library/std/",
+    "/library/core/",
+    "/library/alloc/",
+    "/registry/src/",
+    "/git/checkouts/",
+];
+
+/// Function prefixes of code that is not the application's.
+const NOT_APP_FUNCTIONS: &[&str] = &[
+    "std::",
+    "core::",
+    "alloc::",
+    "tokio::",
+    "tokmon_probe::",
+    "<std::",
+    "<core::",
+    "<alloc::",
+    "<tokio::",
+    "<tokmon_probe::",
+];
+
+/// `file` relative to `root` when inside it.
+pub fn shorten(file: String, root: &str) -> String {
+    match file
+        .strip_prefix(root)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
+        Some(relative) => relative.to_string(),
+        None => file,
+    }
+}
+
+/// Whether a frame in `file` (as [`shorten`]ed) running `function` is the application's own
+/// code.
+pub fn is_app(file: Option<&str>, function: &str) -> bool {
+    let Some(file) = file else {
+        // No line info: libc, the vDSO, or stripped code.
+        return false;
+    };
+    !NOT_APP_PATHS.iter().any(|marker| file.contains(marker))
+        && !NOT_APP_FUNCTIONS
+            .iter()
+            .any(|prefix| function.starts_with(prefix))
+}
+
+/// The blocking site: the first (innermost) frame that belongs to the application, skipping
+/// frames in files under any of `skip_files` (the caller's own capture code).
+pub fn blocking_site<'f>(frames: &'f [Frame], skip_files: &[&str]) -> Option<&'f Frame> {
+    frames.iter().find(|frame| {
+        frame.app
+            && !frame
+                .file
+                .as_deref()
+                .is_some_and(|file| skip_files.iter().any(|own| file.starts_with(own)))
+    })
+}
+
+/// A frame no image holds, or that nothing could name.
+fn unknown(address: u64) -> Frame {
+    Frame {
+        address,
+        function: format!("?? ({address:#x})"),
+        file: None,
+        line: None,
+        inlined: false,
+        app: false,
+    }
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod imp {
+    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+    use std::time::Duration;
+
+    use super::dwarf::Symbolizer;
+    use super::{Frame, ModuleMap, RawStack, is_app, shorten, unknown};
+    use crate::stack::{MODULES_REFRESH_EVERY, ModuleInfo, ModuleList, module_list, prepare};
+
+    static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
+
+    fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        mutex.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn symbolize(raw: &RawStack, root: &str) -> Vec<Frame> {
+        let Ok(list) = module_list(false) else {
+            return raw.addresses.iter().map(|&a| unknown(a)).collect();
+        };
+        symbolize_in(raw, list, root, Some(|| module_list(true).ok()))
+    }
+
+    fn symbolize_in(
+        raw: &RawStack,
+        mut list: Arc<ModuleList>,
+        root: &str,
+        fresh: Option<impl Fn() -> Option<Arc<ModuleList>>>,
+    ) -> Vec<Frame> {
+        let mut symbolizer = lock(&SYMBOLIZER);
+        let symbolizer = symbolizer.get_or_insert_with(Symbolizer::default);
+        let mut frames = Vec::new();
+        for (index, &address) in raw.addresses.iter().enumerate() {
+            let exact = index == 0;
+            let mut found = symbolizer.frames(&list, address, exact);
+            if found.is_none()
+                && list.loaded_at.elapsed() >= MODULES_REFRESH_EVERY
+                && let Some(fresh) = fresh.as_ref().and_then(|load| load())
+            {
+                list = fresh;
+                found = symbolizer.frames(&list, address, exact);
+            }
+            match found {
+                Some(raw_frames) => frames.extend(raw_frames.into_iter().map(|raw| {
+                    let file = raw.file.map(|file| shorten(file, root));
+                    let app = is_app(file.as_deref(), &raw.function);
+                    Frame {
+                        address: raw.address,
+                        function: raw.function,
+                        file,
+                        line: raw.line,
+                        inlined: raw.inlined,
+                        app,
+                    }
+                })),
+                None => frames.push(unknown(address)),
+            }
+        }
+        frames
+    }
+
+    pub fn symbolize_remote(
+        raw: &RawStack,
+        pid: u32,
+        modules: &ModuleMap,
+        root: &str,
+    ) -> Vec<Frame> {
+        let list = ModuleList {
+            modules: modules
+                .modules
+                .iter()
+                .map(|m| ModuleInfo {
+                    name: m.name.clone(),
+                    file: m.file.as_deref().map(|file| seen_from_here(pid, file)),
+                    avma: m.start..m.end,
+                    bias: m.bias,
+                    symbols: m.symbols.clone(),
+                })
+                .collect(),
+            loaded_at: std::time::Instant::now(),
+        };
+        symbolize_in(
+            raw,
+            Arc::new(list),
+            root,
+            None::<fn() -> Option<Arc<ModuleList>>>,
+        )
+    }
+
+    /// A file of process `pid`, as this process can open it.
+    fn seen_from_here(pid: u32, file: &str) -> std::path::PathBuf {
+        match file.strip_prefix("/proc/self/") {
+            Some(rest) => format!("/proc/{pid}/{rest}").into(),
+            None => format!("/proc/{pid}/root/{}", file.trim_start_matches('/')).into(),
+        }
+    }
+
+    pub fn warm_up() {
+        if prepare().is_err() {
+            return;
+        }
+        // Opens every image's debug info and indexes the executable's: the cold cost.
+        let here = warm_up as fn() as usize as u64;
+        let _ = symbolize(
+            &RawStack {
+                tid: 0,
+                addresses: vec![here],
+                elapsed: Duration::ZERO,
+                complete: false,
+                truncated: false,
+            },
+            "",
+        );
+        if let Ok(list) = module_list(false) {
+            let mut symbolizer = lock(&SYMBOLIZER);
+            let symbolizer = symbolizer.get_or_insert_with(Symbolizer::default);
+            for module in &list.modules {
+                let _ = symbolizer.frames(&list, module.avma.start, true);
+            }
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+mod imp {
+    use super::{Frame, ModuleMap, RawStack, unknown};
+
+    pub fn symbolize(raw: &RawStack, _root: &str) -> Vec<Frame> {
+        raw.addresses.iter().map(|&a| unknown(a)).collect()
+    }
+
+    pub fn warm_up() {}
+
+    pub fn symbolize_remote(
+        raw: &RawStack,
+        _pid: u32,
+        _modules: &ModuleMap,
+        root: &str,
+    ) -> Vec<Frame> {
+        symbolize(raw, root)
+    }
+}
+
+/// Symbolizes a stack captured in this process: functions, `file:line` and inlined frames,
+/// innermost first, files under `root` (the app's crate directory) relative to it. Slow on its
+/// first call (tens of ms, tens of MB): run it on a thread of its own.
+pub fn symbolize(raw: &RawStack, root: &str) -> Vec<Frame> {
+    imp::symbolize(raw, root)
+}
+
+/// Symbolizes a stack captured in another process, whose images `modules` names, reading
+/// its files as that process sees them (through `/proc/<pid>/root`).
+pub fn symbolize_remote(raw: &RawStack, pid: u32, modules: &ModuleMap, root: &str) -> Vec<Frame> {
+    imp::symbolize_remote(raw, pid, modules, root)
+}
+
+/// Pays the symbolizer's cold start (and [`crate::stack::prepare`]) now; call it from a
+/// background thread.
+pub fn warm_up() {
+    imp::warm_up()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! The symbolizer's classification and a real capture named in this process.
+
+use super::*;
+
+fn frame(function: &str, file: Option<&str>, app: bool) -> Frame {
+    Frame {
+        address: 0x1000,
+        function: function.to_string(),
+        file: file.map(str::to_string),
+        line: Some(7),
+        inlined: false,
+        app,
+    }
+}
+
+#[test]
+fn shortens_paths_inside_the_root_only() {
+    assert_eq!(
+        shorten("/home/me/app/src/workload/hash.rs".into(), "/home/me/app"),
+        "src/workload/hash.rs"
+    );
+    assert_eq!(
+        shorten("/home/me/application/src/main.rs".into(), "/home/me/app"),
+        "/home/me/application/src/main.rs"
+    );
+    assert_eq!(
+        shorten("/elsewhere/src/main.rs".into(), "/home/me/app"),
+        "/elsewhere/src/main.rs"
+    );
+}
+
+#[test]
+fn classifies_std_dependencies_the_probe_and_libc_as_not_app() {
+    assert!(is_app(
+        Some("src/workload/hash.rs"),
+        "tokmon::workload::hash::run"
+    ));
+    assert!(is_app(
+        Some("/home/me/project/src/main.rs"),
+        "project::main"
+    ));
+    assert!(!is_app(
+        Some("/rustc/abc/library/std/src/thread/mod.rs"),
+        "std::thread::sleep"
+    ));
+    assert!(!is_app(
+        Some(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.54.1/src/runtime/park.rs"
+        ),
+        "tokio::runtime::park::Inner::park"
+    ));
+    assert!(!is_app(None, "read"));
+    assert!(!is_app(Some("/somewhere/tokio/src/lib.rs"), "tokio::spawn"));
+    // The probe by path (not from the registry) is still not the app.
+    assert!(!is_app(
+        Some("/work/tokmon/probe/src/guard/mod.rs"),
+        "tokmon_probe::guard::run_test::{{closure}}"
+    ));
+}
+
+#[test]
+fn blocking_site_is_the_first_app_frame_outside_the_skipped_files() {
+    let frames = vec![
+        frame("read", None, false),
+        frame("tokmon::stack::x", Some("src/stack/mod.rs"), true),
+        frame(
+            "std::io::Read::read",
+            Some("/rustc/x/library/std/src/io/mod.rs"),
+            false,
+        ),
+        frame(
+            "tokmon::workload::hash::run",
+            Some("src/workload/hash.rs"),
+            true,
+        ),
+        frame("tokmon::runner::run", Some("src/runner.rs"), true),
+    ];
+    let site = blocking_site(&frames, &["src/stack/"]).expect("an app frame");
+    assert_eq!(site.site().as_deref(), Some("src/workload/hash.rs:7"));
+    assert!(blocking_site(&frames[..3], &["src/stack/"]).is_none());
+    assert_eq!(
+        blocking_site(&frames, &[]).and_then(Frame::site).as_deref(),
+        Some("src/stack/mod.rs:7")
+    );
+    assert_eq!(
+        frames[3].to_string(),
+        "tokmon::workload::hash::run at src/workload/hash.rs:7"
+    );
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn names_a_sleeping_threads_own_function_and_line() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Sleeps until the test is done with it, however late a loaded machine lets it look.
+    #[inline(never)]
+    fn symbolize_unit_test_sleeper(ready: mpsc::Sender<i32>, done: mpsc::Receiver<()>) {
+        ready
+            .send(rustix::thread::gettid().as_raw_nonzero().get())
+            .expect("receiver alive");
+        while done.try_recv() == Err(mpsc::TryRecvError::Empty) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::hint::black_box(());
+    }
+
+    let (tx, rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    let sleeper = std::thread::spawn(move || symbolize_unit_test_sleeper(tx, done_rx));
+    let tid = rx.recv().expect("sleeper started");
+    std::thread::sleep(Duration::from_millis(50));
+    let raw = crate::stack::capture(tid, None, Duration::from_secs(2)).expect("capture");
+    let frames = symbolize(&raw, env!("CARGO_MANIFEST_DIR"));
+    let text: Vec<String> = frames.iter().map(ToString::to_string).collect();
+    let ours = frames
+        .iter()
+        .find(|f| f.function.contains("symbolize_unit_test_sleeper"))
+        .unwrap_or_else(|| panic!("{text:#?}"));
+    assert_eq!(ours.file.as_deref(), Some("src/symbolize/tests.rs"));
+    // The probe's own functions are never the app's, wherever its files are.
+    assert!(!ours.app, "{text:#?}");
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.function.starts_with("std::") && f.function.ends_with("::sleep") && !f.app),
+        "{text:#?}"
+    );
+    drop(done_tx);
+    sleeper.join().expect("sleeper");
+}
