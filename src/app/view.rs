@@ -202,7 +202,12 @@ fn recent_stalls(app: &App) -> Status {
         return Status::Healthy;
     };
     let at = worst.site.clone().or_else(|| worst.spawned_at.clone());
-    let place = |f: &&Finding| f.site.clone().or_else(|| f.spawned_at.clone());
+    // Known to be elsewhere: another blocking line, or another spawn site where a line is not
+    // known (a stall whose stack was not caught is not evidence of another line).
+    let elsewhere = |f: &&Finding| match (&worst.site, &f.site) {
+        (Some(a), Some(b)) => a != b,
+        _ => f.spawned_at != worst.spawned_at,
+    };
     let who = match (&worst.workload, worst.task_id) {
         (Some(workload), _) => workload.clone(),
         (None, Some(task)) => format!("task {task}"),
@@ -212,7 +217,7 @@ fn recent_stalls(app: &App) -> Status {
         count: recent.iter().map(|f| f.count.max(1)).sum(),
         here: recent
             .iter()
-            .filter(|f| place(f) == at)
+            .filter(|f| !elsewhere(f))
             .map(|f| f.count.max(1))
             .sum(),
         worst_ms: worst.duration_ms,

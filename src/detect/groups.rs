@@ -45,12 +45,21 @@ fn place(f: &Finding) -> Option<String> {
 /// on before one that ended).
 pub fn by_culprit(findings: &[Finding]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
-    for f in findings.iter().filter(|f| f.kind != FindingKind::Event) {
+    let problems = findings.iter().filter(|f| f.kind != FindingKind::Event);
+    // Those that know their place first: one without (a stall whose stack was not caught, a
+    // poll that never blocked in a syscall) then joins its culprit's group rather than making
+    // one that says nothing new.
+    let (placed, unplaced): (Vec<&Finding>, Vec<&Finding>) =
+        problems.partition(|f| place(f).is_some());
+    for f in placed.into_iter().chain(unplaced) {
         let (who, at) = (culprit(f), place(f));
-        match groups
+        let same =
+            |g: &Group<'_>| g.kind == f.kind && g.culprit == who && (g.place == at || at.is_none());
+        let best = groups
             .iter_mut()
-            .find(|g| g.kind == f.kind && g.culprit == who && g.place == at)
-        {
+            .filter(|g| same(g))
+            .max_by_key(|g| g.members.len());
+        match best {
             Some(g) => g.members.push(f),
             None => groups.push(Group {
                 kind: f.kind,
@@ -69,6 +78,7 @@ pub fn by_culprit(findings: &[Finding]) -> Vec<Group<'_>> {
         }
     }
     for g in &mut groups {
+        g.members.sort_by_key(|f| f.first_seen_ms);
         let members = &g.members;
         g.severity = members
             .iter()
@@ -116,15 +126,35 @@ impl Entry<'_> {
     }
 }
 
-/// The groups and the events, the most recent first: a group going on has been seen at the
-/// latest sample. An event made at the time of a group's latest finding is above it (it came
-/// after the sample that saw the finding); the next sample puts a group still going on back on
-/// top.
+/// How far back an entry counts as recent: the panel puts what happened lately first, the
+/// worst of it first.
+pub const RECENT_MS: u64 = 10_000;
+
+impl Entry<'_> {
+    fn severity(&self) -> Severity {
+        match self {
+            Entry::Group(g) => g.severity,
+            Entry::Event(e) => e.severity,
+        }
+    }
+}
+
+/// The groups and the events: those of the last [`RECENT_MS`] first, the most severe first
+/// among them (a stall above the timer lag it causes), then by time, the latest first. At the
+/// same time an event is above a group: it came after the sample that saw the group's finding.
 pub fn entries(findings: &[Finding]) -> Vec<Entry<'_>> {
     let events = findings.iter().filter(|f| f.kind == FindingKind::Event);
     let mut entries: Vec<Entry<'_>> = events.rev().map(Entry::Event).collect();
     entries.extend(by_culprit(findings).into_iter().map(Entry::Group));
-    entries.sort_by_key(|e| std::cmp::Reverse(e.at_ms()));
+    let now = entries.iter().map(Entry::at_ms).max().unwrap_or(0);
+    entries.sort_by_key(|e| {
+        let recent = now.saturating_sub(e.at_ms()) <= RECENT_MS;
+        (
+            std::cmp::Reverse(recent),
+            std::cmp::Reverse(recent.then(|| e.severity())),
+            std::cmp::Reverse(e.at_ms()),
+        )
+    });
     entries
 }
 
@@ -273,6 +303,34 @@ mod tests {
             groups[0].summary(),
             "locker: 2 stalls in futex, typical 200 ms, worst 200 ms"
         );
+    }
+
+    #[test]
+    fn a_stall_without_a_known_place_joins_its_culprits_group() {
+        let mut uncaught = stall(2_500, 410.0, "server", None, "x");
+        uncaught.syscall = None;
+        let findings = vec![
+            stall(
+                1_000,
+                350.0,
+                "server",
+                Some("src/main.rs:82"),
+                "clock_nanosleep",
+            ),
+            uncaught,
+            stall(
+                3_000,
+                380.0,
+                "server",
+                Some("src/main.rs:82"),
+                "clock_nanosleep",
+            ),
+        ];
+        let groups = by_culprit(&findings);
+        assert_eq!(groups.len(), 1, "{groups:#?}");
+        assert_eq!(groups[0].count, 3);
+        let firsts: Vec<u64> = groups[0].members.iter().map(|f| f.first_seen_ms).collect();
+        assert_eq!(firsts, [1_000, 2_500, 3_000], "oldest first");
     }
 
     #[test]
