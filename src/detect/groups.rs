@@ -46,15 +46,24 @@ fn place(f: &Finding) -> Option<String> {
 pub fn by_culprit(findings: &[Finding]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     let problems = findings.iter().filter(|f| f.kind != FindingKind::Event);
-    // Those that know their place first: one without (a stall whose stack was not caught, a
-    // poll that never blocked in a syscall) then joins its culprit's group rather than making
-    // one that says nothing new.
+    // Those that know their blocking line first: one without (a stall whose stack was not
+    // caught, or not yet) then joins its culprit's group rather than making one that says
+    // nothing new.
     let (placed, unplaced): (Vec<&Finding>, Vec<&Finding>) =
-        problems.partition(|f| place(f).is_some());
+        problems.partition(|f| f.site.is_some());
     for f in placed.into_iter().chain(unplaced) {
-        let (who, at) = (culprit(f), place(f));
-        let same =
-            |g: &Group<'_>| g.kind == f.kind && g.culprit == who && (g.place == at || at.is_none());
+        let who = culprit(f);
+        // A finding with a blocking line joins the group of that line; one without joins its
+        // culprit's largest group whose members waited in the same syscall (or any, when it
+        // knows none).
+        let same = |g: &Group<'_>| {
+            g.kind == f.kind
+                && g.culprit == who
+                && match &f.site {
+                    Some(site) => g.place.as_ref() == Some(site),
+                    None => f.syscall.is_none() || g.members.iter().any(|m| m.syscall == f.syscall),
+                }
+        };
         let best = groups
             .iter_mut()
             .filter(|g| same(g))
@@ -65,7 +74,7 @@ pub fn by_culprit(findings: &[Finding]) -> Vec<Group<'_>> {
                 kind: f.kind,
                 severity: f.severity,
                 culprit: who,
-                place: at,
+                place: place(f),
                 count: 0,
                 polls: 0,
                 typical_ms: 0.0,
