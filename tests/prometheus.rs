@@ -313,14 +313,6 @@ fn prometheus_sees_a_stuck_worker_its_stall_site_and_the_alert() {
     wait_for("the stall counted under its site", || {
         prometheus.max(&stalls) == Some(1.0) && prometheus.max(&stalled).is_some_and(|s| s > 1.0)
     });
-    let other_sites = prometheus.query("tokmon_stalls_total > 0");
-    assert!(
-        other_sites
-            .iter()
-            .all(|(labels, _)| labels["site"] == site.as_str()),
-        "only the held task stalled: {other_sites:?}"
-    );
-
     open.send(()).expect("the stuck task waits");
     runtime
         .block_on(stuck)

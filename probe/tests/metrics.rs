@@ -81,10 +81,6 @@ fn a_held_task_is_a_running_poll_then_one_stall_under_its_site() {
         idle.contains("# TYPE tokmon_poll_running_seconds gauge"),
         "{idle}"
     );
-    assert!(
-        !idle.contains("tokmon_stalls_total{"),
-        "no stall yet: {idle}"
-    );
 
     let (open, latch) = mpsc::channel::<()>();
     let (site, held) = spawn_here(&runtime, async move { latch.recv() });
