@@ -78,6 +78,8 @@ const fn variant(name: &'static str, install: fn(&mut Builder) -> Result<Attach>
 /// - `probe-serving`: the probe library as an app carries it (`Probe::builder().build()`):
 ///   its monitor and server on threads of their own, no client attached.
 /// - `probe-client`: the same with one client attached, reading every reading (10 a second).
+/// - `probe-scraped`: `probe-serving` with its OpenMetrics exporter on, scraped every second
+///   over HTTP as Prometheus would.
 /// - `tokio-histogram`: tokio's own poll-time histogram, read by a thread every 100 ms.
 /// - `console`: console-subscriber with its defaults (`console_subscriber::init()`), no client
 ///   attached; needs the `console` feature (on by default) and is skipped with a note without.
@@ -88,6 +90,7 @@ pub const VARIANTS: &[Variant] = &[
     variant("tokmon", tokmon_full),
     variant("probe-serving", |builder| probe_serving(builder, false)),
     variant("probe-client", |builder| probe_serving(builder, true)),
+    variant("probe-scraped", probe_scraped),
     variant("tokio-histogram", tokio_histogram),
     Variant {
         name: "console",
@@ -234,6 +237,66 @@ fn probe_serving(builder: &mut Builder, client: bool) -> Result<Attach> {
             Ok(Some(format!("{messages} messages to the client")))
         }))
     }))
+}
+
+/// How often the `probe-scraped` variant scrapes, as a Prometheus at a 1 s interval.
+const SCRAPE_EVERY: Duration = Duration::from_secs(1);
+
+/// The probe as an app carries it with its exporter on, and a thread that GETs `/metrics` every
+/// [`SCRAPE_EVERY`] (at once first, so even a short run is scraped).
+fn probe_scraped(builder: &mut Builder) -> Result<Attach> {
+    let probe = Probe::builder()
+        .metrics_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .build();
+    probe.install(builder);
+    Ok(Box::new(move |_| {
+        probe
+            .wait_for_endpoint(Duration::from_secs(10))
+            .context("the probe serves")?;
+        let addr = probe.metrics_addr().context("the exporter listens")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("scraper".into())
+            .spawn(move || {
+                let mut scrapes = 0u64;
+                let mut next = std::time::Instant::now();
+                while !stopped.load(Ordering::Acquire) {
+                    if std::time::Instant::now() >= next {
+                        if scrape(addr) {
+                            scrapes += 1;
+                        }
+                        next += SCRAPE_EVERY;
+                    }
+                    std::thread::sleep(CONSUMER_TICK);
+                }
+                scrapes
+            })
+            .context("starting the scraper")?;
+        Ok(Box::new(move || {
+            stop.store(true, Ordering::Release);
+            let scrapes = thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the scraper panicked"))?;
+            drop(probe);
+            if scrapes == 0 {
+                bail!("no scrape was answered");
+            }
+            Ok(Some(format!("{scrapes} scrapes")))
+        }))
+    }))
+}
+
+/// One scrape of `/metrics`; true when it was answered with 200.
+fn scrape(addr: std::net::SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let mut answer = Vec::new();
+    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").is_ok()
+        && stream.read_to_end(&mut answer).is_ok()
+        && answer.starts_with(b"HTTP/1.1 200")
 }
 
 /// What the `tokmon` variant saw, for `--verbose`; an error if it saw no sample.

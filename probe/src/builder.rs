@@ -40,6 +40,8 @@ pub(crate) struct ServeSettings {
     pub(crate) socket_dir: Option<PathBuf>,
     /// TCP on this address instead of the Unix socket.
     pub(crate) tcp: Option<SocketAddr>,
+    /// Serve OpenMetrics over HTTP on this address (feature `openmetrics`).
+    pub(crate) metrics: Option<SocketAddr>,
 }
 
 impl Default for ServeSettings {
@@ -50,6 +52,7 @@ impl Default for ServeSettings {
             interval: DEFAULT_INTERVAL,
             socket_dir: None,
             tcp: None,
+            metrics: None,
         }
     }
 }
@@ -188,6 +191,18 @@ impl ProbeBuilder {
         self
     }
 
+    /// Serve the probe's counters as OpenMetrics at `http://ADDR/metrics` (feature
+    /// `openmetrics`), for Prometheus: the serving thread (see [`serve`](Self::serve), which
+    /// must stay on) starts an exporter thread of its own that answers one scrape at a time,
+    /// with timeouts. Any address may be given (port 0 picks a free port, which
+    /// [`Probe::metrics_addr`](super::Probe::metrics_addr) tells); `TOKMON_PROBE_METRICS_ADDR`
+    /// with a port alone binds loopback. A probe built without the feature reports the setting
+    /// once on standard error and serves nothing.
+    pub fn metrics_addr(mut self, addr: SocketAddr) -> ProbeBuilder {
+        self.serve.metrics = Some(addr);
+        self
+    }
+
     /// Applies the environment over what is set so far (a setting made after this call wins
     /// over the environment):
     ///
@@ -200,6 +215,8 @@ impl ProbeBuilder {
     /// - `TOKMON_PROBE_INTERVAL`: the time between two readings served, at least `10ms`.
     /// - `TOKMON_PROBE_ADDR`: serve over TCP on this loopback address, such as `127.0.0.1:0`
     ///   ([`tcp`](Self::tcp)).
+    /// - `TOKMON_PROBE_METRICS_ADDR`: serve OpenMetrics on this address, such as
+    ///   `127.0.0.1:9464`, or on this port of 127.0.0.1 ([`metrics_addr`](Self::metrics_addr)).
     ///
     /// An empty variable counts as unset. A bad value never panics: it is reported once on
     /// standard error, naming the variable, its value and what was expected, and the setting
@@ -256,6 +273,12 @@ impl ProbeBuilder {
     }
 
     pub fn build(self) -> Arc<Probe> {
+        if self.serve.metrics.is_some() && !self.serve.on {
+            eprintln!(
+                "tokmon-probe: the metrics address needs serving on (TOKMON_PROBE_SERVE); no \
+                 metrics are served"
+            );
+        }
         Arc::new(Probe {
             clock: CoarseClock::new(),
             threads: ThreadRegistry::default(),
@@ -271,6 +294,8 @@ impl ProbeBuilder {
             #[cfg(target_os = "linux")]
             serving: crate::serve::Serving::default(),
             callbacks: self.callbacks,
+            #[cfg(feature = "openmetrics")]
+            fleet: crate::metrics::Fleet::new(nanos(self.stall_threshold)),
         })
     }
 }

@@ -41,6 +41,8 @@ pub mod hints;
 mod hooks;
 pub mod labels;
 pub mod locations;
+#[cfg(feature = "openmetrics")]
+pub mod metrics;
 pub mod monitor;
 pub mod protocol;
 pub mod sample;
@@ -133,6 +135,9 @@ pub struct Probe {
     #[cfg(target_os = "linux")]
     serving: serve::Serving,
     callbacks: Callbacks,
+    /// What the OpenMetrics exporter serves, kept by the monitor.
+    #[cfg(feature = "openmetrics")]
+    pub(crate) fleet: metrics::Fleet,
 }
 
 impl Probe {
@@ -190,6 +195,19 @@ impl Probe {
     #[cfg(target_os = "linux")]
     pub fn serve_errors(&self) -> u64 {
         self.serving.errors()
+    }
+
+    /// Where the probe serves its OpenMetrics (see [`ProbeBuilder::metrics_addr`]): `None`
+    /// until the serving thread has bound it, or when it is off or could not bind.
+    #[cfg(feature = "openmetrics")]
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.fleet.addr()
+    }
+
+    /// The counters the OpenMetrics exporter serves, as of the monitor's latest reading.
+    #[cfg(feature = "openmetrics")]
+    pub fn metrics_snapshot(&self) -> metrics::Snapshot {
+        self.fleet.snapshot()
     }
 
     pub fn stall_threshold(&self) -> Duration {

@@ -210,6 +210,12 @@ fn run(probe: &Arc<Probe>, handle: Handle) {
             return;
         }
     };
+    // Before the endpoint is announced, so that a caller that waited for it knows both; it
+    // stops when this thread ends.
+    #[cfg(feature = "openmetrics")]
+    let _exporter = start_metrics(probe, settings);
+    #[cfg(not(feature = "openmetrics"))]
+    no_metrics(settings);
     // Set once: serving starts once per probe.
     let _ = serving.runtime_gone.set(monitor.shut_down_flag());
     serving.set(Phase::Serving(server.endpoint().clone()));
@@ -240,6 +246,36 @@ fn run(probe: &Arc<Probe>, handle: Handle) {
     // Dropping the server closes the connections and removes the socket (and token) file.
     drop(server);
     serving.set(Phase::Stopped);
+}
+
+/// The OpenMetrics exporter, if the settings ask for one; one that cannot bind is reported
+/// once and the app runs on without it.
+#[cfg(feature = "openmetrics")]
+fn start_metrics(probe: &Arc<Probe>, settings: &ServeSettings) -> Option<crate::metrics::Exporter> {
+    let addr = settings.metrics?;
+    match crate::metrics::Exporter::start(probe.clone(), addr) {
+        Ok(exporter) => {
+            let bound = exporter.local_addr();
+            probe.fleet.set_addr(bound);
+            eprintln!("tokmon-probe: serving metrics on http://{bound}/metrics");
+            Some(exporter)
+        }
+        Err(e) => {
+            eprintln!("tokmon-probe: cannot serve metrics on {addr}: {e}; the app runs on without");
+            None
+        }
+    }
+}
+
+/// A probe built without the exporter says so if asked for metrics.
+#[cfg(not(feature = "openmetrics"))]
+fn no_metrics(settings: &ServeSettings) {
+    if let Some(addr) = settings.metrics {
+        eprintln!(
+            "tokmon-probe: metrics on {addr} asked, but the probe was built without its \
+             `openmetrics` feature; no metrics are served"
+        );
+    }
 }
 
 /// Binds the socket the settings ask for; over TCP, writes the token file and says where.

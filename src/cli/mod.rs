@@ -110,6 +110,10 @@ pub struct RunArgs {
         requires = "console"
     )]
     pub console_addr: SocketAddr,
+    /// Serve the probe's counters as OpenMetrics at http://ADDR/metrics for Prometheus (as an
+    /// app's probe does with TOKMON_PROBE_METRICS_ADDR); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -270,7 +274,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
         LocalSource::start(config.clone(), None, None).and_then(|mut source| {
             let console = config.console.map(console_line);
-            let lines = [Some(banner), console];
+            let metrics = serve_metrics(&mut source, args.metrics_addr)?;
+            let lines = [Some(banner), console, metrics];
             headless(
                 args.report.quiet,
                 &lines,
@@ -488,6 +493,20 @@ fn headless(
     Ok(report)
 }
 
+/// `--metrics-addr`: the run's probe counters served for Prometheus; the line that says where.
+fn serve_metrics(
+    source: &mut LocalSource,
+    addr: Option<SocketAddr>,
+) -> anyhow::Result<Option<String>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let bound = source.serve_metrics(addr)?;
+    let mut line = format!("metrics: serving OpenMetrics at http://{bound}/metrics");
+    if !bound.ip().is_loopback() {
+        line.push_str(" (not a loopback address: other machines can connect)");
+    }
+    Ok(Some(line))
+}
+
 /// What a headless run says about `--console`: where, how to attach, and a warning when the
 /// address is not loopback.
 fn console_line(addr: SocketAddr) -> String {
@@ -533,6 +552,7 @@ fn dashboard(
     };
     let report = LocalSource::start(config.clone(), Some(&switcher), Some(&panic_rx)).and_then(
         |mut source| {
+            serve_metrics(&mut source, args.metrics_addr)?;
             let mut dashboard = Dashboard {
                 terminal: &mut terminal,
                 events: &mut events,

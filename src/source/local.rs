@@ -1,6 +1,8 @@
 //! A scenario run in this process: the measured runtime with its workloads and the probe, the
 //! monitor thread, the scripted phases, the knobs and the scenario switcher.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,7 @@ use super::{Abilities, Monitor, MonitorOptions, Origin, Source, State};
 use crate::detect::event;
 use crate::phase::PhasePlan;
 use crate::probe::Probe;
+use crate::probe::metrics::Exporter;
 use crate::run::{
     Command, Control, Effect, PanicReport, PhaseView, RunConfig, ScenarioChoice, Update,
 };
@@ -30,6 +33,8 @@ struct Session {
     engine: Engine,
     monitor: Monitor,
     plan: PhasePlan,
+    /// The measured runtime's probe, whose counters `--metrics-addr` serves.
+    probe: Arc<Probe>,
 }
 
 impl Session {
@@ -45,11 +50,12 @@ impl Session {
             interval: config.interval,
             stacks: config.stacks,
         };
-        let monitor = Monitor::start(probe, handle, engine.stats(), options)?;
+        let monitor = Monitor::start(probe.clone(), handle, engine.stats(), options)?;
         Ok(Session {
             engine,
             monitor,
             plan: PhasePlan::new(config.scenario.phases.clone()),
+            probe,
         })
     }
 
@@ -143,6 +149,8 @@ pub struct LocalSource<'a> {
     now_ns: u64,
     /// The monitor went away.
     gone: bool,
+    /// `--metrics-addr`: the probe's OpenMetrics exporter, following the scenario running now.
+    metrics: Option<Exporter>,
 }
 
 impl<'a> LocalSource<'a> {
@@ -162,7 +170,24 @@ impl<'a> LocalSource<'a> {
             panics,
             now_ns: 0,
             gone: false,
+            metrics: None,
         })
+    }
+
+    /// Serves the running scenario's probe counters as OpenMetrics at `http://ADDR/metrics`
+    /// (and the next scenario's after a switch), on a thread of the exporter's own; returns
+    /// the address bound.
+    pub fn serve_metrics(&mut self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+        let probe = self
+            .session
+            .as_ref()
+            .map(|s| s.probe.clone())
+            .context("the run has ended")?;
+        let exporter =
+            Exporter::start(probe, addr).with_context(|| format!("serving metrics on {addr}"))?;
+        let bound = exporter.local_addr();
+        self.metrics = Some(exporter);
+        Ok(bound)
     }
 
     /// Ends this run and starts the scenario called `name` in its place.
@@ -175,7 +200,11 @@ impl<'a> LocalSource<'a> {
         let scenario = (switcher.load)(name)?;
         self.config.detector = scenario.detector;
         self.config.scenario = scenario;
-        self.session = Some(Session::start(&self.config)?);
+        let session = Session::start(&self.config)?;
+        if let Some(metrics) = &self.metrics {
+            metrics.follow(session.probe.clone());
+        }
+        self.session = Some(session);
         self.deadline = self.config.duration.map(|d| Instant::now() + d);
         self.now_ns = 0;
         self.gone = false;

@@ -12,6 +12,7 @@ const SERVE: &str = "TOKMON_PROBE_SERVE";
 const STACKS: &str = "TOKMON_PROBE_STACKS";
 const INTERVAL: &str = "TOKMON_PROBE_INTERVAL";
 const ADDR: &str = "TOKMON_PROBE_ADDR";
+const METRICS_ADDR: &str = "TOKMON_PROBE_METRICS_ADDR";
 
 const SWITCH: &str = "on or off (or 1/0, true/false, yes/no)";
 
@@ -85,7 +86,30 @@ pub(super) fn apply(
             ),
         }
     }
+    if let Some(value) = set(METRICS_ADDR) {
+        match metrics_addr(value.trim()) {
+            Some(addr) => builder.serve.metrics = Some(addr),
+            None => problem(
+                METRICS_ADDR,
+                &value,
+                "an address and port such as 127.0.0.1:9464, or a port",
+                builder
+                    .serve
+                    .metrics
+                    .map_or_else(|| "no metrics".to_owned(), |a| a.to_string()),
+            ),
+        }
+    }
     (builder, problems)
+}
+
+/// `HOST:PORT`, or a port alone on loopback: the exporter listens where the owner says, and
+/// only on this machine unless told otherwise.
+fn metrics_addr(value: &str) -> Option<SocketAddr> {
+    match value.parse::<u16>() {
+        Ok(port) => Some(SocketAddr::from(([127, 0, 0, 1], port))),
+        Err(_) => value.parse().ok(),
+    }
 }
 
 fn switch(value: &str) -> Option<bool> {
@@ -180,6 +204,24 @@ mod tests {
             assert!(problems.is_empty(), "{on:?}");
         }
         assert!(from(&[(ENABLED, "")]).0.enabled, "empty counts as unset");
+    }
+
+    #[test]
+    fn a_metrics_port_alone_is_on_loopback() {
+        let (builder, problems) = from(&[(METRICS_ADDR, "9464")]);
+        assert_eq!(
+            builder.serve.metrics,
+            Some("127.0.0.1:9464".parse().expect("addr"))
+        );
+        assert!(problems.is_empty());
+        let (builder, _) = from(&[(METRICS_ADDR, "0.0.0.0:9464")]);
+        assert_eq!(
+            builder.serve.metrics,
+            Some("0.0.0.0:9464".parse().expect("addr"))
+        );
+        let (builder, problems) = from(&[(METRICS_ADDR, "localhost")]);
+        assert_eq!(builder.serve.metrics, None);
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 
     #[test]

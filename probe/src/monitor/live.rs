@@ -92,6 +92,16 @@ impl MetricsSource for LiveSource {
             lag_max_ns: self.probe.canary.take_max_late_ns(now),
         })
     }
+
+    #[cfg(feature = "openmetrics")]
+    fn observe(
+        &mut self,
+        workers: &[WorkerCounters],
+        runtime: &RuntimeCounters,
+        probe: Option<&ProbeSample>,
+    ) {
+        self.probe.fleet.observe(workers, runtime, probe);
+    }
 }
 
 /// Tells each thread's slot which worker it runs now: the poll hooks do not look it up

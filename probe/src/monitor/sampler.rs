@@ -22,6 +22,15 @@ pub trait MetricsSource {
     fn scan(&mut self) -> bool {
         false
     }
+    /// Sees each reading's parts as they were read, before long polls carried over from a
+    /// reading not delivered join them (so each is seen once).
+    fn observe(
+        &mut self,
+        _workers: &[WorkerCounters],
+        _runtime: &RuntimeCounters,
+        _probe: Option<&ProbeSample>,
+    ) {
+    }
 }
 
 /// What happened to a reading offered to the consumer.
@@ -67,6 +76,7 @@ impl<S: MetricsSource> Sampler<S> {
         let workers = self.source.workers();
         let runtime = self.source.runtime();
         let mut probe = self.source.probe();
+        self.source.observe(&workers, &runtime, probe.as_ref());
         if let Some(probe) = probe.as_mut() {
             let mut carried = std::mem::take(&mut self.undelivered_polls);
             carried.append(&mut probe.long_polls);
