@@ -144,6 +144,15 @@ fn encode_snapshot(s: &Snapshot, mut encoder: DescriptorEncoder) -> fmt::Result 
     )?;
     family(
         e,
+        "tokio_worker_cpu",
+        "Time each worker's threads spent on a CPU (the kernel's schedstat): busy time far above it means a worker blocked off the CPU (a lock, a sleep, blocking I/O)",
+        Some(Unit::Seconds),
+        MetricType::Counter,
+        per_worker(|w| w.cpu_ns).map(|(l, ns)| (l, seconds(ns))),
+        counter,
+    )?;
+    family(
+        e,
         "tokio_worker_polls",
         "Task polls each worker ran",
         None,
@@ -276,6 +285,7 @@ mod tests {
             workers: vec![
                 WorkerTotals {
                     busy_ns: 1_500_000_000,
+                    cpu_ns: 20_000_000,
                     polls: 91,
                     parks: 7,
                     running_ns: 1_250_000_000,
@@ -322,6 +332,7 @@ mod tests {
         let om = text(&stalled(), Format::OpenMetrics);
         for line in [
             "tokio_worker_busy_seconds_total{worker=\"0\"} 1.5",
+            "tokio_worker_cpu_seconds_total{worker=\"0\"} 0.02",
             "tokio_worker_polls_total{worker=\"0\"} 91",
             "tokio_worker_parks_total{worker=\"0\"} 7",
             "tokmon_poll_running_seconds{worker=\"0\"} 1.25",

@@ -15,6 +15,9 @@ pub struct WorkerTotals {
     /// From the poll hooks, so it grows while a poll is stuck (tokio's own freezes); never
     /// lower than a value served before.
     pub busy_ns: u64,
+    /// The worker's threads' time on a CPU (schedstat): far below `busy_ns`, the worker is
+    /// blocked off the CPU. 0 where per-thread CPU time cannot be read.
+    pub cpu_ns: u64,
     pub polls: u64,
     /// tokio's count of the worker's parks.
     pub parks: u64,
@@ -117,6 +120,7 @@ impl Fleet {
             // back a little: a counter served never goes down.
             total.busy_ns = total.busy_ns.max(hooks.busy_ns);
             total.polls = total.polls.max(hooks.polls);
+            total.cpu_ns = total.cpu_ns.max(hooks.cpu_ns.unwrap_or(0));
             for (sum, count) in buckets.iter_mut().zip(&hooks.buckets) {
                 *sum += count;
             }
