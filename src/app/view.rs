@@ -548,17 +548,35 @@ pub fn bucket_label(ns: u64) -> String {
     }
 }
 
-/// Findings per kind, for the findings panel's title.
-pub fn finding_counts(app: &App) -> Vec<(FindingKind, usize)> {
-    let mut counts: Vec<(FindingKind, usize)> = Vec::new();
+/// What the findings hold, per kind, for the findings panel's title, each in its own unit
+/// said in words: `12 stalls`, `41 long polls` (a long-poll finding counts many), `3 lag
+/// episodes`, `2 events`.
+pub fn finding_counts(app: &App) -> Vec<String> {
+    let mut counts: Vec<(FindingKind, u64)> = Vec::new();
     for f in app.detector().findings() {
-        // A folded entry stands for several findings.
-        let stands_for = usize::try_from(f.stands_for()).unwrap_or(usize::MAX);
+        let n = match f.kind {
+            FindingKind::LongPoll => f.count.max(1),
+            _ => f.stands_for(),
+        };
         match counts.iter_mut().find(|(k, _)| *k == f.kind) {
-            Some((_, n)) => *n = n.saturating_add(stands_for),
-            None => counts.push((f.kind, stands_for)),
+            Some((_, total)) => *total = total.saturating_add(n),
+            None => counts.push((f.kind, n)),
         }
     }
     counts.sort();
     counts
+        .into_iter()
+        .map(|(kind, n)| {
+            let unit = match kind {
+                FindingKind::Stall => "stall",
+                FindingKind::LongPoll => "long poll",
+                FindingKind::Lag => "lag episode",
+                FindingKind::BlockingQueue => "queue episode",
+                FindingKind::BlockInPlace => "block_in_place",
+                FindingKind::Panic => "panic",
+                FindingKind::Event => "event",
+            };
+            format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+        })
+        .collect()
 }

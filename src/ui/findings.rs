@@ -46,11 +46,7 @@ impl Widget for Findings<'_> {
         if counts.is_empty() {
             title.push(Span::styled("none yet ", t.dim));
         } else {
-            let text = counts
-                .iter()
-                .map(|(kind, n)| format!("{} {n}", kind.name()))
-                .collect::<Vec<_>>()
-                .join(t.sep());
+            let text = counts.join(t.sep());
             title.push(Span::styled(format!("{text} "), t.strong));
         }
         let mut block = t.block(Line::from(title), focused);

@@ -52,7 +52,7 @@ impl Widget for Polls<'_> {
                 1,
                 match self.mode {
                     Mode::Wide => {
-                        format!("p50/p99 warming up ({n} of {SAMPLED_FOR_PERCENTILES} sampled)")
+                        format!("p50/p99 after {SAMPLED_FOR_PERCENTILES} timed polls ({n} so far)")
                     }
                     Mode::Compact => format!("warming ({n}/{SAMPLED_FOR_PERCENTILES})"),
                 },
@@ -68,7 +68,11 @@ impl Widget for Polls<'_> {
         let thresholds = &self.app.run.info.thresholds;
         let long = fmt_dur(thresholds.long_poll_threshold.as_secs_f64() * 1000.0);
         let stall = fmt_dur(thresholds.stall_threshold.as_secs_f64() * 1000.0);
-        let mut block = t.block(Line::styled(" Poll durations ", t.title), false);
+        let title = match self.mode {
+            Mode::Wide => " Poll durations, since start ",
+            Mode::Compact => " Polls, since start ",
+        };
+        let mut block = t.block(Line::styled(title, t.title), false);
         match self.mode {
             Mode::Wide => {
                 block = block
