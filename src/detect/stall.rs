@@ -178,7 +178,7 @@ pub(super) fn summary(f: &Finding) -> String {
     let site = match &f.site {
         Some(s) => format!(", at {s}"),
         None if f.kind == FindingKind::Stall && named_without_lines(f) => {
-            ", no blocking line (built without line tables)".into()
+            ", no blocking line: built without line tables".into()
         }
         None => String::new(),
     };
@@ -286,7 +286,7 @@ mod tests {
         ]);
         assert!(
             bare.summary
-                .ends_with("no blocking line (built without line tables)"),
+                .ends_with(", no blocking line: built without line tables"),
             "{}",
             bare.summary
         );
