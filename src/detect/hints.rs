@@ -4,6 +4,11 @@
 
 pub use tokmon_probe::hints::for_poll;
 
+/// What a stall's hint adds when the app's stack was named by functions only: its build has
+/// no line tables, so there is no blocking line to show.
+pub const NO_LINE_TABLES: &str =
+    "to name the blocking line, add `debug = \"line-tables-only\"` to [profile.release]";
+
 pub fn for_block_in_place() -> String {
     "block_in_place handed the worker's tasks to another thread, so the runtime kept going; \
      fine for occasional work, spawn_blocking is the usual choice"

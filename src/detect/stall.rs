@@ -86,7 +86,7 @@ impl StallRule {
             finding.ongoing = false;
             finding.last_seen_ms = now_ms;
             if finding.kind == FindingKind::Stall {
-                finding.hint = hints::for_poll(finding.cpu, finding.syscall.as_deref());
+                finding.hint = stall_hint(finding);
             }
             finding.summary = summary(finding);
             findings.close(slot);
@@ -137,9 +137,31 @@ fn update(finding: &mut Finding, poll: &PollRecord, now_ms: u64) {
         finding.severity = Severity::Info;
         finding.hint = hints::for_block_in_place();
     } else if finding.kind == FindingKind::Stall {
-        finding.hint = hints::for_poll(finding.cpu, finding.syscall.as_deref());
+        finding.hint = stall_hint(finding);
     }
     finding.summary = summary(finding);
+}
+
+/// What to do about a stall: the probe's hint for its cause, and how to get the blocking line
+/// when the build had none to give.
+fn stall_hint(f: &Finding) -> String {
+    let hint = hints::for_poll(f.cpu, f.syscall.as_deref());
+    if named_without_lines(f) {
+        format!("{hint}; {}", hints::NO_LINE_TABLES)
+    } else {
+        hint
+    }
+}
+
+/// A stack named by functions but without one `file:line`: the images had no line tables (a
+/// release build without `debug = "line-tables-only"`), so no frame could be the blocking line.
+/// A stack of unknown addresses says nothing about line tables.
+pub(super) fn named_without_lines(f: &Finding) -> bool {
+    f.site.is_none()
+        && f.stack
+            .iter()
+            .any(|frame| !frame.function.starts_with("??"))
+        && f.stack.iter().all(|frame| frame.file.is_none())
 }
 
 /// "worker 1 stuck 412 ms in task 17 (hasher, spawned at src/workload/hash.rs:24:13), on CPU"
@@ -153,11 +175,13 @@ pub(super) fn summary(f: &Finding) -> String {
         (_, true) => "stuck",
         (_, false) => "was stuck",
     };
-    let site = f
-        .site
-        .as_ref()
-        .map(|s| format!(", at {s}"))
-        .unwrap_or_default();
+    let site = match &f.site {
+        Some(s) => format!(", at {s}"),
+        None if f.kind == FindingKind::Stall && named_without_lines(f) => {
+            ", no blocking line: built without line tables".into()
+        }
+        None => String::new(),
+    };
     format!(
         "{worker} {verb} {} in task {}{}{}{site}",
         fmt_duration(f.duration_ms),
@@ -203,5 +227,98 @@ pub(super) fn fmt_duration(ms: f64) -> String {
         format!("{:.2} s", ms / 1000.0)
     } else {
         format!("{ms:.0} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{StackFrame, StackInfo};
+
+    fn frame(function: &str, file: Option<&str>) -> StackFrame {
+        StackFrame {
+            function: function.into(),
+            file: file.map(Into::into),
+            line: file.map(|_| 30),
+            inlined: false,
+            app: file.is_some_and(|f| f.starts_with("src/")),
+        }
+    }
+
+    fn stalled(frames: Vec<StackFrame>) -> Finding {
+        let site = frames
+            .iter()
+            .any(|f| f.app)
+            .then(|| "src/main.rs:30".to_string());
+        let poll = PollRecord {
+            worker: Some(0),
+            task_id: 3,
+            workload: None,
+            spawned_at: Some("src/main.rs:18:13".into()),
+            tid: Some(7),
+            seq: 1,
+            started_ns: 0,
+            duration_ns: 300_000_000,
+            running: true,
+            cpu_ratio: Some(0.0),
+            cpu: CpuUse::Off,
+            cpu_wait_ns: None,
+            thread_state: Some('S'),
+            syscall: Some("clock_nanosleep".into()),
+            worker_moved: false,
+            captured: None,
+            stack: Some(StackInfo {
+                frames,
+                site,
+                capture_us: 40,
+            }),
+        };
+        new_finding(&poll, 300)
+    }
+
+    #[test]
+    fn a_stack_named_without_lines_says_what_to_add_to_the_release_profile() {
+        let bare = stalled(vec![
+            frame("clock_nanosleep", None),
+            frame("std::thread::sleep", None),
+            frame("outside_app::blocker::{{closure}}", None),
+            frame("tokio::runtime::task::raw::poll", None),
+        ]);
+        assert!(
+            bare.summary
+                .ends_with(", no blocking line: built without line tables"),
+            "{}",
+            bare.summary
+        );
+        assert!(bare.hint.contains("tokio::time::sleep"), "{}", bare.hint);
+        assert!(
+            bare.hint
+                .contains("add `debug = \"line-tables-only\"` to [profile.release]"),
+            "{}",
+            bare.hint
+        );
+
+        let lined = stalled(vec![
+            frame(
+                "std::thread::sleep",
+                Some("/rustc/abc/library/std/src/thread/mod.rs"),
+            ),
+            frame("outside_app::blocker::{{closure}}", Some("src/main.rs")),
+        ]);
+        assert!(
+            lined.summary.ends_with(", at src/main.rs:30"),
+            "{}",
+            lined.summary
+        );
+        assert!(!lined.hint.contains("line tables"), "{}", lined.hint);
+
+        // Unknown addresses: the module map failed, not the build.
+        let unknown = stalled(vec![frame("?? (0x5555)", None)]);
+        assert!(
+            !unknown.summary.contains("line tables"),
+            "{}",
+            unknown.summary
+        );
+        assert!(!unknown.hint.contains("line tables"), "{}", unknown.hint);
     }
 }

@@ -15,7 +15,7 @@ use tokmon_probe::protocol::{self, Info, ModuleMap, TAG_INFO, TAG_MODULES, TAG_R
 use tokmon_probe::sample::Reading;
 use tokmon_probe::wire::{Client, ClientOptions, Incoming, WireError, unix};
 
-use super::naming::StackNames;
+use super::naming::{self, StackNames};
 use super::{Abilities, Origin, Source, State};
 use crate::run::{Command, RunConfig, Update};
 use crate::scenario::{DetectorSpec, Scenario};
@@ -323,7 +323,16 @@ fn config_of(pid: u32, program: &str, info: &Info, duration: Option<Duration>) -
         long_poll_threshold: Duration::from_nanos(info.long_poll_threshold_ns),
         ..DetectorSpec::default()
     };
-    let scenario = Scenario::attached(pid, program, info.workers, detector);
+    let mut scenario = Scenario::attached(pid, program, info.workers, detector);
+    // Said once where a person looks first (the dashboard's title, the report's head); each
+    // stall then says what to add (the detector sees its stack named without lines).
+    if naming::has_line_tables(Path::new(&format!("/proc/{pid}/exe"))) == Some(false) {
+        scenario.title.push_str(", built without line tables");
+        scenario.description.push_str(&format!(
+            " {program} was built without line tables, so its stalls name no blocking line: \
+             add `debug = \"line-tables-only\"` to [profile.release]."
+        ));
+    }
     RunConfig {
         interval: Duration::from_nanos(info.interval_ns),
         stacks: info.stacks,

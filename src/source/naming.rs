@@ -3,6 +3,11 @@
 //! map when attached to it.
 
 use std::collections::VecDeque;
+use std::fs::File;
+use std::path::Path;
+
+use object::read::ReadCache;
+use object::{Object, ObjectSection};
 
 use tokmon_probe::sample::{CapturedStack, PollRecord, ProbeSample, Reading};
 
@@ -112,6 +117,21 @@ impl StackNames {
     }
 }
 
+/// Whether the executable at `path` has line tables: a `.debug_line` section with content
+/// (or a `.gnu_debuglink` to a separate debug file, which may hold them). Without them a
+/// stack names functions (from the symbol table) but no `file:line`, so no blocking line.
+/// `None` when the file cannot be read or parsed: nothing to say then.
+pub fn has_line_tables(path: &Path) -> Option<bool> {
+    let file = File::open(path).ok()?;
+    let cache = ReadCache::new(file);
+    let image = object::File::parse(&cache).ok()?;
+    let lines = image
+        .section_by_name(".debug_line")
+        .or_else(|| image.section_by_name(".zdebug_line"))
+        .is_some_and(|section| section.size() > 0);
+    Some(lines || image.section_by_name(".gnu_debuglink").is_some())
+}
+
 fn info_of(frames: &[stack::Frame], capture_us: u64) -> StackInfo {
     StackInfo {
         site: stack::blocking_site(frames).and_then(stack::Frame::site),
@@ -126,5 +146,34 @@ fn info_of(frames: &[stack::Frame], capture_us: u64) -> StackInfo {
             })
             .collect(),
         capture_us,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_line_tables;
+
+    #[test]
+    fn line_tables_are_found_in_a_build_with_debug_info_and_not_elsewhere() {
+        // A test binary is built with the dev profile's debug info.
+        let this = std::env::current_exe().expect("the test binary");
+        assert_eq!(has_line_tables(&this), Some(true));
+        // The same program with its debug info stripped, as `strip = "debuginfo"` leaves it
+        // (objcopy comes with binutils, beside the linker rustc uses).
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let stripped = dir.path().join("stripped");
+        let ran = std::process::Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(&this)
+            .arg(&stripped)
+            .status()
+            .expect("objcopy runs");
+        assert!(ran.success(), "objcopy strips a copy");
+        assert_eq!(has_line_tables(&stripped), Some(false));
+        // Not an executable: nothing to say.
+        let text = dir.path().join("text");
+        std::fs::write(&text, "not an image").expect("a file");
+        assert_eq!(has_line_tables(&text), None);
+        assert_eq!(has_line_tables(&dir.path().join("missing")), None);
     }
 }
