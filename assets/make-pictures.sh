@@ -16,7 +16,7 @@
 # Writes assets/dashboard-stall.png and .ans, assets/dashboard-fixed.png and .ans, assets/demo.gif.
 # The moments, in seconds of the recording (a new recording may need others: the stall picture
 # must show a stuck worker, and the script stops if it does not):
-#   STALL_AT=14.95 FIXED_AT=30 FRAMES="2 4 5.5 7 9 11 13 14.95 17 19 20.5 22 25 28 30 35"
+#   STALL_AT=13.3 FIXED_AT=30 FRAMES="2 4 5.5 7 9 11 13 13.3 17 19 20.5 22 25 28 30 35"
 # FRAMES_DIR=DIR also keeps the animation's frames there as PNGs.
 #
 # Needs the Debian packages tmux, aha, chromium, imagemagick and fonts-dejavu-core; not run by CI.
@@ -24,9 +24,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 rec=assets/demo.rec
-stall_at=${STALL_AT:-14.95}
+stall_at=${STALL_AT:-13.3}
 fixed_at=${FIXED_AT:-30}
-frames=${FRAMES:-2 4 5.5 7 9 11 13 14.95 17 19 20.5 22 25 28 30 35}
+frames=${FRAMES:-2 4 5.5 7 9 11 13 13.3 17 19 20.5 22 25 28 30 35}
 
 missing=()
 for tool in tmux:tmux aha:aha chromium:chromium convert:imagemagick zcat:gzip fc-list:fontconfig; do
@@ -150,11 +150,11 @@ for s in $(printf '%s\n' "$stall" "$fixed" "${gif[@]}" | sort -n -u); do
     render "$work/s-$s"
 done
 
-grep -q 'STUCK' "$work/s-$stall.ans" || {
+grep -q 'STUCK [0-9]' "$work/s-$stall.ans" || {
     echo "make-pictures: no worker is stuck at $stall_at s in $rec; choose another STALL_AT" >&2
     exit 1
 }
-if grep -q 'STUCK' "$work/s-$fixed.ans"; then
+if grep -q 'STUCK [0-9]' "$work/s-$fixed.ans"; then
     echo "make-pictures: a worker is still stuck at $fixed_at s in $rec; choose another FIXED_AT" >&2
     exit 1
 fi

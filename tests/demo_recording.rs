@@ -1,8 +1,11 @@
-//! Recordings made before a change still replay to the same report: `assets/demo.rec`,
-//! recorded by an earlier tokmon, replays headless (text and JSON) byte for byte to the reports
-//! committed in `tests/golden/` (made by the tokmon of commit 86f3907, before the runner and
-//! the recording were reshaped; regenerated since only where a figure's meaning was fixed:
-//! the workers' busy share, which counted a poll's live part taken back as a counter reset).
+//! Recordings made before a change still replay to the same report:
+//! `tests/golden/demo-before-cpu.rec`, the default demo recorded by an earlier tokmon (the
+//! README's `assets/demo.rec` until the workers' CPU time joined the samples), replays headless
+//! (text and JSON) byte for byte to the reports committed in `tests/golden/` (made by the
+//! tokmon of commit 86f3907, before the runner and the recording were reshaped; regenerated
+//! since only where the report changed: the workers' busy share, which counted a poll's live
+//! part taken back as a counter reset; findings grouped by culprit; the on-CPU column, `-` for
+//! a recording without CPU time).
 
 use std::io::Read;
 use std::path::Path;
@@ -12,7 +15,7 @@ fn replayed(format: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(env!("CARGO_BIN_EXE_tokmon"))
         .args(["replay", "--headless", "--format", format])
-        .arg(root.join("assets/demo.rec"))
+        .arg(root.join("tests/golden/demo-before-cpu.rec"))
         .env("NO_COLOR", "1")
         .output()
         .expect("tokmon runs");
