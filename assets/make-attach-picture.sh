@@ -17,7 +17,7 @@ cargo build --release --quiet --bin tokmon --example stall_server
 work=$(mktemp -d)
 session=tokmon-attach-$$
 app_pid=
-trap 'tmux kill-session -t "$session" 2>/dev/null || true; [ -n "$app_pid" ] && kill "$app_pid"; rm -rf "$work"' EXIT
+trap 'tmux kill-session -t "$session" 2>/dev/null || true; { [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null || true; }; rm -rf "$work"' EXIT
 
 target/release/examples/stall_server 0 > "$work/app.out" &
 app_pid=$!
@@ -42,10 +42,11 @@ client "echo hello" &
 tmux new-session -d -s "$session" -x 160 -y 48 "TERM=xterm-256color target/release/tokmon attach $app_pid"
 source assets/render-screen.sh
 for _ in $(seq 600); do
-    screen=$(tmux capture-pane -t "$session" -p)
-    if grep -q 'STUCK' <<<"$screen" && grep -q 'stall_server.rs:[0-9]' <<<"$screen" &&
+    # One capture, checked and kept: the screen may change between two.
+    tmux capture-pane -t "$session" -e -p > "$work/attach.ans"
+    screen=$(sed 's/\x1b\[[0-9;]*m//g' "$work/attach.ans")
+    if grep -q 'STUCK [0-9]' <<<"$screen" && grep -q 'stall_server.rs:[0-9]' <<<"$screen" &&
         grep -Eq 'elapsed 00:(0[89]|[1-5][0-9])' <<<"$screen"; then
-        tmux capture-pane -t "$session" -e -p > "$work/attach.ans"
         render "$work/attach"
         cp "$work/attach.ans" assets/attach-stall.ans
         cp "$work/attach.png" assets/attach-stall.png

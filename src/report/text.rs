@@ -206,8 +206,14 @@ fn render_findings(out: &mut String, r: &Report) {
             let line = format!("{head}at {first:.1} s{ongoing}: {}", g.worst.summary);
             wrap_into(out, &line, "", "           ");
         } else {
+            // The blocking line, else the syscall the thread waited in.
+            let at = match g.place.as_deref() {
+                Some(p) if p.starts_with("in ") => format!(" · waiting {p}"),
+                Some(p) => format!(" · at {p}"),
+                None => String::new(),
+            };
             let line = format!(
-                "{head}{first:.1}-{last:.1} s{ongoing} · typical {} · worst {}",
+                "{head}{first:.1}-{last:.1} s{ongoing}{at} · typical {} · worst {}",
                 fmt_ms(g.typical_ms),
                 fmt_ms(g.worst.duration_ms)
             );
