@@ -12,6 +12,9 @@ pub fn for_poll(cpu: CpuUse, syscall: Option<&str>) -> String {
              overloaded (other processes, or more busy threads than cores), and this poll's own \
              work was short; look at the machine's load before at this code"
             .into(),
+        // A thread that computed most of the poll is CPU-bound even if a look caught it in a
+        // lock or a sleep now and then; file I/O names the cause either way (copying is CPU).
+        (Some("futex" | "clock_nanosleep" | "nanosleep"), CpuUse::On) => for_poll(cpu, None),
         (Some("futex"), _) => "blocked on a lock (futex): a std::sync::Mutex (or another blocking \
              wait) on an async worker; use tokio::sync::Mutex, or never block or hold a std lock \
              across slow work"
@@ -61,6 +64,10 @@ mod tests {
         assert!(for_poll(CpuUse::On, Some("fsync")).contains("tokio::fs"));
         // Starved of CPU: the load, not the code.
         assert!(for_poll(CpuUse::Starved, None).contains("overloaded"));
+        // Computing most of the poll: a lock or a sleep caught now and then is not the cause.
+        assert!(for_poll(CpuUse::On, Some("futex")).contains("CPU-bound"));
+        assert!(for_poll(CpuUse::On, Some("clock_nanosleep")).contains("CPU-bound"));
+        assert!(for_poll(CpuUse::Unknown, Some("futex")).contains("tokio::sync::Mutex"));
         assert!(!for_poll(CpuUse::Starved, None).contains("spawn_blocking"));
     }
 }
