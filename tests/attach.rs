@@ -145,6 +145,9 @@ fn a_stall_in_an_app_tokmon_did_not_start_is_named_with_the_apps_own_lines() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let recording = dir.path().join("attach.rec");
     let record = ["--record", recording.to_str().expect("a UTF-8 path")];
+    // The app has run a while before tokmon attaches: the attachment's times count from the
+    // attach, not from the app's start.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     let (report, stderr, ok) = attach(&app.pid().to_string(), "6s", &record);
     let echoed = echoes.load(Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
@@ -155,6 +158,16 @@ fn a_stall_in_an_app_tokmon_did_not_start_is_named_with_the_apps_own_lines() {
     );
     assert!(echoed > 0, "the app kept serving its other client");
     let stalls = stalls(&report);
+    let ran_ms = report["duration_ms"]
+        .as_u64()
+        .expect("the report's duration");
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(
+        findings.iter().all(|f| f["last_seen_ms"]
+            .as_u64()
+            .is_some_and(|at| at <= ran_ms + 500)),
+        "every finding within the {ran_ms} ms attached: {findings:#?}"
+    );
     let in_example = |f: &&&serde_json::Value| text(&f["spawned_at"]).contains("stall_server.rs");
     assert!(
         !stalls.is_empty() && stalls.iter().all(|f| in_example(&f)),

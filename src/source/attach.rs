@@ -64,6 +64,9 @@ pub struct AttachSource {
     reader: Option<JoinHandle<()>>,
     /// Messages the app dropped for this client (cumulative), for the note at the end.
     dropped: u64,
+    /// The app's probe clock at the first reading: the attachment's times count from there,
+    /// as a run's count from its start, not from when the app's probe started.
+    origin_ns: Option<u64>,
 }
 
 impl AttachSource {
@@ -140,6 +143,7 @@ impl AttachSource {
             stop,
             reader: Some(reader),
             dropped: 0,
+            origin_ns: None,
         })
     }
 
@@ -158,8 +162,15 @@ impl AttachSource {
             Event::Info => {}
             Event::Modules(map) => self.names.set_modules(map),
             Event::Reading(reading) => {
+                let origin = *self.origin_ns.get_or_insert(reading.elapsed_ns);
                 // An attached app runs no workloads of tokmon's.
-                let sample = self.names.sample_of(*reading, Vec::new());
+                let mut sample = self.names.sample_of(*reading, Vec::new());
+                sample.elapsed_ns = sample.elapsed_ns.saturating_sub(origin);
+                if let Some(probe) = sample.probe.as_mut() {
+                    for poll in probe.in_flight.iter_mut().chain(&mut probe.long_polls) {
+                        poll.started_ns = poll.started_ns.saturating_sub(origin);
+                    }
+                }
                 out.push(Update::Sample(Box::new(sample)));
             }
             Event::Dropped(total) => self.dropped = total,
