@@ -865,7 +865,7 @@ fn the_help_of_a_replay_lists_its_keys() {
             "step to the next sample (and pause)",
             "seek back / forward 10 s",
             "half / double the speed",
-            "select a worker or a finding",
+            "select a worker or a group of findings",
             "not in a replay",
         ] {
             assert!(text.contains(what), "{w}x{h}: {what} in {text}");
