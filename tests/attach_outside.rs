@@ -8,6 +8,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod outside;
+use outside::OutsideCrate;
+
 const MAIN_RS: &str = r#"
 use std::io::Write;
 use std::time::Duration;
@@ -54,25 +57,12 @@ tokio = {{ version = "1.54", features = ["rt-multi-thread", "time"] }}
 
 #[test]
 fn an_app_outside_the_workspace_is_named_by_its_own_file_and_without_line_tables_says_so() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let app = dir.path();
-    std::fs::create_dir_all(app.join("src")).expect("src");
-    std::fs::create_dir_all(app.join(".cargo")).expect(".cargo");
-    std::fs::write(app.join("Cargo.toml"), cargo_toml(&repo.join("probe"))).expect("manifest");
-    std::fs::write(app.join("src/main.rs"), MAIN_RS).expect("main.rs");
-    std::fs::write(
-        app.join(".cargo/config.toml"),
-        "[build]\nrustflags = [\"--cfg\", \"tokio_unstable\"]\n",
-    )
-    .expect("config");
-    // The repository's lock file: the same, already fetched versions of every crate.
-    std::fs::copy(repo.join("Cargo.lock"), app.join("Cargo.lock")).expect("lock file");
-    let target = repo.join("target").join("outside-app");
+    let outside = OutsideCrate::write(cargo_toml, &[("src/main.rs", MAIN_RS)]);
+    let (app, target) = (outside.path(), &outside.target);
     let built = target.join("debug").join("outside_app");
     // The dev profile's debug info holds the line tables.
     let with_lines = app.join("with-lines");
-    cargo(app, &target, &["build", "--quiet"]);
+    cargo(app, target, &["build", "--quiet"]);
     std::fs::copy(&built, &with_lines).expect("the build with line tables");
     // The same program linked with its debug info stripped, as `strip = "debuginfo"` (the
     // release profile's default without `debug`) leaves it: only the app's crate is built
@@ -80,7 +70,7 @@ fn an_app_outside_the_workspace_is_named_by_its_own_file_and_without_line_tables
     let without_lines = app.join("without-lines");
     cargo(
         app,
-        &target,
+        target,
         &[
             "rustc",
             "--quiet",

@@ -6,6 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
+mod outside;
+use outside::OutsideCrate;
+
 const BLOCKING_RS: &str = r#"
 use std::hash::{DefaultHasher, Hasher};
 use std::time::{Duration, Instant};
@@ -93,32 +96,18 @@ fn failure_of<'o>(out: &'o str, name: &str) -> &'o str {
 
 #[test]
 fn blocking_tests_fail_naming_their_own_lines_and_the_rest_pass() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let app = dir.path();
-    std::fs::create_dir_all(app.join("src")).expect("src");
-    std::fs::create_dir_all(app.join("tests")).expect("tests");
-    std::fs::create_dir_all(app.join(".cargo")).expect(".cargo");
-    std::fs::write(app.join("Cargo.toml"), cargo_toml(&repo.join("probe"))).expect("manifest");
-    std::fs::write(app.join("src/lib.rs"), "").expect("lib.rs");
-    std::fs::write(app.join("tests/blocking.rs"), BLOCKING_RS).expect("blocking.rs");
-    std::fs::write(
-        app.join(".cargo/config.toml"),
-        "[build]\nrustflags = [\"--cfg\", \"tokio_unstable\"]\n",
-    )
-    .expect("config");
-    // The repository's lock file: the same, already fetched versions of every crate.
-    std::fs::copy(repo.join("Cargo.lock"), app.join("Cargo.lock")).expect("lock file");
-    // The target directory tests/attach_outside.rs builds its app in: the probe's
-    // dependencies are compiled once for both.
-    let target = repo.join("target").join("outside-app");
+    let outside = OutsideCrate::write(
+        cargo_toml,
+        &[("src/lib.rs", ""), ("tests/blocking.rs", BLOCKING_RS)],
+    );
+    let (app, target) = (outside.path(), &outside.target);
     // One test at a time: the hashing test's busy worker must not starve the healthy one's on
     // a loaded 2-core machine (the probe's own tests run guards side by side).
     let out = Command::new(env!("CARGO"))
         .args(["test", "--quiet", "--no-fail-fast", "--test", "blocking"])
         .args(["--", "--test-threads=1"])
         .current_dir(app)
-        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_TARGET_DIR", target)
         .env_remove("RUSTFLAGS")
         .env_remove("RUST_BACKTRACE")
         .output()
