@@ -4,48 +4,88 @@
 
 use crate::sample::CpuUse;
 
-/// The hint for a poll that ran too long, from the syscall it waited in most (when one was
-/// seen often enough to be the cause) and else its CPU use.
-pub fn for_poll(cpu: CpuUse, syscall: Option<&str>) -> String {
+/// Why a poll held its worker, as far as the kernel's view of the thread tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause<'a> {
+    Starved,
+    Lock,
+    Sleep,
+    FileIo(&'a str),
+    Syscall(&'a str),
+    Computing,
+    Waiting,
+    Unknown,
+}
+
+/// The cause, from the syscall the thread waited in most (when one was seen often enough to be
+/// the cause) and else its CPU use.
+fn cause(cpu: CpuUse, syscall: Option<&str>) -> Cause<'_> {
     match (syscall, cpu) {
-        (_, CpuUse::Starved) => "the thread waited for a CPU most of the poll: the machine is \
-             overloaded (other processes, or more busy threads than cores), and this poll's own \
-             work was short; look at the machine's load before at this code"
-            .into(),
+        (_, CpuUse::Starved) => Cause::Starved,
         // A thread that computed most of the poll is CPU-bound even if a look caught it in a
         // lock or a sleep now and then; file I/O names the cause either way (copying is CPU).
-        (Some("futex" | "clock_nanosleep" | "nanosleep"), CpuUse::On) => for_poll(cpu, None),
-        (Some("futex"), _) => "blocked on a lock (futex): a std::sync::Mutex (or another blocking \
-             wait) on an async worker; use tokio::sync::Mutex, or never block or hold a std lock \
-             across slow work"
-            .into(),
-        (Some("clock_nanosleep" | "nanosleep"), _) => {
-            "std::thread::sleep in async code holds the worker: use tokio::time::sleep(..).await"
-                .into()
-        }
+        (Some("futex" | "clock_nanosleep" | "nanosleep"), CpuUse::On) => Cause::Computing,
+        (Some("futex"), _) => Cause::Lock,
+        (Some("clock_nanosleep" | "nanosleep"), _) => Cause::Sleep,
         (
             Some(
                 call @ ("read" | "write" | "pread64" | "pwrite64" | "readv" | "writev" | "openat"
                 | "fsync" | "fdatasync" | "statx" | "newfstatat" | "unlink" | "rename"),
             ),
             _,
-        ) => format!(
+        ) => Cause::FileIo(call),
+        (Some(call), _) => Cause::Syscall(call),
+        (None, CpuUse::On) => Cause::Computing,
+        (None, CpuUse::Off) => Cause::Waiting,
+        (None, CpuUse::Unknown) => Cause::Unknown,
+    }
+}
+
+/// The hint for a poll that ran too long: the cause and what to do, one sentence.
+pub fn for_poll(cpu: CpuUse, syscall: Option<&str>) -> String {
+    match cause(cpu, syscall) {
+        Cause::Starved => "the thread waited for a CPU most of the poll: the machine is \
+             overloaded (other processes, or more busy threads than cores), and this poll's own \
+             work was short; look at the machine's load before at this code"
+            .into(),
+        Cause::Lock => "blocked on a lock (futex): a std::sync::Mutex (or another blocking \
+             wait) on an async worker; use tokio::sync::Mutex, or never block or hold a std lock \
+             across slow work"
+            .into(),
+        Cause::Sleep => {
+            "std::thread::sleep in async code holds the worker: use tokio::time::sleep(..).await"
+                .into()
+        }
+        Cause::FileIo(call) => format!(
             "blocking I/O ({call}) on an async worker: use tokio::fs / tokio::net, or move it to \
              tokio::task::spawn_blocking"
         ),
-        (Some(call), _) => format!(
+        Cause::Syscall(call) => format!(
             "the worker waits in {call}: move the blocking call to tokio::task::spawn_blocking"
         ),
-        (None, CpuUse::On) => "CPU-bound work on an async worker: move it to \
+        Cause::Computing => "CPU-bound work on an async worker: move it to \
              tokio::task::spawn_blocking (or a CPU pool), or split it with \
              tokio::task::yield_now between chunks"
             .into(),
-        (None, CpuUse::Off) => "the worker waits off the CPU: move the blocking call to \
+        Cause::Waiting => "the worker waits off the CPU: move the blocking call to \
              tokio::task::spawn_blocking"
             .into(),
-        (None, CpuUse::Unknown) => "a poll ran without yielding: find the work it does without an \
+        Cause::Unknown => "a poll ran without yielding: find the work it does without an \
              .await and move it to tokio::task::spawn_blocking"
             .into(),
+    }
+}
+
+/// The fix alone, a few words that a narrow status line keeps: `use tokio::sync::Mutex`.
+pub fn fix_for_poll(cpu: CpuUse, syscall: Option<&str>) -> &'static str {
+    match cause(cpu, syscall) {
+        Cause::Starved => "check the machine's load",
+        Cause::Lock => "use tokio::sync::Mutex",
+        Cause::Sleep => "use tokio::time::sleep",
+        Cause::FileIo(_) => "use tokio::fs or spawn_blocking",
+        Cause::Syscall(_) | Cause::Computing | Cause::Waiting | Cause::Unknown => {
+            "use spawn_blocking"
+        }
     }
 }
 
@@ -69,5 +109,35 @@ mod tests {
         assert!(for_poll(CpuUse::On, Some("clock_nanosleep")).contains("CPU-bound"));
         assert!(for_poll(CpuUse::Unknown, Some("futex")).contains("tokio::sync::Mutex"));
         assert!(!for_poll(CpuUse::Starved, None).contains("spawn_blocking"));
+    }
+
+    #[test]
+    fn the_short_fix_says_what_the_hint_says() {
+        let causes = [
+            (CpuUse::On, None),
+            (CpuUse::Off, Some("futex")),
+            (CpuUse::Off, Some("clock_nanosleep")),
+            (CpuUse::Off, Some("read")),
+            (CpuUse::Off, Some("wait4")),
+            (CpuUse::On, Some("futex")),
+            (CpuUse::Off, None),
+            (CpuUse::Unknown, None),
+        ];
+        for (cpu, syscall) in causes {
+            let fix = fix_for_poll(cpu, syscall);
+            let named = fix.rsplit(' ').next().unwrap_or(fix);
+            assert!(
+                for_poll(cpu, syscall).contains(named),
+                "{fix:?} is not in the hint for {cpu:?} {syscall:?}"
+            );
+        }
+        assert_eq!(
+            fix_for_poll(CpuUse::Off, Some("futex")),
+            "use tokio::sync::Mutex"
+        );
+        assert_eq!(
+            fix_for_poll(CpuUse::Starved, None),
+            "check the machine's load"
+        );
     }
 }

@@ -144,7 +144,11 @@ fn a_stuck_worker_is_named_with_its_task_and_workload() {
         other => panic!("worker 1 is {other:?}"),
     }
     match status(&app) {
-        Status::Stuck { worker, ms, .. } => assert_eq!((worker, ms), (1, 840.0)),
+        Status::Stuck { worker, ms, at, .. } => {
+            assert_eq!((worker, ms), (1, 840.0));
+            // Its stall's blocking line, known from the stack caught at the threshold.
+            assert_eq!(at.as_deref(), Some("src/workload/hash.rs:106"));
+        }
         other => panic!("status {other:?}"),
     }
     assert_eq!(status(&healthy_app(5)), Status::Healthy);
@@ -504,8 +508,12 @@ fn a_stall_that_just_ended_keeps_the_status_from_saying_healthy() {
             worst_ms,
             who,
             at,
+            since_ms,
+            fix,
         } => {
             assert_eq!((count, here), (1, 1));
+            assert!(since_ms > 0 && since_ms <= last * 100, "{since_ms}");
+            assert_eq!(fix, "use spawn_blocking", "an on-CPU stall's fix");
             assert!(worst_ms >= 800.0, "{worst_ms}");
             assert_eq!(who, "hasher");
             assert_eq!(at.as_deref(), Some("src/workload/hash.rs:106"));

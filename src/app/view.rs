@@ -17,6 +17,9 @@ const RECENT: usize = 10;
 pub enum WorkerState {
     Idle,
     Polling,
+    /// Not stuck now, but a poll of the last second took the stall threshold or longer: the
+    /// state agrees with the row's longest poll.
+    Stalled,
     /// In one poll for at least the stall threshold.
     Stuck {
         ms: f64,
@@ -77,6 +80,9 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                     task_id: p.task_id,
                     workload: p.workload.clone(),
                 },
+                _ if recent_max(&w.max_poll_ms).is_some_and(|ms| ms * 1e6 >= stall_ns as f64) => {
+                    WorkerState::Stalled
+                }
                 _ if busy >= 0.05 => WorkerState::Polling,
                 _ => WorkerState::Idle,
             };
@@ -112,9 +118,13 @@ pub enum Status {
         count: u64,
         here: u64,
         worst_ms: f64,
+        /// When the first stall of the window was seen.
+        since_ms: u64,
         /// The worst one's blocking line, else its spawn site; and its workload or task.
         at: Option<String>,
         who: String,
+        /// What to change, in a few words.
+        fix: &'static str,
     },
     Stuck {
         worker: usize,
@@ -123,6 +133,10 @@ pub enum Status {
         task_id: u64,
         /// Other workers stuck at the same time.
         others: usize,
+        /// The blocking line of this stall, else of the task's latest one, else its spawn
+        /// site; and the fix, once a stall of the task was looked at.
+        at: Option<String>,
+        fix: Option<&'static str>,
     },
     /// No stall, but long polls took at least [`SLOW_SHARE`] of a worker's time lately.
     SlowPolls {
@@ -131,8 +145,10 @@ pub enum Status {
         share: f64,
         /// The last [`SLOW_WINDOW_MS`], or less early in a run.
         window_ms: u64,
-        /// The workload (else the spawn site) with the most long polls lately.
+        /// The workload (else the spawn site) with the most long polls lately, and the fix
+        /// for its polls.
         who: Option<String>,
+        fix: Option<&'static str>,
     },
     /// Timers fire late now (an ongoing lag finding).
     Lagging {
@@ -172,14 +188,49 @@ pub fn status(app: &App) -> Status {
             Status::Healthy => quieter_signals(app),
             stalling => stalling,
         },
-        Some((worker, ms, workload, task_id)) => Status::Stuck {
-            worker: *worker,
-            ms: *ms,
-            workload: workload.clone(),
-            task_id: *task_id,
-            others: stuck.len() - 1,
-        },
+        Some((worker, ms, workload, task_id)) => {
+            let seen = stall_of(app, *worker, *task_id, workload.as_deref());
+            Status::Stuck {
+                worker: *worker,
+                ms: *ms,
+                workload: workload.clone(),
+                task_id: *task_id,
+                others: stuck.len() - 1,
+                at: seen.and_then(|f| f.site.clone().or_else(|| f.spawned_at.clone())),
+                fix: seen.map(fix_of),
+            }
+        }
     }
+}
+
+/// The stall finding that tells where a stuck worker is stuck: the ongoing one on that worker,
+/// else the latest of the same task or workload whose blocking line is known.
+fn stall_of<'a>(
+    app: &'a App,
+    worker: usize,
+    task_id: u64,
+    workload: Option<&str>,
+) -> Option<&'a Finding> {
+    let stalls = || {
+        app.detector()
+            .findings()
+            .iter()
+            .rev()
+            .filter(|f| f.kind == FindingKind::Stall)
+    };
+    stalls()
+        .find(|f| f.ongoing && f.worker == Some(worker) && f.task_id == Some(task_id))
+        .or_else(|| {
+            stalls().find(|f| {
+                f.site.is_some()
+                    && (f.task_id == Some(task_id)
+                        || workload.is_some_and(|w| f.workload.as_deref() == Some(w)))
+            })
+        })
+}
+
+fn fix_of(f: &Finding) -> &'static str {
+    crate::detect::hints::fix_for_poll(f.cpu, f.syscall.as_deref())
 }
 
 /// How far back a stall keeps the status line from saying healthy.
@@ -214,6 +265,8 @@ fn recent_stalls(app: &App) -> Status {
         (None, None) => "a task".into(),
     };
     Status::Stalling {
+        since_ms: recent.iter().map(|f| f.first_seen_ms).min().unwrap_or(0),
+        fix: fix_of(worst),
         count: recent.iter().map(|f| f.count.max(1)).sum(),
         here: recent
             .iter()
@@ -271,19 +324,19 @@ fn slow_polls(app: &App) -> Option<Status> {
     }
     let now_ms = model.now_ns() / 1_000_000;
     let window_ms = interval_ms * len as u64;
-    let who = app
+    let most = app
         .detector()
         .findings()
         .iter()
         .filter(|f| f.kind == FindingKind::LongPoll)
         .filter(|f| now_ms.saturating_sub(f.last_seen_ms) <= window_ms)
-        .max_by_key(|f| f.count)
-        .and_then(|f| f.workload.clone().or_else(|| f.spawned_at.clone()));
+        .max_by_key(|f| f.count);
     Some(Status::SlowPolls {
         worker,
         share,
         window_ms,
-        who,
+        who: most.and_then(|f| f.workload.clone().or_else(|| f.spawned_at.clone())),
+        fix: most.map(fix_of),
     })
 }
 
@@ -552,6 +605,15 @@ pub fn bucket_label(ns: u64) -> String {
 /// said in words: `12 stalls`, `41 long polls` (a long-poll finding counts many), `3 lag
 /// episodes`, `2 events`.
 pub fn finding_counts(app: &App) -> Vec<String> {
+    let thresholds = &app.run.info.thresholds;
+    let ms = |d: std::time::Duration| match d.subsec_nanos() % 1_000_000 {
+        0 => format!("{} ms", d.as_millis()),
+        _ => crate::report::fmt_ms(d.as_secs_f64() * 1e3),
+    };
+    let (long, stall) = (
+        ms(thresholds.long_poll_threshold).replace(" ms", ""),
+        ms(thresholds.stall_threshold),
+    );
     let mut counts: Vec<(FindingKind, u64)> = Vec::new();
     for f in app.detector().findings() {
         let n = match f.kind {
@@ -576,7 +638,13 @@ pub fn finding_counts(app: &App) -> Vec<String> {
                 FindingKind::Panic => "panic",
                 FindingKind::Event => "event",
             };
-            format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+            // A stall is no long poll: each is counted in one kind, which the range says.
+            let range = match kind {
+                FindingKind::Stall => format!(" ≥ {stall}"),
+                FindingKind::LongPoll => format!(" {long}-{stall}"),
+                _ => String::new(),
+            };
+            format!("{n} {unit}{}{range}", if n == 1 { "" } else { "s" })
         })
         .collect()
 }

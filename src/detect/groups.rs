@@ -5,7 +5,7 @@
 //! these groups; the detector keeps the findings themselves (see [`super::fold`]).
 
 use super::{Finding, FindingKind, Severity};
-use crate::report::fmt_ms;
+use crate::report::{fmt_clock, fmt_ms};
 
 /// Findings alike in who and where. Events are never grouped: [`by_culprit`] leaves them out.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,14 +190,25 @@ impl Group<'_> {
         }
     }
 
-    /// One line: where first (it must survive a narrow screen), then who and how much. A group
-    /// of one reads as its finding does.
+    /// One line: who and where first (they must survive a narrow screen), then how many
+    /// since when, and how long. A group of one reads as its finding does.
     pub fn summary(&self) -> String {
         let lead = self
             .place
             .as_deref()
             .filter(|p| !p.starts_with("in "))
             .map(|site| format!("at {site}: "))
+            .unwrap_or_default();
+        let who = self
+            .culprit
+            .as_deref()
+            .map(|c| {
+                if lead.is_empty() {
+                    format!("{c}: ")
+                } else {
+                    format!("{c} ")
+                }
+            })
             .unwrap_or_default();
         if self.members.len() == 1 {
             let f = self.worst;
@@ -206,13 +217,10 @@ impl Group<'_> {
                 .as_deref()
                 .and_then(|site| f.summary.strip_suffix(&format!(", at {site}")))
                 .unwrap_or(&f.summary);
-            return format!("{lead}{rest}");
+            // Only a blocking line earns the culprit a place before the finding's own words.
+            let who = if lead.is_empty() { "" } else { &who };
+            return format!("{who}{lead}{rest}");
         }
-        let who = self
-            .culprit
-            .as_deref()
-            .map(|c| format!("{c}: "))
-            .unwrap_or_default();
         let syscall = self
             .place
             .as_deref()
@@ -220,8 +228,9 @@ impl Group<'_> {
             .map(|p| format!(" {p}"))
             .unwrap_or_default();
         format!(
-            "{lead}{who}{}{syscall}, typical {}, worst {}",
+            "{who}{lead}{} since {}{syscall}, typical {}, worst {}",
             self.counted(),
+            fmt_clock(self.first_ms),
             fmt_ms(self.typical_ms),
             fmt_ms(self.worst.duration_ms)
         )
@@ -286,12 +295,12 @@ mod tests {
         assert_eq!(sleep.worst.duration_ms, 380.0);
         assert_eq!(
             sleep.summary(),
-            "at src/main.rs:82: server: 3 stalls, typical 360 ms, worst 380 ms"
+            "server at src/main.rs:82: 3 stalls since 00:01.0, typical 360 ms, worst 380 ms"
         );
         assert_eq!(groups[1].count, 1);
         assert_eq!(
             groups[1].summary(),
-            "at src/main.rs:95: worker 0 was stuck 120 ms in task 7 (server)"
+            "server at src/main.rs:95: worker 0 was stuck 120 ms in task 7 (server)"
         );
     }
 
@@ -310,7 +319,7 @@ mod tests {
         assert_eq!(groups[0].place.as_deref(), Some("in futex"));
         assert_eq!(
             groups[0].summary(),
-            "locker: 2 stalls in futex, typical 200 ms, worst 200 ms"
+            "locker: 2 stalls since 00:01.0 in futex, typical 200 ms, worst 200 ms"
         );
     }
 

@@ -2,7 +2,7 @@
 //! said about the stuck thread. A poll's hint is the probe's ([`tokmon_probe::hints`]), so the
 //! probe's test guard says the same words.
 
-pub use tokmon_probe::hints::for_poll;
+pub use tokmon_probe::hints::{fix_for_poll, for_poll};
 
 /// What a stall's hint adds when the app's stack was named by functions only: its build has
 /// no line tables, so there is no blocking line to show.

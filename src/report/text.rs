@@ -264,6 +264,15 @@ fn latency_line(latency: Option<&LatencySummary>) -> String {
     }
 }
 
+/// Run time as `mm:ss.s` (minutes grow past 59): `[01:02.3]`.
+pub fn fmt_clock(ms: u64) -> String {
+    let tenths = ms / 100;
+    let minutes = tenths / 600;
+    let seconds = (tenths % 600) / 10;
+    let tenth = tenths % 10;
+    format!("{minutes:02}:{seconds:02}.{tenth}")
+}
+
 /// Milliseconds with precision that fits their size.
 pub fn fmt_ms(ms: f64) -> String {
     if ms < 1.0 {

@@ -128,7 +128,12 @@ pub fn fields(f: &Finding) -> Vec<(&'static str, String)> {
         ("worker", or_dash(f.worker)),
         ("task", or_dash(f.task_id)),
         ("workload", or_dash(f.workload.as_ref())),
-        ("spawned at", or_dash(f.spawned_at.as_ref())),
+        (
+            "spawned at",
+            f.spawned_at.as_ref().map_or("-".into(), |at| {
+                format!("{at} (where the task was created, not what held the worker)")
+            }),
+        ),
         ("duration", fmt_dur(f.duration_ms)),
         ("first seen", fmt_clock(f.first_seen_ms)),
         ("last seen", fmt_clock(f.last_seen_ms)),
@@ -139,7 +144,12 @@ pub fn fields(f: &Finding) -> Vec<(&'static str, String)> {
             f.thread_state.map_or("-".into(), thread_state),
         ),
         ("syscall", or_dash(f.syscall.as_ref())),
-        ("blocking site", or_dash(f.site.as_ref())),
+        (
+            "blocking line",
+            f.site.as_ref().map_or("-".into(), |site| {
+                format!("{site} (the code that held the worker: change this)")
+            }),
+        ),
         ("count", f.count.to_string()),
         ("hint", f.hint.clone()),
     ]
@@ -183,7 +193,7 @@ impl Widget for Detail<'_> {
         if !f.stack.is_empty() {
             lines.push(Line::from(Span::styled(
                 t.s(&format!(
-                    " {:<LABEL$} innermost first; ▶ marks the blocking site",
+                    " {:<LABEL$} innermost first; ▶ marks the blocking line",
                     "stack"
                 )),
                 t.dim,

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use crate::app::view::finding_counts;
 use crate::app::{App, Focus};
 use crate::detect::groups::{Entry, Group};
-use crate::detect::{Finding, Severity};
+use crate::detect::{Finding, FindingKind, Severity};
 
 use super::layout::Mode;
 use super::text::{fmt_clock, truncate, width};
@@ -47,7 +47,7 @@ impl Widget for Findings<'_> {
             title.push(Span::styled("none yet ", t.dim));
         } else {
             let text = counts.join(t.sep());
-            title.push(Span::styled(format!("{text} "), t.strong));
+            title.push(Span::styled(t.s(&format!("{text} ")), t.strong));
         }
         let mut block = t.block(Line::from(title), focused);
         let inner = block.inner(area);
@@ -68,9 +68,11 @@ impl Widget for Findings<'_> {
                 Entry::Group(g) => self.group(g, selected, max, per == 2),
                 Entry::Event(e) => self.event(e, selected, max, per == 2),
             };
-            if lines.len() + entry.len() <= rows {
-                whole += 1;
+            // Whole entries only, so that the count below is what the panel shows.
+            if !lines.is_empty() && lines.len() + entry.len() > rows {
+                break;
             }
+            whole += 1;
             lines.extend(entry);
         }
         if findings.len() > whole && whole > 0 {
@@ -99,8 +101,8 @@ impl Widget for Findings<'_> {
 }
 
 impl Findings<'_> {
-    /// The group's line, its blocking line first where a narrow panel cannot cut it off, and
-    /// its hint's line below when `hint` is set.
+    /// The group's line, its culprit and blocking line first where a narrow panel cannot cut
+    /// them off, and its hint's line below when `hint` is set.
     fn group<'a>(&self, g: &Group, selected: bool, max: usize, hint: bool) -> Vec<Line<'a>> {
         let f = g.worst;
         let t = self.theme;
@@ -140,14 +142,16 @@ impl Findings<'_> {
         if hint {
             let indent = " ".repeat(width(&stamp) + 2);
             let lead = format!("{indent}{} ", t.arrow());
-            let text = truncate(
-                &t.s(&f.hint),
-                max.saturating_sub(width(&lead)),
-                t.ellipsis(),
-            );
+            let room = max.saturating_sub(width(&lead));
+            // The fix is the point of the row: where the hint does not fit, its few words come
+            // first, so that the cut takes the explanation and not the advice.
+            let hint = match fix_of(f) {
+                Some(fix) if width(&f.hint) > room => format!("{fix} · {}", f.hint),
+                _ => f.hint.clone(),
+            };
             lines.push(Line::from(vec![
                 Span::styled(lead, hint_style),
-                Span::styled(text, hint_style),
+                Span::styled(truncate(&t.s(&hint), room, t.ellipsis()), hint_style),
             ]));
         }
         if selected {
@@ -199,4 +203,10 @@ impl Findings<'_> {
         }
         lines
     }
+}
+
+/// The few words of a stall's or long poll's fix; other kinds have none of their own.
+fn fix_of(f: &Finding) -> Option<&'static str> {
+    matches!(f.kind, FindingKind::Stall | FindingKind::LongPoll)
+        .then(|| crate::detect::hints::fix_for_poll(f.cpu, f.syscall.as_deref()))
 }

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::app::App;
-use crate::app::view::{RECENT_STALLS_MS, Status, status};
+use crate::app::view::{Status, status};
 
 use super::layout::Mode;
 use super::text::{fit, fmt_clock, fmt_dur, truncate, width};
@@ -36,6 +36,9 @@ pub enum Tone {
     Loud,
 }
 
+/// Between the culprit and its fix; the theme makes it ASCII where asked.
+const ARROW: &str = "→";
+
 /// The status line's words and tone, from the view model.
 pub fn status_text(app: &App) -> (String, Tone) {
     match status(app) {
@@ -45,12 +48,14 @@ pub fn status_text(app: &App) -> (String, Tone) {
             count,
             here,
             worst_ms,
+            since_ms,
             at,
             who,
+            fix,
         } => {
-            // Where to look first, so that a narrow screen keeps it; the stalls counted there,
-            // of all the recent ones.
-            let place = at.map(|at| format!("at {at}: ")).unwrap_or_default();
+            // Who, where and what to change first, so that a narrow screen keeps them; then
+            // the stalls counted there, of all the recent ones.
+            let place = at.map(|at| format!(" at {at}")).unwrap_or_default();
             let s = if count == 1 { "" } else { "s" };
             let how_many = if here == count {
                 format!("{count}")
@@ -58,9 +63,10 @@ pub fn status_text(app: &App) -> (String, Tone) {
                 format!("{here} of {count}")
             };
             let text = format!(
-                "{place}{how_many} stall{s} in the last {} s ({who}, worst {})",
-                RECENT_STALLS_MS / 1000,
-                fmt_dur(worst_ms)
+                "{who}{place} {arrow} {fix} · {how_many} stall{s} since {}, worst {}",
+                fmt_clock(since_ms),
+                fmt_dur(worst_ms),
+                arrow = ARROW,
             );
             (text, Tone::Warning)
         }
@@ -70,10 +76,14 @@ pub fn status_text(app: &App) -> (String, Tone) {
             workload,
             task_id,
             others,
+            at,
+            fix,
         } => {
-            let place = workload.map(|w| format!(" in {w}")).unwrap_or_default();
+            let who = workload.unwrap_or_else(|| format!("task {task_id}"));
+            let place = at.map(|at| format!(" at {at}")).unwrap_or_default();
+            let fix = fix.map(|f| format!(" {ARROW} {f}")).unwrap_or_default();
             let mut text = format!(
-                "worker {worker} STUCK {}{place} (task {task_id})",
+                "{who} STUCK {}{place}{fix} · worker {worker}, task {task_id}",
                 fmt_dur(ms)
             );
             if others > 0 {
@@ -89,10 +99,13 @@ pub fn status_text(app: &App) -> (String, Tone) {
             share,
             window_ms,
             who,
+            fix,
         } => {
-            let who = who.map(|w| format!("{w}: ")).unwrap_or_default();
+            let who = who.unwrap_or_else(|| "long polls".into());
+            let fix = fix.map(|f| format!(" {ARROW} {f}")).unwrap_or_default();
             let text = format!(
-                "{who}long polls took {:.0}% of worker {worker} in the last {:.0} s",
+                "{who} holds worker {worker} in polls of {} or more ({:.0}% of the last {:.0} s){fix}",
+                threshold(app.run.info.thresholds.long_poll_threshold),
                 share * 100.0,
                 window_ms as f64 / 1000.0
             );

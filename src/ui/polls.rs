@@ -2,12 +2,13 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Widget};
 
 use crate::app::App;
 use crate::app::view::{PollHistogramView, SAMPLED_FOR_PERCENTILES, poll_histogram};
+use crate::probe::clock::PRECISE_EVERY;
 
 use super::layout::Mode;
 use super::text::{fit, fmt_count, fmt_dur, fmt_opt_dur, width};
@@ -51,10 +52,10 @@ impl Widget for Polls<'_> {
             Some(n) => vec![(
                 1,
                 match self.mode {
-                    Mode::Wide => {
-                        format!("p50/p99 after {SAMPLED_FOR_PERCENTILES} timed polls ({n} so far)")
-                    }
-                    Mode::Compact => format!("warming ({n}/{SAMPLED_FOR_PERCENTILES})"),
+                    Mode::Wide => format!(
+                        "p50/p99 once {SAMPLED_FOR_PERCENTILES} polls are timed (1 in {PRECISE_EVERY} is; {n} so far)"
+                    ),
+                    Mode::Compact => format!("p50/p99 soon ({n}/{SAMPLED_FOR_PERCENTILES} timed)"),
                 },
             )],
             None => vec![
@@ -79,7 +80,7 @@ impl Widget for Polls<'_> {
                     .title(Line::styled(format!(" {figures} "), t.strong).right_aligned())
                     .title_bottom(Line::styled(
                         t.s(&format!(
-                            " ▲ long poll ≥ {long} · ▲ stall ≥ {stall} · log scale, count on the bar "
+                            " ▲ long poll ≥ {long} · ▲ stall ≥ {stall} · log scale, counts below the bars "
                         )),
                         t.dim,
                     ));
@@ -120,15 +121,17 @@ impl Polls<'_> {
             .enumerate()
             .skip(first)
             .map(|(i, (_, count))| {
+                // Counts go on a row of their own below the bars, never over a bar's glyphs.
                 Bar::new(log_height(*count))
-                    .text_value(fmt_count(*count))
+                    .text_value(String::new())
                     .style(style_of(i))
             })
             .collect();
-        let (chart_h, labels) = if area.height >= 3 {
-            (area.height - 2, true)
-        } else {
-            (area.height, false)
+        // Counts need a bar at least as wide as "1.0k" less one, and a row to spare.
+        let counts = bar_width >= 3 && area.height >= 6;
+        let (chart_h, labels) = match area.height {
+            h if h >= 3 => (h - 2 - u16::from(counts), true),
+            h => (h, false),
         };
         let chart = Rect::new(area.x, area.y, area.width, chart_h);
         BarChart::default()
@@ -136,7 +139,6 @@ impl Polls<'_> {
             .bar_width(bar_width)
             .bar_gap(gap)
             .bar_set(t.bar_set())
-            .value_style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD))
             .render(chart, buf);
         if !labels {
             return;
@@ -146,9 +148,22 @@ impl Polls<'_> {
             let x = k.checked_mul(bar_width + gap)?;
             (x < area.width).then_some(area.x + x)
         };
+        if counts {
+            for (i, (_, count)) in view.buckets.iter().enumerate().skip(first) {
+                let Some(x) = x_of(i).filter(|_| *count > 0) else {
+                    continue;
+                };
+                let text = fmt_count(*count);
+                let w = u16::try_from(width(&text)).unwrap_or(u16::MAX);
+                let room = (bar_width + gap).min(area.right().saturating_sub(x));
+                if w <= room {
+                    buf.set_string(x, area.y + chart_h, &text, style_of(i));
+                }
+            }
+        }
         // Axis: bucket floors, as many as fit without touching; the longest bucket's always
         // (moved left to fit), so that no bar stands past the last label.
-        let axis_y = area.y + chart_h;
+        let axis_y = area.y + chart_h + u16::from(counts);
         let label_of = |i: usize| -> Option<(u16, String, u16)> {
             let x = x_of(i)?;
             let label = t.s(&view.buckets.get(i)?.0);

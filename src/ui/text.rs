@@ -1,13 +1,6 @@
 //! Small pure formatting helpers shared by the panels: clocks, durations, counts, truncation.
 
-/// Run time as `mm:ss.s` (minutes grow past 59): `[01:02.3]`.
-pub fn fmt_clock(ms: u64) -> String {
-    let tenths = ms / 100;
-    let minutes = tenths / 600;
-    let seconds = (tenths % 600) / 10;
-    let tenth = tenths % 10;
-    format!("{minutes:02}:{seconds:02}.{tenth}")
-}
+pub use crate::report::fmt_clock;
 
 /// A duration for people: `840 ms`, `1.2 s`, `0.250 ms`.
 pub fn fmt_dur(ms: f64) -> String {

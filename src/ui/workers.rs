@@ -66,10 +66,7 @@ fn heading(col: Col, mode: Mode, window: &str) -> (String, Alignment) {
     let (text, align) = match col {
         Col::Index => ("  #", Alignment::Left),
         Col::State => ("state", Alignment::Left),
-        Col::Busy => match mode {
-            Mode::Wide => ("busy, last second", Alignment::Left),
-            Mode::Compact => ("busy", Alignment::Left),
-        },
+        Col::Busy => ("busy", Alignment::Left),
         Col::Cpu => match mode {
             Mode::Wide => ("on CPU", Alignment::Right),
             Mode::Compact => ("CPU", Alignment::Right),
@@ -114,6 +111,8 @@ impl Widget for Workers<'_> {
         let mut title = vec![
             Span::styled(" Workers ", t.title),
             Span::styled(format!("{} ", rows.len()), t.dim),
+            // The window of every column but the sparkline, which says its own.
+            Span::styled(t.s("· last second "), t.dim),
         ];
         if stuck > 0 {
             title.push(Span::styled(format!(" {stuck} STUCK "), t.loud));
@@ -185,6 +184,7 @@ impl Workers<'_> {
                 let (text, style) = match &row.state {
                     WorkerState::Idle => ("idle".to_string(), t.dim),
                     WorkerState::Polling => ("polling".to_string(), t.text),
+                    WorkerState::Stalled => ("stalled".to_string(), t.warning),
                     WorkerState::Stuck { ms, .. } => (format!("STUCK {}", fmt_dur(*ms)), t.loud),
                 };
                 Paragraph::new(Line::styled(text, style)).render(area, buf);
