@@ -120,7 +120,8 @@ pub enum Status {
         worst_ms: f64,
         /// When the first stall of the window was seen.
         since_ms: u64,
-        /// The worst one's blocking line, else its spawn site; and its workload or task.
+        /// The blocking line (else spawn site) with the most stalls in the window, and its
+        /// workload or task; `worst_ms` is the worst there.
         at: Option<String>,
         who: String,
         /// What to change, in a few words.
@@ -203,8 +204,9 @@ pub fn status(app: &App) -> Status {
     }
 }
 
-/// The stall finding that tells where a stuck worker is stuck: the ongoing one on that worker,
-/// else the latest of the same task or workload whose blocking line is known.
+/// The stall finding that tells where a stuck worker is stuck: the ongoing one on that worker
+/// once its blocking line is known, else the latest of the same task or workload with a line
+/// (its stack is caught at the threshold and named a moment later), else the ongoing one.
 fn stall_of<'a>(
     app: &'a App,
     worker: usize,
@@ -218,15 +220,14 @@ fn stall_of<'a>(
             .rev()
             .filter(|f| f.kind == FindingKind::Stall)
     };
+    let this = |f: &&Finding| f.ongoing && f.worker == Some(worker) && f.task_id == Some(task_id);
+    let same_culprit = |f: &&Finding| {
+        f.task_id == Some(task_id) || workload.is_some_and(|w| f.workload.as_deref() == Some(w))
+    };
     stalls()
-        .find(|f| f.ongoing && f.worker == Some(worker) && f.task_id == Some(task_id))
-        .or_else(|| {
-            stalls().find(|f| {
-                f.site.is_some()
-                    && (f.task_id == Some(task_id)
-                        || workload.is_some_and(|w| f.workload.as_deref() == Some(w)))
-            })
-        })
+        .find(|f| this(f) && f.site.is_some())
+        .or_else(|| stalls().find(|f| f.site.is_some() && same_culprit(f)))
+        .or_else(|| stalls().find(this))
 }
 
 fn fix_of(f: &Finding) -> &'static str {
@@ -246,13 +247,24 @@ fn recent_stalls(app: &App) -> Status {
         .filter(|f| f.kind == FindingKind::Stall)
         .filter(|f| now_ms.saturating_sub(f.last_seen_ms) <= RECENT_STALLS_MS)
         .collect();
-    let Some(worst) = recent
-        .iter()
-        .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms))
-    else {
+    // Where to look first: the place (blocking line, else spawn site) with the most recent
+    // stalls, and its worst. A stall whose stack was not caught counts at its spawn site.
+    let place = |f: &Finding| f.site.clone().or_else(|| f.spawned_at.clone());
+    let stalls_at = |at: &Option<String>| -> u64 {
+        recent
+            .iter()
+            .filter(|f| place(f) == *at)
+            .map(|f| f.count.max(1))
+            .sum()
+    };
+    let Some(worst) = recent.iter().max_by(|a, b| {
+        stalls_at(&place(a))
+            .cmp(&stalls_at(&place(b)))
+            .then(a.duration_ms.total_cmp(&b.duration_ms))
+    }) else {
         return Status::Healthy;
     };
-    let at = worst.site.clone().or_else(|| worst.spawned_at.clone());
+    let at = place(worst);
     // Known to be elsewhere: another blocking line, or another spawn site where a line is not
     // known (a stall whose stack was not caught is not evidence of another line).
     let elsewhere = |f: &&Finding| match (&worst.site, &f.site) {

@@ -52,9 +52,9 @@ impl Widget for Polls<'_> {
             Some(n) => vec![(
                 1,
                 match self.mode {
-                    Mode::Wide => format!(
-                        "p50/p99 once {SAMPLED_FOR_PERCENTILES} polls are timed (1 in {PRECISE_EVERY} is; {n} so far)"
-                    ),
+                    Mode::Wide => {
+                        format!("p50/p99 after {SAMPLED_FOR_PERCENTILES} timed polls ({n} so far)")
+                    }
                     Mode::Compact => format!("p50/p99 soon ({n}/{SAMPLED_FOR_PERCENTILES} timed)"),
                 },
             )],
@@ -80,7 +80,7 @@ impl Widget for Polls<'_> {
                     .title(Line::styled(format!(" {figures} "), t.strong).right_aligned())
                     .title_bottom(Line::styled(
                         t.s(&format!(
-                            " ▲ long poll ≥ {long} · ▲ stall ≥ {stall} · log scale, counts below the bars "
+                            " ▲ long poll ≥ {long} · ▲ stall ≥ {stall} · log scale · short polls timed 1 in {PRECISE_EVERY}, counted ×{PRECISE_EVERY} "
                         )),
                         t.dim,
                     ));
@@ -153,10 +153,12 @@ impl Polls<'_> {
                 let Some(x) = x_of(i).filter(|_| *count > 0) else {
                     continue;
                 };
-                let text = fmt_count(*count);
-                let w = u16::try_from(width(&text)).unwrap_or(u16::MAX);
-                let room = (bar_width + gap).min(area.right().saturating_sub(x));
-                if w <= room {
+                // A count keeps a space before the next one, rounded to fit where it must.
+                let room = usize::from(bar_width.min(area.right().saturating_sub(x)));
+                let text = [fmt_count(*count), round_count(*count)]
+                    .into_iter()
+                    .find(|text| width(text) <= room);
+                if let Some(text) = text {
                     buf.set_string(x, area.y + chart_h, &text, style_of(i));
                 }
             }
@@ -232,6 +234,17 @@ impl Polls<'_> {
     }
 }
 
+/// A count in at most three characters, rounded: `2k` for 1,500, `12k`, `3M`.
+fn round_count(n: u64) -> String {
+    let n = n as f64;
+    match n {
+        n if n < 1e3 => format!("{n:.0}"),
+        n if n < 1e6 => format!("{:.0}k", (n / 1e3).max(1.0)),
+        n if n < 1e9 => format!("{:.0}M", (n / 1e6).max(1.0)),
+        n => format!("{:.0}G", (n / 1e9).max(1.0)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +258,8 @@ mod tests {
         assert_eq!(bar_geometry(0, 10).0, 0);
         assert_eq!(log_height(0), 0);
         assert!(log_height(1) > 0 && log_height(1000) > log_height(10));
+        assert_eq!(round_count(1_500), "2k");
+        assert_eq!(round_count(999), "999");
+        assert_eq!(round_count(68_000), "68k");
     }
 }
