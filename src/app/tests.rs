@@ -674,3 +674,27 @@ fn a_handful_of_jobs_is_counted_not_given_percentiles() {
     let api = panels.iter().find(|p| p.id == "api").expect("api");
     assert!(api.lines[1].1.starts_with("p50 "), "{:?}", api.lines);
 }
+
+#[test]
+fn the_status_leads_with_the_line_that_stalled_most_not_the_worst_stall() {
+    use crate::detect::{Finding, FindingKind, Severity};
+    let stall = |ms: f64, site: Option<&str>| Finding {
+        duration_ms: ms,
+        site: site.map(Into::into),
+        spawned_at: Some("src/main.rs:10:5".into()),
+        ..Finding::new(FindingKind::Stall, Severity::Critical, 1_000)
+    };
+    let (a, b, c, d) = (
+        stall(150.0, Some("src/main.rs:54")),
+        stall(120.0, Some("src/main.rs:54")),
+        stall(900.0, Some("src/main.rs:58")),
+        stall(130.0, None),
+    );
+    let pick = |all: &[&Finding]| super::view::where_to_look(all).map(|f| f.duration_ms);
+    // Two at line 54 beat one worse at 58; the unnamed one is no place of its own.
+    assert_eq!(pick(&[&a, &b, &c, &d]), Some(150.0));
+    assert_eq!(pick(&[&c, &d]), Some(900.0));
+    // Without any line, by spawn site, the worst first.
+    assert_eq!(pick(&[&d, &stall(400.0, None)]), Some(400.0));
+    assert_eq!(pick(&[]), None);
+}

@@ -247,24 +247,10 @@ fn recent_stalls(app: &App) -> Status {
         .filter(|f| f.kind == FindingKind::Stall)
         .filter(|f| now_ms.saturating_sub(f.last_seen_ms) <= RECENT_STALLS_MS)
         .collect();
-    // Where to look first: the place (blocking line, else spawn site) with the most recent
-    // stalls, and its worst. A stall whose stack was not caught counts at its spawn site.
-    let place = |f: &Finding| f.site.clone().or_else(|| f.spawned_at.clone());
-    let stalls_at = |at: &Option<String>| -> u64 {
-        recent
-            .iter()
-            .filter(|f| place(f) == *at)
-            .map(|f| f.count.max(1))
-            .sum()
-    };
-    let Some(worst) = recent.iter().max_by(|a, b| {
-        stalls_at(&place(a))
-            .cmp(&stalls_at(&place(b)))
-            .then(a.duration_ms.total_cmp(&b.duration_ms))
-    }) else {
+    let Some(worst) = where_to_look(&recent) else {
         return Status::Healthy;
     };
-    let at = place(worst);
+    let at = worst.site.clone().or_else(|| worst.spawned_at.clone());
     // Known to be elsewhere: another blocking line, or another spawn site where a line is not
     // known (a stall whose stack was not caught is not evidence of another line).
     let elsewhere = |f: &&Finding| match (&worst.site, &f.site) {
@@ -289,6 +275,33 @@ fn recent_stalls(app: &App) -> Status {
         at,
         who,
     }
+}
+
+/// The stall to lead with: the worst at the blocking line with the most stalls; by spawn site
+/// only while none has a line (a stall whose stack was not caught is no evidence of a place of
+/// its own).
+pub fn where_to_look<'a>(stalls: &[&'a Finding]) -> Option<&'a Finding> {
+    let lined = stalls.iter().any(|f| f.site.is_some());
+    let place = |f: &Finding| match lined {
+        true => f.site.clone(),
+        false => f.spawned_at.clone(),
+    };
+    let stalls_at = |at: &Option<String>| -> u64 {
+        stalls
+            .iter()
+            .filter(|f| place(f) == *at)
+            .map(|f| f.count.max(1))
+            .sum()
+    };
+    stalls
+        .iter()
+        .filter(|f| !lined || f.site.is_some())
+        .max_by(|a, b| {
+            stalls_at(&place(a))
+                .cmp(&stalls_at(&place(b)))
+                .then(a.duration_ms.total_cmp(&b.duration_ms))
+        })
+        .copied()
 }
 
 /// Without a stall: long polls taking a noticeable share of a worker, then timer lag, then a
