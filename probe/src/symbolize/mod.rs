@@ -3,8 +3,9 @@
 //! line). tokmon names the stacks of the processes it watches with it; the test guard
 //! ([`crate::guard`]) names those of the test process itself.
 //!
-//! Never call it from an app's hot path: its first call reads the images' debug information
-//! (tens of ms, tens of MB). [`warm_up`] pays that early, from a background thread.
+//! Never call it from an app's hot path: a lookup in an image not seen before maps its file and
+//! parses the compilation unit that holds the address (a few ms to a few hundred, a few MB);
+//! nothing is read before the first lookup, and resolved addresses are cached.
 //!
 //! Only Linux x86-64 is supported; elsewhere frames are unknown addresses.
 
@@ -135,11 +136,10 @@ fn unknown(address: u64) -> Frame {
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod imp {
     use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-    use std::time::Duration;
 
     use super::dwarf::Symbolizer;
     use super::{Frame, ModuleMap, RawStack, is_app, shorten, unknown};
-    use crate::stack::{MODULES_REFRESH_EVERY, ModuleInfo, ModuleList, module_list, prepare};
+    use crate::stack::{MODULES_REFRESH_EVERY, ModuleInfo, ModuleList, module_list};
 
     static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
 
@@ -189,6 +189,7 @@ mod imp {
                 None => frames.push(unknown(address)),
             }
         }
+        symbolizer.release_pages();
         frames
     }
 
@@ -227,31 +228,6 @@ mod imp {
             None => format!("/proc/{pid}/root/{}", file.trim_start_matches('/')).into(),
         }
     }
-
-    pub fn warm_up() {
-        if prepare().is_err() {
-            return;
-        }
-        // Opens every image's debug info and indexes the executable's: the cold cost.
-        let here = warm_up as fn() as usize as u64;
-        let _ = symbolize(
-            &RawStack {
-                tid: 0,
-                addresses: vec![here],
-                elapsed: Duration::ZERO,
-                complete: false,
-                truncated: false,
-            },
-            "",
-        );
-        if let Ok(list) = module_list(false) {
-            let mut symbolizer = lock(&SYMBOLIZER);
-            let symbolizer = symbolizer.get_or_insert_with(Symbolizer::default);
-            for module in &list.modules {
-                let _ = symbolizer.frames(&list, module.avma.start, true);
-            }
-        }
-    }
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
@@ -261,8 +237,6 @@ mod imp {
     pub fn symbolize(raw: &RawStack, _root: &str) -> Vec<Frame> {
         raw.addresses.iter().map(|&a| unknown(a)).collect()
     }
-
-    pub fn warm_up() {}
 
     pub fn symbolize_remote(
         raw: &RawStack,
@@ -275,8 +249,8 @@ mod imp {
 }
 
 /// Symbolizes a stack captured in this process: functions, `file:line` and inlined frames,
-/// innermost first, files under `root` (the app's crate directory) relative to it. Slow on its
-/// first call (tens of ms, tens of MB): run it on a thread of its own.
+/// innermost first, files under `root` (the app's crate directory) relative to it. Slow the
+/// first time an image or unit is needed (up to a few hundred ms): not on an async worker.
 pub fn symbolize(raw: &RawStack, root: &str) -> Vec<Frame> {
     imp::symbolize(raw, root)
 }
@@ -285,12 +259,6 @@ pub fn symbolize(raw: &RawStack, root: &str) -> Vec<Frame> {
 /// its files as that process sees them (through `/proc/<pid>/root`).
 pub fn symbolize_remote(raw: &RawStack, pid: u32, modules: &ModuleMap, root: &str) -> Vec<Frame> {
     imp::symbolize_remote(raw, pid, modules, root)
-}
-
-/// Pays the symbolizer's cold start (and [`crate::stack::prepare`]) now; call it from a
-/// background thread.
-pub fn warm_up() {
-    imp::warm_up()
 }
 
 #[cfg(test)]
