@@ -26,7 +26,8 @@ pub struct Frame {
     /// unknown.
     pub function: String,
     /// Relative to the root given to [`symbolize`] when inside it (`src/workload/hash.rs`),
-    /// absolute otherwise.
+    /// from the crate on for a registry dependency (`sha2-0.11.1/src/lib.rs`), absolute
+    /// otherwise.
     pub file: Option<String>,
     pub line: Option<u32>,
     pub inlined: bool,
@@ -85,19 +86,30 @@ const NOT_APP_FUNCTIONS: &[&str] = &[
     "<tokmon_probe::",
 ];
 
-/// `file` relative to `root` when inside it.
+/// `file` relative to `root` when inside it; a dependency's file from the cargo registry from
+/// its crate and version on (`sha2-0.11.1/src/lib.rs`, not
+/// `~/.cargo/registry/src/<index>/sha2-0.11.1/src/lib.rs`); any other file as it is.
 pub fn shorten(file: String, root: &str) -> String {
-    match file
+    if let Some(relative) = file
         .strip_prefix(root)
         .and_then(|rest| rest.strip_prefix('/'))
     {
-        Some(relative) => relative.to_string(),
-        None => file,
+        return relative.to_string();
+    }
+    match file
+        .split_once(REGISTRY_SOURCES)
+        .and_then(|(_, rest)| rest.split_once('/'))
+    {
+        Some((_index, in_crate)) if !in_crate.is_empty() => in_crate.to_string(),
+        _ => file,
     }
 }
 
-/// Whether a frame in `file` (as [`shorten`]ed) running `function` is the application's own
-/// code.
+/// Where cargo unpacks the registry's crates, one directory per index below it.
+const REGISTRY_SOURCES: &str = "/registry/src/";
+
+/// Whether a frame in `file` (its full path, before [`shorten`]) running `function` is the
+/// application's own code.
 pub fn is_app(file: Option<&str>, function: &str) -> bool {
     let Some(file) = file else {
         // No line info: libc, the vDSO, or stripped code.
@@ -175,8 +187,10 @@ mod imp {
             }
             match found {
                 Some(raw_frames) => frames.extend(raw_frames.into_iter().map(|raw| {
+                    // Classified on the full path: a shortened registry path no longer says
+                    // it is a dependency.
+                    let app = is_app(raw.file.as_deref(), &raw.function);
                     let file = raw.file.map(|file| shorten(file, root));
-                    let app = is_app(file.as_deref(), &raw.function);
                     Frame {
                         address: raw.address,
                         function: raw.function,
