@@ -5,9 +5,9 @@
 #   benches/rss.sh rss.txt 10 -- target/release/tokmon run spawn-storm --headless --duration 600s -q
 #
 # OUT gets one line per reading: seconds since the start, VmRSS, RssAnon and RssFile in kB,
-# threads. RssAnon is what the process allocated; RssFile is files mapped in, mostly tokmon's
-# own executable, whose debug info the stack symbolizer reads (clean pages the kernel can
-# drop). At the end, the first reading at or after 60 s, the last one and the peak are
+# threads. RssAnon is what the process allocated (the stack symbolizer's parsed units among
+# it, from the first stall on); RssFile is files mapped in, mostly tokmon's own executable (the
+# symbolizer hands back the debug info pages it read after each stack). At the end, the first reading at or after 60 s, the last one and the peak are
 # printed. The command's own output goes where it would (use -q and --out).
 set -eu
 if [ $# -lt 3 ]; then

@@ -132,6 +132,21 @@ fn hashing_on_the_workers_hurts_echo_latency_and_spawn_blocking_fixes_it() {
             "no stall with a site: {:#?}",
             mistake.findings
         );
+        // Frames of dependencies read from their crate and version on (`sha2-0.11.1/src/...`,
+        // `tokio-1.54.1/src/...`), not from the registry's full path.
+        let files: Vec<&str> = sited
+            .iter()
+            .flat_map(|f| &f.stack)
+            .filter_map(|frame| frame.file.as_deref())
+            .collect();
+        assert!(
+            files.iter().any(|file| file.starts_with("tokio-1.")),
+            "{files:#?}"
+        );
+        assert!(
+            !files.iter().any(|file| file.contains("/registry/src/")),
+            "{files:#?}"
+        );
         for f in &sited {
             let site = f.site.as_deref().unwrap_or_default();
             assert!(site.starts_with("src/workload/hash.rs:"), "{site}");

@@ -274,9 +274,7 @@ impl Stuck {
 #[test]
 fn captures_spinning_sleeping_locked_and_reading_threads() {
     stack::prepare().expect("stack capture sets up");
-    let warm = thread::spawn(stack::warm_up);
     let stuck = start_stuck_threads();
-    warm.join().expect("warm up");
     for (target, expected) in stuck.targets.iter().zip(&stuck.expected) {
         let raw = stack::capture(target.tid, target.bounds, TIMEOUT)
             .unwrap_or_else(|err| panic!("{}: {err}", target.name));

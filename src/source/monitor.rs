@@ -16,7 +16,6 @@ use tokmon_probe::monitor::{self, StopHandle};
 use super::naming::StackNames;
 use crate::probe::Probe;
 use crate::sample::Sample;
-use crate::stack;
 use crate::workload::WorkloadStats;
 
 /// Samples the channel holds before the stage waits for the consumer (the probe's own channel
@@ -41,13 +40,6 @@ impl Monitor {
         workloads: Vec<Arc<WorkloadStats>>,
         options: MonitorOptions,
     ) -> anyhow::Result<Monitor> {
-        if options.stacks {
-            // The symbolizer's cold start (tens of ms), paid before the first stall needs it.
-            std::thread::Builder::new()
-                .name("tokmon-symbolizer".into())
-                .spawn(stack::warm_up)
-                .context("starting the symbolizer's warm-up")?;
-        }
         let probe_monitor = monitor::Monitor::start(probe, handle, options)
             .context("starting the probe's monitor thread")?;
         let stop = probe_monitor.stop_handle();

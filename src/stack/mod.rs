@@ -5,8 +5,8 @@
 //! crate root and the capture's own files to skip.
 //!
 //! [`symbolize`] turns addresses into functions and `file:line`, off the signal path and on the
-//! caller's own thread; its first call is slow, so call [`warm_up`] early from a background
-//! thread. [`blocking_site`] picks the first frame of the application, skipping std, core,
+//! caller's own thread; it reads nothing before the first stack, and the first lookups in an
+//! image or unit are the slow ones. [`blocking_site`] picks the first frame of the application, skipping std, core,
 //! alloc, tokio, the probe, libc and dependencies.
 //!
 //! Only Linux x86-64 is supported; elsewhere frames are unknown addresses.
@@ -16,7 +16,7 @@ pub use tokmon_probe::stack::{
     CaptureError, RawStack, StackBounds, capture, handler_active_on, prepare, set_capture_blocked,
     supported,
 };
-pub use tokmon_probe::symbolize::{Frame, warm_up};
+pub use tokmon_probe::symbolize::Frame;
 
 /// The crate root, to shorten file paths inside it.
 const CRATE_ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -31,7 +31,7 @@ pub fn blocking_site(frames: &[Frame]) -> Option<&Frame> {
 }
 
 /// Symbolizes a captured stack: functions, `file:line` and inlined frames, innermost first.
-/// Slow on its first call (tens of ms, tens of MB): run it on a thread of its own.
+/// Slow the first time an image or unit is needed (up to a few hundred ms): not on a worker.
 pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
     tokmon_probe::symbolize::symbolize(raw, CRATE_ROOT)
 }

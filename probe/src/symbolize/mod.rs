@@ -3,8 +3,9 @@
 //! line). tokmon names the stacks of the processes it watches with it; the test guard
 //! ([`crate::guard`]) names those of the test process itself.
 //!
-//! Never call it from an app's hot path: its first call reads the images' debug information
-//! (tens of ms, tens of MB). [`warm_up`] pays that early, from a background thread.
+//! Never call it from an app's hot path: a lookup in an image not seen before maps its file and
+//! parses the compilation unit that holds the address (a few ms to a few hundred, a few MB);
+//! nothing is read before the first lookup, and resolved addresses are cached.
 //!
 //! Only Linux x86-64 is supported; elsewhere frames are unknown addresses.
 
@@ -25,7 +26,8 @@ pub struct Frame {
     /// unknown.
     pub function: String,
     /// Relative to the root given to [`symbolize`] when inside it (`src/workload/hash.rs`),
-    /// absolute otherwise.
+    /// from the crate on for a registry dependency (`sha2-0.11.1/src/lib.rs`), absolute
+    /// otherwise.
     pub file: Option<String>,
     pub line: Option<u32>,
     pub inlined: bool,
@@ -84,19 +86,30 @@ const NOT_APP_FUNCTIONS: &[&str] = &[
     "<tokmon_probe::",
 ];
 
-/// `file` relative to `root` when inside it.
+/// `file` relative to `root` when inside it; a dependency's file from the cargo registry from
+/// its crate and version on (`sha2-0.11.1/src/lib.rs`, not
+/// `~/.cargo/registry/src/<index>/sha2-0.11.1/src/lib.rs`); any other file as it is.
 pub fn shorten(file: String, root: &str) -> String {
-    match file
+    if let Some(relative) = file
         .strip_prefix(root)
         .and_then(|rest| rest.strip_prefix('/'))
     {
-        Some(relative) => relative.to_string(),
-        None => file,
+        return relative.to_string();
+    }
+    match file
+        .split_once(REGISTRY_SOURCES)
+        .and_then(|(_, rest)| rest.split_once('/'))
+    {
+        Some((_index, in_crate)) if !in_crate.is_empty() => in_crate.to_string(),
+        _ => file,
     }
 }
 
-/// Whether a frame in `file` (as [`shorten`]ed) running `function` is the application's own
-/// code.
+/// Where cargo unpacks the registry's crates, one directory per index below it.
+const REGISTRY_SOURCES: &str = "/registry/src/";
+
+/// Whether a frame in `file` (its full path, before [`shorten`]) running `function` is the
+/// application's own code.
 pub fn is_app(file: Option<&str>, function: &str) -> bool {
     let Some(file) = file else {
         // No line info: libc, the vDSO, or stripped code.
@@ -135,11 +148,10 @@ fn unknown(address: u64) -> Frame {
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod imp {
     use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-    use std::time::Duration;
 
     use super::dwarf::Symbolizer;
     use super::{Frame, ModuleMap, RawStack, is_app, shorten, unknown};
-    use crate::stack::{MODULES_REFRESH_EVERY, ModuleInfo, ModuleList, module_list, prepare};
+    use crate::stack::{MODULES_REFRESH_EVERY, ModuleInfo, ModuleList, module_list};
 
     static SYMBOLIZER: Mutex<Option<Symbolizer>> = Mutex::new(None);
 
@@ -175,8 +187,10 @@ mod imp {
             }
             match found {
                 Some(raw_frames) => frames.extend(raw_frames.into_iter().map(|raw| {
+                    // Classified on the full path: a shortened registry path no longer says
+                    // it is a dependency.
+                    let app = is_app(raw.file.as_deref(), &raw.function);
                     let file = raw.file.map(|file| shorten(file, root));
-                    let app = is_app(file.as_deref(), &raw.function);
                     Frame {
                         address: raw.address,
                         function: raw.function,
@@ -189,6 +203,7 @@ mod imp {
                 None => frames.push(unknown(address)),
             }
         }
+        symbolizer.release_pages();
         frames
     }
 
@@ -227,31 +242,6 @@ mod imp {
             None => format!("/proc/{pid}/root/{}", file.trim_start_matches('/')).into(),
         }
     }
-
-    pub fn warm_up() {
-        if prepare().is_err() {
-            return;
-        }
-        // Opens every image's debug info and indexes the executable's: the cold cost.
-        let here = warm_up as fn() as usize as u64;
-        let _ = symbolize(
-            &RawStack {
-                tid: 0,
-                addresses: vec![here],
-                elapsed: Duration::ZERO,
-                complete: false,
-                truncated: false,
-            },
-            "",
-        );
-        if let Ok(list) = module_list(false) {
-            let mut symbolizer = lock(&SYMBOLIZER);
-            let symbolizer = symbolizer.get_or_insert_with(Symbolizer::default);
-            for module in &list.modules {
-                let _ = symbolizer.frames(&list, module.avma.start, true);
-            }
-        }
-    }
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
@@ -261,8 +251,6 @@ mod imp {
     pub fn symbolize(raw: &RawStack, _root: &str) -> Vec<Frame> {
         raw.addresses.iter().map(|&a| unknown(a)).collect()
     }
-
-    pub fn warm_up() {}
 
     pub fn symbolize_remote(
         raw: &RawStack,
@@ -275,8 +263,8 @@ mod imp {
 }
 
 /// Symbolizes a stack captured in this process: functions, `file:line` and inlined frames,
-/// innermost first, files under `root` (the app's crate directory) relative to it. Slow on its
-/// first call (tens of ms, tens of MB): run it on a thread of its own.
+/// innermost first, files under `root` (the app's crate directory) relative to it. Slow the
+/// first time an image or unit is needed (up to a few hundred ms): not on an async worker.
 pub fn symbolize(raw: &RawStack, root: &str) -> Vec<Frame> {
     imp::symbolize(raw, root)
 }
@@ -285,12 +273,6 @@ pub fn symbolize(raw: &RawStack, root: &str) -> Vec<Frame> {
 /// its files as that process sees them (through `/proc/<pid>/root`).
 pub fn symbolize_remote(raw: &RawStack, pid: u32, modules: &ModuleMap, root: &str) -> Vec<Frame> {
     imp::symbolize_remote(raw, pid, modules, root)
-}
-
-/// Pays the symbolizer's cold start (and [`crate::stack::prepare`]) now; call it from a
-/// background thread.
-pub fn warm_up() {
-    imp::warm_up()
 }
 
 #[cfg(test)]

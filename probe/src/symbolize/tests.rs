@@ -30,6 +30,42 @@ fn shortens_paths_inside_the_root_only() {
 }
 
 #[test]
+fn shortens_registry_dependencies_to_their_crate_and_version() {
+    assert_eq!(
+        shorten(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/sha2-0.11.1/src/block_api.rs"
+                .into(),
+            "/home/me/app"
+        ),
+        "sha2-0.11.1/src/block_api.rs"
+    );
+    // A CARGO_HOME elsewhere, another registry.
+    assert_eq!(
+        shorten(
+            "/opt/cargo/registry/src/my-registry-0123abcd/tokio-1.54.1/src/runtime/park.rs".into(),
+            "/home/me/app"
+        ),
+        "tokio-1.54.1/src/runtime/park.rs"
+    );
+    // The standard library and anything else stay as they are.
+    for file in [
+        "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/thread/mod.rs",
+        "/usr/src/registry/src/",
+        "/elsewhere/src/main.rs",
+    ] {
+        assert_eq!(shorten(file.into(), "/home/me/app"), file);
+    }
+    // Inside the root wins, even for a root in the registry.
+    assert_eq!(
+        shorten(
+            "/c/registry/src/index-1/app-1.0.0/src/main.rs".into(),
+            "/c/registry/src/index-1/app-1.0.0"
+        ),
+        "src/main.rs"
+    );
+}
+
+#[test]
 fn classifies_std_dependencies_the_probe_and_libc_as_not_app() {
     assert!(is_app(
         Some("src/workload/hash.rs"),
