@@ -127,15 +127,17 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Stalls the probe has counted at spawn sites in this file.
-fn stalls_here(probe: &Probe) -> u64 {
-    probe
+/// How long the probe has counted polls stalled at spawn sites in this file, the running one's
+/// time so far included.
+fn stalled_here(probe: &Probe) -> Duration {
+    let ns = probe
         .metrics_snapshot()
         .sites
         .iter()
         .filter(|(site, _)| site.contains("real_server.rs"))
-        .map(|(_, totals)| totals.stalls)
-        .sum()
+        .map(|(_, totals)| totals.stalled_ns)
+        .sum();
+    Duration::from_nanos(ns)
 }
 
 fn text(value: &serde_json::Value) -> &str {
@@ -171,8 +173,11 @@ fn a_third_party_server_is_watched_and_a_stall_beside_it_is_named_at_this_file()
         .recv_timeout(Duration::from_secs(30))
         .expect("the holding task runs");
     let (sent, in_flight) = request_in_flight(server.addr);
+    // Seen, and its stack caught: the probe's monitor captures it when the poll crosses the
+    // stall threshold and counts the stall's time on only after that.
+    let seen = server.probe.stall_threshold() + Duration::from_millis(300);
     wait_until("the probe saw the stall", Duration::from_secs(30), || {
-        stalls_here(&server.probe) > 0
+        stalled_here(&server.probe) >= seen
     });
     // The request has waited this long already, and cannot be answered before the release.
     let held = sent.elapsed();
