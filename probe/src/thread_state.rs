@@ -15,11 +15,49 @@ pub struct ThreadState {
     pub cpu_ns: Option<u64>,
 }
 
+/// `schedstat` files a thread that reads others' CPU time keeps open (the monitor thread reads
+/// every runtime thread's in every reading, urgent ones too: an open, read and close took
+/// three times a read again).
+#[cfg(target_os = "linux")]
+const SCHEDSTAT_KEPT: usize = 64;
+
+#[cfg(target_os = "linux")]
+thread_local! {
+    static SCHEDSTAT: std::cell::RefCell<Vec<(i32, std::fs::File)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Nanoseconds the thread has run on a CPU, from `/proc/self/task/<tid>/schedstat`.
 #[cfg(target_os = "linux")]
 pub fn cpu_ns(tid: i32) -> Option<u64> {
     let mut buf = [0u8; 96];
-    parse_sched(read_once(tid, "schedstat", &mut buf)?).map(|s| s.cpu_ns)
+    let kept = SCHEDSTAT.try_with(|files| {
+        let mut files = files.try_borrow_mut().ok()?;
+        let i = files.iter().position(|(t, _)| *t == tid)?;
+        match read_again(&files[i].1, &mut buf).and_then(parse_sched) {
+            Some(sched) => Some(sched.cpu_ns),
+            None => {
+                // The thread is gone: a file stays bound to the thread it was opened for, so
+                // a new thread with the same id needs it opened again.
+                files.swap_remove(i);
+                None
+            }
+        }
+    });
+    if let Ok(Some(ns)) = kept {
+        return Some(ns);
+    }
+    let file = std::fs::File::open(task_path(tid, "schedstat")).ok()?;
+    let ns = parse_sched(read_again(&file, &mut buf)?)?.cpu_ns;
+    let _ = SCHEDSTAT.try_with(|files| {
+        if let Ok(mut files) = files.try_borrow_mut() {
+            if files.len() >= SCHEDSTAT_KEPT {
+                files.remove(0);
+            }
+            files.push((tid, file));
+        }
+    });
+    Some(ns)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -416,5 +454,15 @@ mod tests {
         );
         // Running, or preempted on a loaded machine: no longer in the futex.
         assert!(matches!(woken, Look::Running | Look::Runnable), "{woken:?}");
+    }
+
+    #[test]
+    fn a_kept_schedstat_file_answers_only_while_its_thread_lives() {
+        let (tid, sleeper) = sleeping_thread();
+        let first = cpu_ns(tid);
+        let again = cpu_ns(tid);
+        sleeper.join().expect("sleeper");
+        assert!(first.is_some() && again >= first, "{first:?} {again:?}");
+        assert_eq!(cpu_ns(tid), None);
     }
 }
