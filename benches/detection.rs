@@ -2,8 +2,8 @@
 //! real probe, monitor thread and detector, for stall thresholds of 10 ms and 100 ms.
 //!
 //! `cargo bench --bench detection [-- --stalls N]` prints, per threshold, the latency's p50,
-//! p99 and max over N stalls (default 50) and the budget (threshold + 20 ms at p99). It reports;
-//! it asserts nothing, so a noisy machine cannot make it fail.
+//! p99 and max over N stalls (default 50) and the budget (threshold + 5 ms at p99, issue 17). It
+//! reports; it asserts nothing, so a noisy machine cannot make it fail.
 
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!(
         "{:>10} {:>10} {:>10} {:>10} {:>22}",
-        "threshold", "p50 ms", "p99 ms", "max ms", "budget p99 (thr+20 ms)"
+        "threshold", "p50 ms", "p99 ms", "max ms", "budget p99 (thr+5 ms)"
     );
     for threshold_ms in [10u64, 100] {
         let mut latencies = measure(Duration::from_millis(threshold_ms), stalls)?;
@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         let at = |q: f64| {
             latencies[((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1]
         };
-        let budget = threshold_ms as f64 + 20.0;
+        let budget = threshold_ms as f64 + 5.0;
         println!(
             "{:>8} ms {:>10.1} {:>10.1} {:>10.1} {:>15.0} {}",
             threshold_ms,

@@ -19,6 +19,8 @@ pub struct LiveSource {
     attribution: WorkerAttribution,
     /// Watchdog passes so far.
     scans: u64,
+    /// The thread running each worker, refilled every few passes without allocating.
+    worker_threads: Vec<Option<std::thread::ThreadId>>,
 }
 
 /// Every this many watchdog passes, each thread's slot is told which worker it runs (only a
@@ -33,6 +35,7 @@ impl LiveSource {
             probe,
             attribution: WorkerAttribution::default(),
             scans: 0,
+            worker_threads: Vec::new(),
         }
     }
 }
@@ -46,7 +49,8 @@ impl MetricsSource for LiveSource {
         let now = self.probe.clock.tick();
         let urgent = self.watch.scan(now);
         if self.scans.is_multiple_of(NOTE_WORKERS_EVERY) {
-            note_workers(self.watch.slots(), &self.handle);
+            fill_worker_threads(&mut self.worker_threads, &self.handle);
+            note_workers(self.watch.slots(), &self.worker_threads);
         }
         self.scans += 1;
         urgent
@@ -106,17 +110,22 @@ impl MetricsSource for LiveSource {
 
 /// Tells each thread's slot which worker it runs now: the poll hooks do not look it up
 /// (it would cost every poll), the runtime knows.
-fn note_workers(slots: &[&'static ThreadSlot], handle: &Handle) {
-    let worker_threads = worker_threads(handle);
+fn note_workers(slots: &[&'static ThreadSlot], worker_threads: &[Option<std::thread::ThreadId>]) {
     for slot in slots {
-        slot.note_worker(worker_of(&worker_threads, slot.thread_id()));
+        slot.note_worker(worker_of(worker_threads, slot.thread_id()));
     }
 }
 
 /// The thread running each worker now.
 fn worker_threads(handle: &Handle) -> Vec<Option<std::thread::ThreadId>> {
+    let mut threads = Vec::new();
+    fill_worker_threads(&mut threads, handle);
+    threads
+}
+
+/// Refills `threads` with the thread running each worker now.
+fn fill_worker_threads(threads: &mut Vec<Option<std::thread::ThreadId>>, handle: &Handle) {
     let metrics = handle.metrics();
-    (0..metrics.num_workers())
-        .map(|w| metrics.worker_thread_id(w))
-        .collect()
+    threads.clear();
+    threads.extend((0..metrics.num_workers()).map(|w| metrics.worker_thread_id(w)));
 }

@@ -173,6 +173,8 @@ pub struct PollWatch {
     scans: u64,
     /// Keyed by (tid, seq).
     watching: HashMap<(Option<i32>, u64), Sighting>,
+    /// The keys of the polls watched in this pass, kept to reuse its allocation.
+    live: Vec<(Option<i32>, u64)>,
     finished: HashMap<(Option<i32>, u64), Finished>,
 }
 
@@ -186,6 +188,7 @@ impl PollWatch {
             probe,
             stall_threshold_ns,
             watching: HashMap::new(),
+            live: Vec::new(),
             finished: HashMap::new(),
             stacks: stacks && stack::supported() && stack::prepare().is_ok(),
             last_tick,
@@ -199,11 +202,12 @@ impl PollWatch {
     /// The latest a poll can have started, given the coarse time it read at its start: the
     /// next tick after that time (the clock read `started` until then).
     fn started_by(&self, started: u64) -> u64 {
-        self.gaps
-            .iter()
-            .rev()
-            .find(|g| g.from == started)
-            .map_or(started + COARSE_TICK_NS, |g| g.to)
+        // Gaps are pushed in tick order, so sorted by `from`: a scan of all 4096 for every
+        // stuck thread on every tick was the watchdog's largest cost on a loaded machine.
+        match self.gaps.binary_search_by_key(&started, |g| g.from) {
+            Ok(i) => self.gaps[i].to,
+            Err(_) => started + COARSE_TICK_NS,
+        }
     }
 
     /// How long a poll has surely run by `now`: from the latest it can have started.
@@ -226,7 +230,8 @@ impl PollWatch {
         }
         self.scans += 1;
         let mut urgent = false;
-        let mut live = Vec::new();
+        let mut live = std::mem::take(&mut self.live);
+        live.clear();
         self.probe
             .threads
             .refresh(&mut self.slots, &mut self.slots_seen);
@@ -239,15 +244,13 @@ impl PollWatch {
             if age < WATCH_FROM_NS {
                 continue;
             }
-            let id = slot.identity();
-            let key = (id.tid, view.seq);
+            // The lock-free tid: the identity's lock is taken only to capture a stack.
+            let tid = slot.tid();
+            let key = (tid, view.seq);
             live.push(key);
             let labels = &self.probe.labels;
             let sighting = self.watching.entry(key).or_insert_with(|| {
-                let files = id
-                    .tid
-                    .map(thread_state::ThreadFiles::open)
-                    .unwrap_or_default();
+                let files = tid.map(thread_state::ThreadFiles::open).unwrap_or_default();
                 Sighting {
                     at_ns: now_ns,
                     sched: files.sched(),
@@ -278,12 +281,12 @@ impl PollWatch {
             };
             if due
                 && self.stacks
-                && let Some(tid) = id.tid
+                && let Some(tid) = tid
             {
                 sighting.captures += 1;
                 // A thread that does not answer in time just means no stack for this stall. A
                 // stack caught after its poll ended belongs to whatever the thread ran next.
-                if let Ok(raw) = stack::capture(tid, id.stack, CAPTURE_TIMEOUT) {
+                if let Ok(raw) = stack::capture(tid, slot.stack(), CAPTURE_TIMEOUT) {
                     let now = slot.view();
                     if now.polling() && now.seq == view.seq {
                         sighting.stack = Some(CapturedStack {
@@ -294,13 +297,18 @@ impl PollWatch {
                 }
             }
         }
-        // Polls watched before and gone now have finished: settle their CPU use.
-        let ended: Vec<_> = self
-            .watching
-            .keys()
-            .filter(|k| !live.contains(k))
-            .copied()
-            .collect();
+        // Polls watched before and gone now have finished: settle their CPU use. Most passes
+        // end none, and allocate nothing.
+        let ended: Vec<_> = if self.watching.keys().all(|k| live.contains(k)) {
+            Vec::new()
+        } else {
+            self.watching
+                .keys()
+                .filter(|k| !live.contains(k))
+                .copied()
+                .collect()
+        };
+        self.live = live;
         for key in ended {
             if let Some(s) = self.watching.remove(&key) {
                 let (cpu_ratio, cpu, cpu_wait_ns) =
@@ -339,8 +347,18 @@ impl PollWatch {
                 continue;
             }
             let id = slot.identity();
-            let state = id.tid.map(thread_state::read).unwrap_or_default();
             let sighting = self.watching.get(&(id.tid, view.seq));
+            // A watched poll's thread has its files open already.
+            let (thread_state, syscall) = match sighting {
+                Some(s) => (
+                    s.files.state(),
+                    s.main_syscall().or_else(|| s.files.syscall()),
+                ),
+                None => {
+                    let state = id.tid.map(thread_state::read).unwrap_or_default();
+                    (state.state, state.syscall)
+                }
+            };
             let (ratio, cpu, cpu_wait_ns) = match sighting {
                 Some(s) => s.verdict(s.files.sched(), now_ns, self.stall_threshold_ns),
                 None => (None, CpuUse::Unknown, None),
@@ -363,8 +381,8 @@ impl PollWatch {
                 cpu_ratio: ratio,
                 cpu,
                 cpu_wait_ns,
-                thread_state: state.state,
-                syscall: sighting.and_then(Sighting::main_syscall).or(state.syscall),
+                thread_state,
+                syscall,
                 worker_moved,
                 captured: sighting.and_then(|s| s.stack.clone()),
                 stack: None,
