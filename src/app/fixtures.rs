@@ -178,6 +178,7 @@ pub fn sample(i: u64, busy: f64, stuck_ms: Option<u64>) -> Sample {
             long_polls: Vec::new(),
             long_polls_dropped: 0,
             lag_max_ns: if stuck_ms.is_some() { 120 * MS } else { MS },
+            ..ProbeSample::default()
         }),
         dropped_before: 0,
     }
