@@ -79,13 +79,19 @@ impl SiteCells {
         }
     }
 
-    /// Adds every allocated cell to `totals` (indexed by counter index).
+    /// Adds every allocated cell to `totals`: counter index `i` at `i` when below
+    /// `totals.len() - 1`, [`OTHER`] at the last entry, others (not yet named) left out.
     fn add_to(&self, totals: &mut [Totals]) {
+        let Some(other) = totals.len().checked_sub(1) else {
+            return;
+        };
         for (p, page) in self.pages.iter().enumerate() {
             let Some(page) = page.get() else { continue };
             for (i, cell) in page.iter().enumerate() {
-                if let Some(t) = totals.get_mut(p * PAGE + i) {
-                    t.add(cell);
+                let index = p * PAGE + i;
+                let at = if index == OTHER { other } else { index };
+                if at < other || index == OTHER {
+                    totals[at].add(cell);
                 }
             }
         }
@@ -181,8 +187,13 @@ impl SiteCollector {
             }
         }
         self.folded.retain(|k| present.contains(k));
-        let mut totals = vec![Totals::default(); OTHER + 1];
-        for (t, r) in totals.iter_mut().zip(&self.retired) {
+        // The named sites and the `other` row, last: a few entries for most apps.
+        let named = self.names.len();
+        let mut totals = vec![Totals::default(); named + 1];
+        for (t, r) in totals.iter_mut().take(named).zip(&self.retired) {
+            t.merge(r);
+        }
+        if let (Some(t), Some(r)) = (totals.last_mut(), self.retired.get(OTHER)) {
             t.merge(r);
         }
         for slot in slots {
@@ -197,7 +208,7 @@ impl SiteCollector {
             if t.is_zero() {
                 continue;
             }
-            let (site, label) = if id == OTHER {
+            let (site, label) = if id == named {
                 (OTHER_NAME.to_owned(), None)
             } else if let Some((site, label)) = self.names.get(id) {
                 (site.clone(), label.clone())
