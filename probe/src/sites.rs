@@ -131,14 +131,6 @@ impl Totals {
         }
     }
 
-    fn merge(&mut self, other: &Totals) {
-        self.spawns = self.spawns.wrapping_add(other.spawns);
-        self.busy_ns = self.busy_ns.wrapping_add(other.busy_ns);
-        for (t, o) in self.buckets.iter_mut().zip(&other.buckets) {
-            *t = t.wrapping_add(*o);
-        }
-    }
-
     fn is_zero(&self) -> bool {
         self.spawns == 0 && self.busy_ns == 0 && self.buckets.iter().all(|&b| b == 0)
     }
@@ -149,6 +141,7 @@ impl Totals {
 /// thread, so no count is lost or counted twice.
 #[derive(Debug, Default)]
 pub struct SiteCollector {
+    /// Stopped threads' counts, laid out like the table: named sites, then `other`.
     retired: Vec<Totals>,
     /// Slots (address, generation) already folded.
     folded: HashSet<(usize, u64)>,
@@ -174,8 +167,13 @@ impl SiteCollector {
                 ));
             }
         }
-        if self.retired.len() < OTHER + 1 {
-            self.retired.resize(OTHER + 1, Totals::default());
+        // The named sites and the `other` row, last: a few entries for most apps. Names only
+        // grow, so the `other` row moves to the end as they do.
+        let named = self.names.len();
+        if self.retired.len() < named + 1 {
+            let other = self.retired.pop().unwrap_or_default();
+            self.retired.resize(named, Totals::default());
+            self.retired.push(other);
         }
         let mut present = HashSet::with_capacity(slots.len());
         for slot in slots {
@@ -187,15 +185,7 @@ impl SiteCollector {
             }
         }
         self.folded.retain(|k| present.contains(k));
-        // The named sites and the `other` row, last: a few entries for most apps.
-        let named = self.names.len();
-        let mut totals = vec![Totals::default(); named + 1];
-        for (t, r) in totals.iter_mut().take(named).zip(&self.retired) {
-            t.merge(r);
-        }
-        if let (Some(t), Some(r)) = (totals.last_mut(), self.retired.get(OTHER)) {
-            t.merge(r);
-        }
+        let mut totals = self.retired.clone();
         for slot in slots {
             let key = (std::ptr::from_ref(*slot) as usize, slot.generation());
             if !self.folded.contains(&key) {
