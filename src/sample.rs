@@ -7,8 +7,8 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 pub use tokmon_probe::sample::{
-    CapturedStack, CpuUse, PollRecord, ProbeSample, RuntimeCounters, StackFrame, StackInfo,
-    WorkerCounters,
+    CapturedStack, CpuUse, PollRecord, ProbeSample, RuntimeCounters, SiteCounters, StackFrame,
+    StackInfo, WorkerCounters,
 };
 
 /// Scheduling delays (woken -> polled) of at least this count as long in a workload's counters.

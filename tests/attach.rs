@@ -193,6 +193,20 @@ fn a_stall_in_an_app_tokmon_did_not_start_is_named_with_the_apps_own_lines() {
         serde_json::from_slice(&replayed.stdout).expect("a JSON report of the replay");
     assert_eq!(replayed["findings"], report["findings"]);
     assert_eq!(replayed["finding_counts"], report["finding_counts"]);
+    // The spawn-site table came over the wire: the example's sites, with their stalls and the
+    // polls the probe's cells counted; the recording replays to the same table.
+    let sites = report["sites"]["sites"]
+        .as_array()
+        .expect("the sites section");
+    assert!(
+        sites
+            .iter()
+            .any(|s| text(&s["site"]).contains("stall_server.rs")
+                && s["stalls"].as_u64() >= Some(1)
+                && s["polls"].as_u64() > Some(0)),
+        "{sites:#?}"
+    );
+    assert_eq!(replayed["sites"], report["sites"]);
     if cfg!(target_os = "linux") {
         let asleep = stalls
             .iter()

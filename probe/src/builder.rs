@@ -294,6 +294,7 @@ impl ProbeBuilder {
             #[cfg(target_os = "linux")]
             serving: crate::serve::Serving::default(),
             callbacks: self.callbacks,
+            fallback_spawns: crate::sites::FallbackSpawns::default(),
             #[cfg(feature = "openmetrics")]
             fleet: crate::metrics::Fleet::new(nanos(self.stall_threshold)),
         })

@@ -7,6 +7,9 @@
 //! `PRECISE_EVERY` is timed precisely and counts `PRECISE_EVERY` times if it was short; every
 //! poll the coarse clock sees as long (at least `EXACT_FROM_NS`) counts once, whether sampled
 //! or not, so long polls are counted exactly and short ones by a fair sample.
+//!
+//! Per spawn site the same: spawns counted in the spawn hook, busy time and the histogram only
+//! in the cold after-poll path (coarse clock moved, or sampled), into the thread's own cells.
 
 use std::cell::Cell;
 use std::sync::Arc;
@@ -58,8 +61,10 @@ pub(super) fn install<'b>(probe: &Arc<Probe>, builder: &'b mut Builder) -> &'b m
             }
         })
         .on_task_spawn(move |meta| {
-            locations::record(meta.spawned_at());
-            if let Some(label) = labels::current_label() {
+            let label = labels::current_label();
+            let site = locations::record(meta.spawned_at(), label.as_ref());
+            count_spawn(&on_spawn, site);
+            if let Some(label) = label {
                 on_spawn.labels.insert(task_id_u64(meta.id()), label);
             }
             if let Some(f) = &on_spawn.callbacks.task_spawn {
@@ -118,6 +123,16 @@ fn bump(counter: &AtomicU64, by: u64) {
         counter.load(Ordering::Relaxed).wrapping_add(by),
         Ordering::Relaxed,
     );
+}
+
+/// One spawn at counter index `site`: in the spawning thread's own slot when it has one, else
+/// in the probe's shared fallback.
+#[inline]
+fn count_spawn(probe: &Probe, site: usize) {
+    match SLOT.get() {
+        Some(slot) => bump(&slot.sites.cell(site).spawns, 1),
+        None => probe.fallback_spawns.count(site),
+    }
 }
 
 #[inline]
@@ -191,12 +206,26 @@ fn finish_timed_poll(probe: &Probe, slot: &ThreadSlot, seq: u64, started: u64, c
     if !moved {
         // Short sampled polls stand for `PRECISE_EVERY` polls; long ones count one by one,
         // sampled or not; other short ones are not in the histogram.
-        if long {
-            bump(&slot.buckets[bucket_of(duration)], 1);
+        let weight = if long {
+            1
         } else if precise {
-            bump(&slot.buckets[bucket_of(duration)], PRECISE_EVERY);
+            PRECISE_EVERY
+        } else {
+            0
+        };
+        let bucket = bucket_of(duration);
+        if weight != 0 {
+            bump(&slot.buckets[bucket], weight);
         }
         bump(&slot.busy_ns, duration);
+        // The same for the task's spawn site: a lock-free table lookup, then this thread's
+        // own cell for the site.
+        let site = locations::counter_of(locations::id_of(slot.spawned_at.load(Ordering::Relaxed)));
+        let cell = slot.sites.cell(site);
+        if weight != 0 {
+            bump(&cell.buckets[bucket], weight);
+        }
+        bump(&cell.busy_ns, duration);
     } else {
         bump(&slot.moved_polls, 1);
     }

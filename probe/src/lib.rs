@@ -48,6 +48,7 @@ pub mod protocol;
 pub mod sample;
 #[cfg(target_os = "linux")]
 pub mod serve;
+pub mod sites;
 pub mod stack;
 #[cfg(feature = "symbolize")]
 pub mod symbolize;
@@ -135,6 +136,8 @@ pub struct Probe {
     #[cfg(target_os = "linux")]
     serving: serve::Serving,
     callbacks: Callbacks,
+    /// Spawns per site from threads with no slot.
+    pub(crate) fallback_spawns: sites::FallbackSpawns,
     /// What the OpenMetrics exporter serves, kept by the monitor.
     #[cfg(feature = "openmetrics")]
     pub(crate) fleet: metrics::Fleet,

@@ -38,6 +38,32 @@ pub struct ProbeSample {
     pub long_polls_dropped: u64,
     /// The latest any canary timer fired in this interval, or is overdue now (nanoseconds).
     pub lag_max_ns: u64,
+    /// Per spawn site, cumulative: only sites with a count, at most
+    /// [`crate::locations::MAX_SITES`] of them and one `other` row.
+    #[serde(default)]
+    pub sites: Vec<SiteCounters>,
+    /// Spawn sites past the first [`crate::locations::MAX_SITES`], counted in the `other` row
+    /// (at most [`crate::locations::MAX_KNOWN`] minus those: past that, no longer counted).
+    #[serde(default)]
+    pub sites_other: u64,
+}
+
+/// One spawn site's counters, cumulative. Spawns are exact; polls and the histogram come from
+/// the one-in-`PRECISE_EVERY` sample (long polls counted exactly); busy time from the coarse
+/// clock: estimates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteCounters {
+    /// `file:line:col`, or `other`.
+    pub site: String,
+    /// The label the app's first labelled spawn there carried.
+    pub label: Option<String>,
+    pub spawns: u64,
+    /// Estimated polls: the sum of `buckets`.
+    pub polls: u64,
+    /// Estimated time polling the site's tasks.
+    pub busy_ns: u64,
+    /// Weighted polls per [`crate::buckets`] bucket, trailing empty buckets left out.
+    pub buckets: Vec<u64>,
 }
 
 /// Whether a thread spent a poll on the CPU.

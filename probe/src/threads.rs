@@ -15,6 +15,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use super::buckets::BUCKETS;
+use super::sites::SiteCells;
 
 /// The address range of a thread's stack, from `/proc/self/maps` (Linux).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +85,8 @@ pub struct ThreadSlot {
     pub(crate) busy_ns: AtomicU64,
     /// Completed polls per duration bucket, weighted (see `hooks`).
     pub(crate) buckets: [AtomicU64; BUCKETS],
+    /// Per spawn site: spawns from this thread, and its timed polls (see `hooks`).
+    pub(crate) sites: SiteCells,
 }
 
 /// What the monitor sees of a slot at one moment.
@@ -122,6 +125,7 @@ impl ThreadSlot {
             moved_polls: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sites: SiteCells::default(),
         }
     }
 
@@ -176,6 +180,7 @@ impl ThreadSlot {
         {
             counter.store(0, Ordering::Relaxed);
         }
+        self.sites.zero();
         self.spawned_at.store(0, Ordering::Relaxed);
         self.worker.store(0, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -227,7 +232,8 @@ impl ThreadSlot {
 ///
 /// Slots live for the rest of the process (`&'static`): the poll hooks reach theirs through a
 /// thread-local plain reference, with no reference count or borrow flag on the poll path.
-/// That is one slot (about 500 bytes) per runtime thread ever started: the workers, and the
+/// That is one slot (about 1.5 KB, plus 12 KB per 64 spawn sites the thread spawned or timed a
+/// poll of) per runtime thread ever started: the workers, and the
 /// blocking-pool threads, which come and go with the pool's keep-alive.
 #[derive(Debug, Default)]
 pub struct ThreadRegistry {

@@ -178,9 +178,43 @@ pub fn sample(i: u64, busy: f64, stuck_ms: Option<u64>) -> Sample {
             long_polls: Vec::new(),
             long_polls_dropped: 0,
             lag_max_ns: if stuck_ms.is_some() { 120 * MS } else { MS },
+            sites: sites(i, busy_ns),
+            ..ProbeSample::default()
         }),
         dropped_before: 0,
     }
+}
+
+/// The site table of sample `i`: the hasher's site takes most of the busy time, the echo
+/// server's spawns most, a site with no label spawns once.
+fn sites(i: u64, busy_ns: u64) -> Vec<crate::sample::SiteCounters> {
+    let site = |site: &str, label: Option<&str>, spawns, busy_ns, buckets: Vec<u64>| {
+        crate::sample::SiteCounters {
+            site: site.into(),
+            label: label.map(Into::into),
+            spawns,
+            polls: buckets.iter().sum(),
+            busy_ns,
+            buckets,
+        }
+    };
+    vec![
+        site(
+            "src/workload/hash.rs:27:13",
+            Some("hasher"),
+            i / 2,
+            busy_ns * 3 / 2,
+            vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, i / 5, i / 2],
+        ),
+        site(
+            "src/workload/echo.rs:51:9",
+            Some("api"),
+            i * 100,
+            busy_ns / 3,
+            vec![i * 20_480, i * 5_120],
+        ),
+        site("src/main.rs:40:5", None, 1, i * 100_000, vec![i * 256]),
+    ]
 }
 
 /// An app fed `n` samples of a healthy run.

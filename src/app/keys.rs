@@ -14,6 +14,10 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         app.view.should_quit = true;
         return true;
     }
+    // The spawn-sites view takes its keys (sort letters, the filter) before anything else.
+    if app.view.sites.is_some() && !app.view.help_open && super::sites::handle(app, key) {
+        return true;
+    }
     if app.view.replay.is_some() {
         // The replay keys move the recording whatever is open. The demo keys and the chords
         // act on a live run: a replay has nothing for them to turn.
@@ -108,6 +112,7 @@ pub(super) fn handle(app: &mut App, key: KeyEvent) -> bool {
         KeyCode::Char('+') | KeyCode::Char('=') => app.turn(|k| super::knobs::intensity(k, true)),
         KeyCode::Char('-') => app.turn(|k| super::knobs::intensity(k, false)),
         KeyCode::Char('n') if app.run.info.phase_count > 0 => app.commands.push(Command::NextPhase),
+        KeyCode::Char('t') => app.view.sites = Some(super::sites::SitesView::default()),
         KeyCode::Char('s') if !app.view.choices.is_empty() => {
             let at = app
                 .view

@@ -5,6 +5,7 @@
 pub(crate) mod fixtures;
 mod keys;
 pub mod knobs;
+pub mod sites;
 pub mod view;
 
 use std::net::SocketAddr;
@@ -114,12 +115,10 @@ pub struct RunState {
 impl RunState {
     fn new(info: RunInfo) -> RunState {
         let detector = Detector::new(info.thresholds, info.max_blocking_threads);
+        let model = Model::with_stall_threshold(info.thresholds.stall_threshold);
         RunState {
             info,
-            live: Snapshot {
-                model: Model::new(),
-                detector,
-            },
+            live: Snapshot { model, detector },
             frozen: None,
             ui_cpu: None,
             workloads: Vec::new(),
@@ -165,6 +164,8 @@ pub struct ViewState {
     /// The other process went away (why): the screen keeps its last data under a badge.
     pub disconnected: Option<String>,
     pub should_quit: bool,
+    /// The spawn-sites view, when open (`t`).
+    pub sites: Option<sites::SitesView>,
 }
 
 #[derive(Debug, Clone)]
@@ -390,9 +391,9 @@ impl App {
     }
 
     fn reset_statistics(&mut self) {
-        self.run.live.model = Model::new();
+        self.run.live.model = self.run.live.model.fresh();
         if let Some(frozen) = self.run.frozen.as_mut() {
-            frozen.model = Model::new();
+            frozen.model = frozen.model.fresh();
         }
     }
 

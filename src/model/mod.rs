@@ -2,10 +2,12 @@
 //! workload's totals, rates and latency histogram. Reads no clock and starts no thread.
 
 mod series;
+pub mod sites;
 
 use hdrhistogram::Histogram;
 
 pub use series::Series;
+pub use sites::{SiteModel, SitesModel};
 
 use crate::probe::buckets::bucket_floor_ns;
 use crate::sample::new_histogram;
@@ -156,6 +158,8 @@ pub struct Model {
     pub long_polls_dropped: u64,
     /// Each scripted phase's figures, in the order they started (empty without phases).
     pub phases: Vec<PhaseStats>,
+    /// Per spawn site (empty without a probe).
+    pub sites: SitesModel,
     /// One interval's latencies, reused from sample to sample: a histogram of the full range
     /// is some 190 KB, and one allocated per workload per sample churned the allocator.
     interval: Option<Histogram<u64>>,
@@ -190,6 +194,23 @@ pub struct PhaseWorkload {
 impl Model {
     pub fn new() -> Self {
         Model::default()
+    }
+
+    /// A model that counts a poll running `stall_threshold` as a stall (the default: the
+    /// probe's default threshold).
+    pub fn with_stall_threshold(stall_threshold: std::time::Duration) -> Self {
+        Model {
+            sites: SitesModel::new(u64::try_from(stall_threshold.as_nanos()).unwrap_or(u64::MAX)),
+            ..Model::default()
+        }
+    }
+
+    /// An empty model with this one's settings (statistics reset).
+    pub fn fresh(&self) -> Self {
+        Model {
+            sites: SitesModel::new(self.sites.stall_threshold_ns),
+            ..Model::default()
+        }
     }
 
     /// Starts counting a new phase from the latest sample on.
@@ -235,6 +256,9 @@ impl Model {
             for (model, counters) in self.workloads.iter_mut().zip(&sample.workloads) {
                 record_buckets(&mut model.latency, &counters.latency);
                 model.setting = counters.setting.clone();
+            }
+            if let Some(probe) = &sample.probe {
+                self.sites.baseline(probe);
             }
             self.last = Some(sample);
             return;
@@ -417,6 +441,7 @@ impl Model {
         for (worker, max) in self.workers.iter_mut().zip(interval_max) {
             worker.max_poll_ms.push(max as f64 / 1e6);
         }
+        self.sites.fold(now, interval_ns, self.workers.len());
     }
 
     fn ensure_shapes(&mut self, sample: &Sample) {

@@ -192,3 +192,140 @@ fn a_running_polls_live_part_taken_back_is_not_counted_twice() {
         .sum();
     assert!((sum - 865.0).abs() < 1e-6, "intervals add up to {sum} ms");
 }
+
+fn site(name: &str, spawns: u64, polls: u64, busy_ms: u64) -> crate::sample::SiteCounters {
+    crate::sample::SiteCounters {
+        site: name.into(),
+        label: Some(format!("label of {name}")),
+        spawns,
+        polls,
+        busy_ns: busy_ms * 1_000_000,
+        buckets: vec![polls],
+    }
+}
+
+fn stall(running: bool, duration_ms: u64) -> crate::sample::PollRecord {
+    crate::sample::PollRecord {
+        worker: Some(1),
+        task_id: 9,
+        workload: None,
+        spawned_at: Some("src/hash.rs:40:9".into()),
+        tid: Some(77),
+        seq: 3,
+        started_ns: 150_000_000,
+        duration_ns: duration_ms * 1_000_000,
+        running,
+        cpu_ratio: None,
+        cpu: crate::sample::CpuUse::On,
+        cpu_wait_ns: None,
+        thread_state: None,
+        syscall: None,
+        worker_moved: false,
+        captured: None,
+        stack: None,
+    }
+}
+
+fn with_sites(
+    seq: u64,
+    ms: u64,
+    sites: Vec<crate::sample::SiteCounters>,
+    in_flight: Vec<crate::sample::PollRecord>,
+    long_polls: Vec<crate::sample::PollRecord>,
+) -> Sample {
+    let mut s = sample(seq, ms, 0, 0, 0, vec![]);
+    s.probe = Some(ProbeSample {
+        workers: vec![
+            crate::probe::ProbeWorker::default(),
+            crate::probe::ProbeWorker::default(),
+        ],
+        in_flight,
+        long_polls,
+        sites,
+        ..ProbeSample::default()
+    });
+    s
+}
+
+#[test]
+fn sites_count_from_the_baseline_and_a_stall_once() {
+    let mut model = Model::with_stall_threshold(std::time::Duration::from_millis(100));
+    let (hash, echo) = ("src/hash.rs:40:9", "src/echo.rs:12:5");
+    model.ingest(with_sites(
+        0,
+        0,
+        vec![site(echo, 100, 1000, 10)],
+        vec![],
+        vec![],
+    ));
+    // 100 ms on two workers: the hash site busy 150 ms of 200, the echo site 20 ms.
+    model.ingest(with_sites(
+        1,
+        100,
+        vec![site(echo, 110, 3560, 30), site(hash, 1, 256, 150)],
+        vec![],
+        vec![],
+    ));
+    // The hash task stalls: seen running, then finished, in two samples.
+    model.ingest(with_sites(
+        2,
+        200,
+        vec![site(echo, 120, 6120, 50), site(hash, 1, 256, 150)],
+        vec![stall(true, 120)],
+        vec![],
+    ));
+    model.ingest(with_sites(
+        3,
+        300,
+        vec![site(echo, 130, 8680, 70), site(hash, 1, 257, 400)],
+        vec![],
+        vec![stall(false, 250)],
+    ));
+    let sites = &model.sites;
+    let by_name = |n: &str| sites.sites.iter().find(|s| s.site == n).expect("a site");
+    let (h, e) = (by_name(hash), by_name(echo));
+    assert_eq!((e.spawns, e.polls, e.busy_ns), (30, 7680, 60_000_000));
+    assert_eq!(e.label.as_deref(), Some("label of src/echo.rs:12:5"));
+    assert_eq!((h.spawns, h.stalls, h.long_polls), (1, 1, 1));
+    assert_eq!(h.longest_ns, 250_000_000);
+    assert!(h.longest_exact);
+    assert_eq!(
+        h.recent.len(),
+        1,
+        "the running entry became the finished one"
+    );
+    assert!(h.recent[0].stall && !h.recent[0].running);
+    // 150 ms of 200 ms of worker time in the first interval.
+    assert_eq!(h.busy.iter().next(), Some(0.75));
+    assert!(
+        (e.spawns_per_sec() - 100.0).abs() < 1e-6,
+        "{}",
+        e.spawns_per_sec()
+    );
+    assert_eq!(model.sites.by_busy()[0].site, hash);
+    // A reset keeps the threshold and forgets the sites.
+    let fresh = model.fresh();
+    assert!(fresh.sites.sites.is_empty());
+    assert_eq!(fresh.sites.stall_threshold_ns, 100_000_000);
+}
+
+#[test]
+fn sites_past_the_bound_share_the_other_row() {
+    let mut model = Model::new();
+    let many = |n: u64| -> Vec<crate::sample::SiteCounters> {
+        (0..n)
+            .map(|i| site(&format!("src/gen.rs:{i}:1"), 1, 0, 0))
+            .collect()
+    };
+    let count = sites::MAX_MODEL_SITES as u64 + 10;
+    model.ingest(with_sites(0, 0, vec![], vec![], vec![]));
+    model.ingest(with_sites(1, 100, many(count), vec![], vec![]));
+    assert_eq!(model.sites.sites.len(), sites::MAX_MODEL_SITES + 1);
+    let other = model
+        .sites
+        .sites
+        .iter()
+        .find(|s| s.site == sites::OTHER)
+        .expect("the other row");
+    assert_eq!(other.spawns, 10);
+}

@@ -48,6 +48,38 @@ pub struct Report {
     pub long_polls_dropped: u64,
     /// Each scripted phase's figures (empty without phases).
     pub phases: Vec<PhaseReport>,
+    /// Per spawn site, busiest first.
+    pub sites: SitesReport,
+}
+
+/// The spawn sites of the run, from the probe's site table and its long-poll records.
+#[derive(Debug, Clone, Serialize)]
+pub struct SitesReport {
+    /// The fields that are estimates: polls from one poll in 256 timed (long ones counted one by
+    /// one), busy time from the coarse clock; the others are exact.
+    pub estimated: [&'static str; 3],
+    /// Spawn sites past the probe's bound, whose figures are in the `other` row.
+    pub other_sites: u64,
+    pub sites: Vec<SiteReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteReport {
+    /// `file:line:col`, or `other`.
+    pub site: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub spawns: u64,
+    pub spawns_per_sec: f64,
+    pub polls: u64,
+    pub polls_per_sec: f64,
+    /// Share of the workers' time (run x workers) spent polling the site's tasks.
+    pub busy_ratio: f64,
+    /// The longest poll of the run: exact from the long-poll threshold up, else the floor of
+    /// its histogram bucket.
+    pub max_poll_ms: f64,
+    pub long_polls: u64,
+    pub stalls: u64,
 }
 
 /// What the workloads did during one phase, so "p99 fell from X to Y" is a number.
@@ -306,6 +338,7 @@ impl Report {
             samples_dropped: model.samples_dropped,
             long_polls_dropped: model.long_polls_dropped,
             phases: phase_reports(scenario, model, findings),
+            sites: sites_report(model),
         }
     }
 
@@ -315,6 +348,51 @@ impl Report {
             .expect("a report is plain data and always serializes");
         text.push('\n');
         text
+    }
+}
+
+fn sites_report(model: &Model) -> SitesReport {
+    let elapsed = model.elapsed_ns;
+    let seconds = elapsed as f64 / 1e9;
+    let per_sec = |n: u64| {
+        if seconds > 0.0 {
+            round3(n as f64 / seconds)
+        } else {
+            0.0
+        }
+    };
+    let capacity = elapsed as f64 * model.workers.len().max(1) as f64;
+    let mut sites: Vec<SiteReport> = model
+        .sites
+        .sites
+        .iter()
+        .map(|s| SiteReport {
+            site: s.site.clone(),
+            label: s.label.clone(),
+            spawns: s.spawns,
+            spawns_per_sec: per_sec(s.spawns),
+            polls: s.polls,
+            polls_per_sec: per_sec(s.polls),
+            busy_ratio: if capacity > 0.0 {
+                round3((s.busy_ns as f64 / capacity).min(1.0))
+            } else {
+                0.0
+            },
+            max_poll_ms: ms(s.longest_ns),
+            long_polls: s.long_polls,
+            stalls: s.stalls,
+        })
+        .collect();
+    sites.sort_by(|a, b| {
+        b.busy_ratio
+            .total_cmp(&a.busy_ratio)
+            .then(b.polls.cmp(&a.polls))
+            .then(a.site.cmp(&b.site))
+    });
+    SitesReport {
+        estimated: ["polls", "polls_per_sec", "busy_ratio"],
+        other_sites: model.sites.other_sites,
+        sites,
     }
 }
 

@@ -82,6 +82,7 @@ pub fn render_text(report: &Report) -> String {
     );
     out.push('\n');
     render_phases(&mut out, r);
+    render_sites(&mut out, r);
     if r.workloads.is_empty() {
         // An attached app: no workloads of tokmon's.
         return out;
@@ -114,6 +115,69 @@ pub fn render_text(report: &Report) -> String {
         );
     }
     out
+}
+
+/// Sites shown in the text report; the JSON has them all.
+const TEXT_SITES: usize = 15;
+
+/// The busiest spawn sites, one line each, estimates marked `~`.
+fn render_sites(out: &mut String, r: &Report) {
+    let sites = &r.sites;
+    if sites.sites.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Spawn sites (busiest first; ~ estimated: polls from a 1-in-256 sample, busy from a 1 ms clock)"
+    );
+    let _ = writeln!(
+        out,
+        "{:<44} {:>9} {:>10} {:>7} {:>9} {:>6} {:>6}",
+        "site [label]", "spawns/s", "~polls/s", "~busy", "max poll", "long", "stalls"
+    );
+    for s in sites.sites.iter().take(TEXT_SITES) {
+        let mut name = match &s.label {
+            Some(label) => format!("{} [{label}]", s.site),
+            None => s.site.clone(),
+        };
+        if name.chars().count() > 44 {
+            let tail: String = name
+                .chars()
+                .rev()
+                .take(43)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            name = format!("…{tail}");
+        }
+        let _ = writeln!(
+            out,
+            "{:<44} {:>9.1} {:>10.0} {:>6.1}% {:>9} {:>6} {:>6}",
+            name,
+            s.spawns_per_sec,
+            s.polls_per_sec,
+            s.busy_ratio * 100.0,
+            fmt_ms(s.max_poll_ms),
+            s.long_polls,
+            s.stalls
+        );
+    }
+    if sites.sites.len() > TEXT_SITES {
+        let _ = writeln!(
+            out,
+            "… {} more sites in the JSON report",
+            sites.sites.len() - TEXT_SITES
+        );
+    }
+    if sites.other_sites > 0 {
+        let _ = writeln!(
+            out,
+            "{} sites past the probe's bound are counted in the `other` row",
+            sites.other_sites
+        );
+    }
+    out.push('\n');
 }
 
 /// One block per phase: its note, then each workload's figures and the findings.

@@ -37,7 +37,7 @@ pub struct Tally {
 impl Tally {
     pub fn new(config: &RunConfig) -> Tally {
         Tally {
-            model: Model::new(),
+            model: Model::with_stall_threshold(config.detector.stall_threshold),
             detector: Detector::new(
                 config.detector,
                 config.scenario.runtime.max_blocking_threads,
@@ -58,7 +58,7 @@ impl Tally {
             Effect::Event(finding) | Effect::Panic { finding, .. } => self.detector.record(finding),
             Effect::Applied { .. } => {}
             Effect::Clear => self.detector.clear(),
-            Effect::Reset => self.model = Model::new(),
+            Effect::Reset => self.model = self.model.fresh(),
         }
     }
 

@@ -19,7 +19,7 @@ pub struct Help<'a> {
 }
 
 /// Keys that change what the screen shows.
-const VIEW_KEYS: [(&str, &str); 10] = [
+const VIEW_KEYS: [(&str, &str); 11] = [
     ("q / Esc / Ctrl-C", "quit"),
     ("space", "pause the display (the workload keeps running)"),
     ("? / F1", "open or close this help"),
@@ -30,6 +30,7 @@ const VIEW_KEYS: [(&str, &str); 10] = [
     ("Esc", "close this help or the detail"),
     ("c", "clear the findings"),
     ("r", "reset the statistics"),
+    ("t", "spawn sites: sort keys, / filter, Enter detail"),
 ];
 
 /// Keys that move a replay.

@@ -9,6 +9,7 @@ mod help;
 mod layout;
 mod polls;
 mod runtime;
+mod sites;
 mod switcher;
 mod text;
 pub mod theme;
@@ -82,6 +83,9 @@ impl Widget for Screen<'_> {
                 theme,
             }
             .render(area, buf);
+        }
+        if let Some(view) = &app.view.sites {
+            sites::Sites { app, view, theme }.render(area, buf);
         }
         if app.view.help_open {
             help::Help { app, theme }.render(area, buf);

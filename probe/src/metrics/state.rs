@@ -227,6 +227,7 @@ mod tests {
             long_polls: done,
             long_polls_dropped: 0,
             lag_max_ns: 3 * MS,
+            ..ProbeSample::default()
         }
     }
 

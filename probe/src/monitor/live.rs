@@ -17,6 +17,7 @@ pub struct LiveSource {
     probe: Arc<Probe>,
     watch: PollWatch,
     attribution: WorkerAttribution,
+    sites: crate::sites::SiteCollector,
     /// Watchdog passes so far.
     scans: u64,
     /// The thread running each worker, refilled every few passes without allocating.
@@ -34,6 +35,7 @@ impl LiveSource {
             watch: PollWatch::new(probe.clone(), stall_threshold_ns, stacks),
             probe,
             attribution: WorkerAttribution::default(),
+            sites: crate::sites::SiteCollector::default(),
             scans: 0,
             worker_threads: Vec::new(),
         }
@@ -86,6 +88,10 @@ impl MetricsSource for LiveSource {
     fn probe(&mut self) -> Option<ProbeSample> {
         let now = self.probe.clock.precise_ns();
         let worker_threads = worker_threads(&self.handle);
+        // Before the attribution, which releases stopped threads' slots to new threads.
+        let (sites, sites_other) = self
+            .sites
+            .collect(self.watch.slots(), &self.probe.fallback_spawns);
         Some(ProbeSample {
             workers: self
                 .attribution
@@ -94,6 +100,8 @@ impl MetricsSource for LiveSource {
             long_polls: self.watch.finished_long_polls(),
             long_polls_dropped: self.probe.long_polls_dropped(),
             lag_max_ns: self.probe.canary.take_max_late_ns(now),
+            sites,
+            sites_other,
         })
     }
 
