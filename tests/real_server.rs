@@ -226,6 +226,24 @@ fn a_third_party_server_is_watched_and_a_stall_beside_it_is_named_at_this_file()
         );
     }
     eprintln!("in flight {waited:?}, held {held:?}, {healthy_answers} answers while healthy");
+    // The server's own spawn sites, in its own source files, crate and version shown.
+    let sites: Vec<&str> = report["sites"]["sites"]
+        .as_array()
+        .expect("the report's sites")
+        .iter()
+        .map(|s| text(&s["site"]))
+        .collect();
+    eprintln!("sites: {sites:?}");
+    assert!(
+        sites
+            .iter()
+            .any(|s| s.starts_with("mini-redis-0.4.1/src/server.rs:")),
+        "mini-redis's connection tasks, at its server.rs: {sites:?}"
+    );
+    assert!(
+        sites.iter().any(|s| s.starts_with("tests/real_server.rs:")),
+        "the test's own task: {sites:?}"
+    );
     if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
         assert!(
             ours.iter()

@@ -143,14 +143,29 @@ pub fn resolve(key: usize) -> Option<&'static Location<'static>> {
     lock().get(id).map(|s| s.location)
 }
 
-/// `file:line:col` of a location.
+/// `file:line:col` of a location, a dependency's file from its crate and version on.
 pub fn format(location: &Location<'_>) -> String {
     format!(
         "{}:{}:{}",
-        location.file(),
+        in_crate(location.file()),
         location.line(),
         location.column()
     )
+}
+
+/// Where cargo unpacks the registry's crates, one directory per index below it.
+const REGISTRY_SOURCES: &str = "/registry/src/";
+
+/// A dependency's file from its crate and version on (`mini-redis-0.4.1/src/server.rs`), not
+/// the registry path cargo unpacked it to; any other path as it is.
+pub fn in_crate(file: &str) -> &str {
+    match file
+        .split_once(REGISTRY_SOURCES)
+        .and_then(|(_, rest)| rest.split_once('/'))
+    {
+        Some((_index, in_crate)) if !in_crate.is_empty() => in_crate,
+        _ => file,
+    }
 }
 
 /// The sites remembered from id `from` on (names only grow: a reader keeps what it has).
@@ -170,6 +185,18 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<Site>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_files_read_from_their_crate_on() {
+        assert_eq!(
+            in_crate(
+                "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/mini-redis-0.4.1/src/server.rs"
+            ),
+            "mini-redis-0.4.1/src/server.rs"
+        );
+        assert_eq!(in_crate("src/main.rs"), "src/main.rs");
+        assert_eq!(in_crate("/x/registry/src/"), "/x/registry/src/");
+    }
 
     #[test]
     fn recorded_locations_resolve() {

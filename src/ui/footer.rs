@@ -67,6 +67,7 @@ fn keys(app: &App) -> Vec<Key> {
         key("tab", "tab", "focus", 5),
         key("↑↓/jk", "jk", "select", 6),
         key("enter", "ret", "detail", 5),
+        key("t", "t", "sites", 2),
         key("c", "c", "clear", 7),
         key("r", "r", "reset", 7),
     ];

@@ -472,7 +472,7 @@ fn cpu_ratio(s: &Sighting, cpu_now: Option<u64>, now_ns: u64) -> Option<f64> {
 }
 
 fn location(key: usize) -> Option<String> {
-    locations::resolve(key).map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+    locations::resolve(key).map(locations::format)
 }
 
 #[cfg(test)]

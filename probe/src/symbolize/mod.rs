@@ -96,17 +96,11 @@ pub fn shorten(file: String, root: &str) -> String {
     {
         return relative.to_string();
     }
-    match file
-        .split_once(REGISTRY_SOURCES)
-        .and_then(|(_, rest)| rest.split_once('/'))
-    {
-        Some((_index, in_crate)) if !in_crate.is_empty() => in_crate.to_string(),
+    match crate::locations::in_crate(&file) {
+        in_crate if in_crate.len() < file.len() => in_crate.to_string(),
         _ => file,
     }
 }
-
-/// Where cargo unpacks the registry's crates, one directory per index below it.
-const REGISTRY_SOURCES: &str = "/registry/src/";
 
 /// Whether a frame in `file` (its full path, before [`shorten`]) running `function` is the
 /// application's own code.
