@@ -698,3 +698,23 @@ fn the_status_leads_with_the_line_that_stalled_most_not_the_worst_stall() {
     assert_eq!(pick(&[&d, &stall(400.0, None)]), Some(400.0));
     assert_eq!(pick(&[]), None);
 }
+
+#[test]
+fn a_busy_worker_off_the_cpu_is_blocked_and_one_computing_is_polling() {
+    let run = |cpu_share: Option<f64>| {
+        let mut app = App::new(super::fixtures::info());
+        for i in 1..=20 {
+            let mut s = sample(i, 0.9, None);
+            if let Some(probe) = s.probe.as_mut() {
+                for w in &mut probe.workers {
+                    w.cpu_ns = cpu_share.map(|c| (w.busy_ns as f64 * c) as u64);
+                }
+            }
+            app.update(Msg::Sample(Box::new(s)));
+        }
+        worker_rows(&app)[0].state.clone()
+    };
+    assert_eq!(run(Some(0.02)), WorkerState::Blocked, "busy 90%, CPU 2%");
+    assert_eq!(run(Some(0.95)), WorkerState::Polling, "busy 90%, CPU 86%");
+    assert_eq!(run(None), WorkerState::Polling, "no CPU time: no verdict");
+}

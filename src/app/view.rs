@@ -20,6 +20,8 @@ pub enum WorkerState {
     /// Not stuck now, but a poll of the last second took the stall threshold or longer: the
     /// state agrees with the row's longest poll.
     Stalled,
+    /// Busy most of the last second but mostly off the CPU: waiting in a blocking call.
+    Blocked,
     /// In one poll for at least the stall threshold.
     Stuck {
         ms: f64,
@@ -74,6 +76,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 &w.live_busy_ratio
             };
             let busy = series.recent_mean(RECENT).unwrap_or(0.0);
+            let cpu = w.cpu_ratio.recent_mean(RECENT);
             let state = match running_on(model, index) {
                 Some(p) if p.duration_ns >= stall_ns => WorkerState::Stuck {
                     ms: p.duration_ns as f64 / 1e6,
@@ -83,6 +86,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 _ if recent_max(&w.max_poll_ms).is_some_and(|ms| ms * 1e6 >= stall_ns as f64) => {
                     WorkerState::Stalled
                 }
+                _ if busy >= 0.5 && cpu.is_some_and(|c| c < busy / 2.0) => WorkerState::Blocked,
                 _ if busy >= 0.05 => WorkerState::Polling,
                 _ => WorkerState::Idle,
             };
@@ -97,7 +101,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 busy,
                 busy_history: series.iter().map(|r| (r * 100.0).round() as u64).collect(),
                 history_window: window(series),
-                cpu: w.cpu_ratio.recent_mean(RECENT),
+                cpu,
                 polls_per_sec: polls.recent_mean(RECENT).unwrap_or(0.0),
                 max_poll_ms: recent_max(&w.max_poll_ms).unwrap_or(0.0),
                 local_queue: w.local_queue_depth,

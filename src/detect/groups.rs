@@ -199,17 +199,18 @@ impl Group<'_> {
             .filter(|p| !p.starts_with("in "))
             .map(|site| format!("at {site}: "))
             .unwrap_or_default();
-        let who = self
-            .culprit
-            .as_deref()
-            .map(|c| {
-                if lead.is_empty() {
-                    format!("{c}: ")
-                } else {
-                    format!("{c} ")
-                }
-            })
-            .unwrap_or_default();
+        // A workload reads as a name before its line; a spawn site, a place itself, after it.
+        let named = self.worst.workload.is_some();
+        let (who, lead) = match (self.culprit.as_deref(), lead.is_empty()) {
+            (None, _) => (String::new(), lead),
+            (Some(c), true) => (format!("{c}: "), lead),
+            (Some(c), false) if named => (format!("{c} "), lead),
+            (Some(_), false) if self.members.len() == 1 => (String::new(), lead),
+            (Some(c), false) => (
+                String::new(),
+                format!("{} (spawned at {c}): ", lead.trim_end_matches(": ")),
+            ),
+        };
         if self.members.len() == 1 {
             let f = self.worst;
             let rest = f
@@ -320,6 +321,27 @@ mod tests {
         assert_eq!(
             groups[0].summary(),
             "locker: 2 stalls since 00:01.0 in futex, typical 200 ms, worst 200 ms"
+        );
+    }
+
+    #[test]
+    fn an_attached_apps_group_reads_line_first_then_its_spawn_site() {
+        let of_site = |at_ms| Finding {
+            workload: None,
+            spawned_at: Some("src/cache.rs:66:17".into()),
+            ..stall(
+                at_ms,
+                300.0,
+                "x",
+                Some("src/cache.rs:80"),
+                "clock_nanosleep",
+            )
+        };
+        let findings = vec![of_site(1_000), of_site(2_000)];
+        let groups = by_culprit(&findings);
+        assert_eq!(
+            groups[0].summary(),
+            "at src/cache.rs:80 (spawned at src/cache.rs:66:17): 2 stalls since 00:01.0, typical 300 ms, worst 300 ms"
         );
     }
 

@@ -79,11 +79,15 @@ pub fn status_text(app: &App) -> (String, Tone) {
             at,
             fix,
         } => {
+            let task = match &workload {
+                Some(_) => format!(", task {task_id}"),
+                None => String::new(),
+            };
             let who = workload.unwrap_or_else(|| format!("task {task_id}"));
             let place = at.map(|at| format!(" at {at}")).unwrap_or_default();
             let fix = fix.map(|f| format!(" {ARROW} {f}")).unwrap_or_default();
             let mut text = format!(
-                "{who} STUCK {}{place}{fix} · worker {worker}, task {task_id}",
+                "{who} STUCK {}{place}{fix} · worker {worker}{task}",
                 fmt_dur(ms)
             );
             if others > 0 {

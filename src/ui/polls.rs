@@ -8,7 +8,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Widget};
 
 use crate::app::App;
 use crate::app::view::{PollHistogramView, SAMPLED_FOR_PERCENTILES, poll_histogram};
-use crate::probe::clock::PRECISE_EVERY;
+use crate::probe::clock::{EXACT_FROM_NS, PRECISE_EVERY};
 
 use super::layout::Mode;
 use super::text::{fit, fmt_count, fmt_dur, fmt_opt_dur, width};
@@ -69,6 +69,8 @@ impl Widget for Polls<'_> {
         let thresholds = &self.app.run.info.thresholds;
         let long = fmt_dur(thresholds.long_poll_threshold.as_secs_f64() * 1000.0);
         let stall = fmt_dur(thresholds.stall_threshold.as_secs_f64() * 1000.0);
+        // Polls this long or more are counted one by one, shorter ones by a sample.
+        let exact = fmt_dur(EXACT_FROM_NS as f64 / 1e6);
         let title = match self.mode {
             Mode::Wide => " Poll durations, since start ",
             Mode::Compact => " Polls, since start ",
@@ -80,7 +82,7 @@ impl Widget for Polls<'_> {
                     .title(Line::styled(format!(" {figures} "), t.strong).right_aligned())
                     .title_bottom(Line::styled(
                         t.s(&format!(
-                            " ▲ long poll ≥ {long} · ▲ stall ≥ {stall} · log scale · short polls timed 1 in {PRECISE_EVERY}, counted ×{PRECISE_EVERY} "
+                            " ▲ long poll ≥ {long} · ▲ stall ≥ {stall} · log scale · under {exact}: 1 in {PRECISE_EVERY} timed, ×{PRECISE_EVERY} "
                         )),
                         t.dim,
                     ));

@@ -75,10 +75,7 @@ fn heading(col: Col, mode: Mode, window: &str) -> (String, Alignment) {
         Col::MaxPoll => ("max poll", Alignment::Right),
         Col::Queue => ("queue", Alignment::Right),
         Col::Task => ("stuck in", Alignment::Left),
-        Col::History => match mode {
-            Mode::Wide => return (format!("busy, {window}"), Alignment::Left),
-            Mode::Compact => ("busy, recent", Alignment::Left),
-        },
+        Col::History => return (format!("busy, {window}"), Alignment::Left),
     };
     (text.to_string(), align)
 }
@@ -184,7 +181,8 @@ impl Workers<'_> {
                 let (text, style) = match &row.state {
                     WorkerState::Idle => ("idle".to_string(), t.dim),
                     WorkerState::Polling => ("polling".to_string(), t.text),
-                    WorkerState::Stalled => ("stalled".to_string(), t.warning),
+                    WorkerState::Stalled => ("was stuck".to_string(), t.warning),
+                    WorkerState::Blocked => ("blocked".to_string(), t.warning),
                     WorkerState::Stuck { ms, .. } => (format!("STUCK {}", fmt_dur(*ms)), t.loud),
                 };
                 Paragraph::new(Line::styled(text, style)).render(area, buf);
