@@ -436,7 +436,7 @@ fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
         format!("{what} in the last second · longest {}", fmt_ms(max))
     } else {
         format!(
-            "p50 {} · p99 {} · max {}",
+            "p50 {} · p99 {} · max {}, last second",
             fmt_ms(p50),
             fmt_ms(p99),
             fmt_ms(max)
