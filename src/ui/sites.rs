@@ -133,10 +133,15 @@ fn table_lines<'a>(
     let selected = view.selected.min(rows.len() - 1);
     let offset = scroll_offset(selected, room, rows.len());
     for (i, row) in rows.iter().enumerate().skip(offset).take(room) {
-        let name = match &row.label {
-            Some(label) => format!("{} [{label}]", row.site),
-            None => row.site.clone(),
+        let named = |site: &str| match &row.label {
+            Some(label) => format!("{site} [{label}]"),
+            None => site.to_owned(),
         };
+        // Narrow: the file, line and label before the directories.
+        let mut name = named(&row.site);
+        if width(&name) > name_width {
+            name = named(row.site.rsplit('/').next().unwrap_or(&row.site));
+        }
         let max_poll = if row.max_poll_ms <= 0.0 {
             "-".to_owned()
         } else if row.max_poll_exact {
