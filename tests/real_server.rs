@@ -1,6 +1,6 @@
 //! A real Tokio server no one here wrote: mini-redis (the tokio project's Redis example, as
 //! published, unchanged) on a runtime with `tokmon-probe`, driven by real Redis clients and
-//! watched by `tokmon attach`. While it is healthy no stall is put on its code; then a task of
+//! watched by `tokmon attach` (stopped with SIGINT once the test is done). While it is healthy no stall is put on its code; then a task of
 //! this test holds the runtime's only worker on a latch, released only once the probe has seen
 //! the stall: tokmon names this file's line, and a request that was in flight waited it out.
 
@@ -149,7 +149,8 @@ fn a_third_party_server_is_watched_and_a_stall_beside_it_is_named_at_this_file()
     let dir = tempfile::tempdir().expect("a temporary directory");
     let server = start_server(&dir.path().join("probe"));
     let recording = dir.path().join("attach.rec");
-    let attached = attach(&server.socket, "14s", &recording);
+    // Long enough for a loaded machine; interrupted (as Ctrl-C would) once the test is done.
+    let attached = attach(&server.socket, "600s", &recording);
     wait_until(
         "tokmon attached and recording",
         Duration::from_secs(30),
@@ -184,7 +185,10 @@ fn a_third_party_server_is_watched_and_a_stall_beside_it_is_named_at_this_file()
     release_tx.send(()).expect("the task waits");
     let waited = in_flight.join().expect("the request finished");
 
-    // Healthy again until the attachment ends.
+    // Healthy again for a while, then the attachment is stopped and reports.
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = rustix::process::Pid::from_child(&attached);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("send SIGINT");
     let out = attached.wait_with_output().expect("tokmon attach ends");
     stop.store(true, Ordering::Relaxed);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -434,9 +434,20 @@ mod tests {
             }
         });
         let tid = tid_rx.recv().expect("tid");
-        std::thread::sleep(Duration::from_millis(200));
         let mut files = ThreadFiles::open(tid);
-        let blocked = [files.look(), files.look()];
+        // Wait, however loaded the machine, until the waiter is parked in its futex; the next
+        // look is the one that may reuse the answer.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let parked = loop {
+            let look = files.look();
+            let in_futex =
+                matches!(look, Look::Syscall(n) if syscall_name(n).as_deref() == Some("futex"));
+            if in_futex || std::time::Instant::now() > deadline {
+                break look;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let blocked = [parked, files.look()];
         go_tx.send(()).expect("go");
         while !spinning.load(Ordering::Acquire) {
             std::thread::yield_now();
@@ -463,6 +474,11 @@ mod tests {
         let again = cpu_ns(tid);
         sleeper.join().expect("sleeper");
         assert!(first.is_some() && again >= first, "{first:?} {again:?}");
+        // join() returns when the thread clears its tid, a moment before the kernel reaps it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while cpu_ns(tid).is_some() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert_eq!(cpu_ns(tid), None);
     }
 }

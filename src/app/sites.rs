@@ -132,11 +132,12 @@ fn shown<'a>(app: &'a App, view: &SitesView) -> Vec<&'a SiteModel> {
             SiteSort::Name => 0.0,
         }
     };
-    sites.sort_by(|a, b| {
-        key(b)
+    sites.sort_by(|a, b| match view.sort {
+        SiteSort::Name => a.site.cmp(&b.site),
+        _ => key(b)
             .total_cmp(&key(a))
             .then_with(|| b.busy_share().total_cmp(&a.busy_share()))
-            .then_with(|| a.site.cmp(&b.site))
+            .then_with(|| a.site.cmp(&b.site)),
     });
     sites
 }

@@ -335,6 +335,15 @@ mod tests {
             crate::app::sites::site_rows(&app)[0].site,
             "src/workload/echo.rs:51:9"
         );
+        // Sorted by name: A to Z, whatever their figures.
+        press(&mut app, KeyCode::Char('n'));
+        let names: Vec<String> = crate::app::sites::site_rows(&app)
+            .into_iter()
+            .map(|r| r.site)
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert!(names.len() > 1 && names == sorted, "{names:?}");
         // Filtered by label.
         press(&mut app, KeyCode::Char('/'));
         for c in "HASH".chars() {
