@@ -42,8 +42,9 @@ pub struct ProbeSample {
     /// [`crate::locations::MAX_SITES`] of them and one `other` row.
     #[serde(default)]
     pub sites: Vec<SiteCounters>,
-    /// Spawn sites past the first [`crate::locations::MAX_SITES`], counted in the `other` row
-    /// (at most [`crate::locations::MAX_KNOWN`] minus those: past that, no longer counted).
+    /// How many spawn sites past the first [`crate::locations::MAX_SITES`] share the `other`
+    /// row (their polls and spawns are counted there; this count of sites stops at
+    /// [`crate::locations::MAX_KNOWN`] minus those).
     #[serde(default)]
     pub sites_other: u64,
 }

@@ -98,8 +98,8 @@ impl SiteCells {
     }
 }
 
-/// Spawns from threads with no slot (the app's main thread, another runtime's): counted with a
-/// locked add, which only those spawns pay.
+/// Spawns from threads with no slot (the app's main thread, another runtime's): counted with
+/// an atomic `fetch_add`, which only those spawns pay.
 #[derive(Debug, Default)]
 pub struct FallbackSpawns {
     cells: SiteCells,

@@ -252,7 +252,8 @@ impl SitesModel {
             }
         }
         if interval_ns > 0 {
-            // A site with nothing new this interval is not in the table: it idled.
+            // A site absent from this reading's table (the table holds every site with a
+            // count, so one absent has none yet): nothing this interval.
             for site in self.sites.iter_mut().filter(|s| !s.seen_now) {
                 site.busy.push(0.0);
                 if site.intervals.len() == RATE_INTERVALS {
