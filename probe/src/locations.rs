@@ -9,7 +9,7 @@
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Locations with counters of their own.
 pub const MAX_SITES: usize = 4096;
@@ -83,7 +83,7 @@ pub fn record(location: &'static Location<'static>, label: Option<&Arc<str>>) ->
     let key = key_of(location);
     match id_of(key) {
         Some(id) => {
-            if label.is_some() && !LABELLED[id.min(MAX_KNOWN - 1)].load(Ordering::Relaxed) {
+            if label.is_some() && LABELLED.get(id).is_some_and(|l| !l.load(Ordering::Relaxed)) {
                 // Rare: a site first seen spawning without a label.
                 label_late(id, label);
             }
@@ -100,9 +100,26 @@ fn label_late(id: usize, label: Option<&Arc<str>>) {
     if let Some(site) = seen.get_mut(id) {
         if site.label.is_none() {
             site.label = label.cloned();
+            LATE_LABELS.fetch_add(1, Ordering::Relaxed);
         }
-        LABELLED[id].store(true, Ordering::Relaxed);
+        if let Some(labelled) = LABELLED.get(id) {
+            labelled.store(true, Ordering::Relaxed);
+        }
     }
+}
+
+/// Labels given to sites after their first, unlabelled spawn: a reader that kept names sees
+/// by this count when to read labels again.
+static LATE_LABELS: AtomicU64 = AtomicU64::new(0);
+
+/// How many sites got their label late so far.
+pub fn late_labels() -> u64 {
+    LATE_LABELS.load(Ordering::Relaxed)
+}
+
+/// The label of site `id` now.
+pub fn label_of(id: usize) -> Option<Arc<str>> {
+    lock().get(id).and_then(|site| site.label.clone())
 }
 
 /// Per id: the site has its label, so a labelled spawn there takes no lock.
@@ -211,7 +228,11 @@ mod tests {
         assert_eq!(counter_of(Some(id)), counter);
         // Labelled later: the label sticks.
         let label: Arc<str> = "late".into();
+        let late = late_labels();
         record(here, Some(&label));
         assert_eq!(sites_from(id)[0].label.as_deref(), Some("late"));
+        // A reader that kept the unlabelled name learns to read it again.
+        assert!(late_labels() > late);
+        assert_eq!(label_of(id).as_deref(), Some("late"));
     }
 }

@@ -145,8 +145,10 @@ pub struct SiteCollector {
     retired: Vec<Totals>,
     /// Slots (address, generation) already folded.
     folded: HashSet<(usize, u64)>,
-    /// `file:line:col` and label of each site id, kept as they were first read.
+    /// `file:line:col` and label of each site id, the label read again when one came late.
     names: Vec<(String, Option<String>)>,
+    /// [`locations::late_labels`] when the labels were last read.
+    late_labels: u64,
 }
 
 impl SiteCollector {
@@ -165,6 +167,15 @@ impl SiteCollector {
                     locations::format(site.location),
                     site.label.as_deref().map(str::to_owned),
                 ));
+            }
+        }
+        let late = locations::late_labels();
+        if late != self.late_labels {
+            self.late_labels = late;
+            for (id, (_, label)) in self.names.iter_mut().enumerate() {
+                if label.is_none() {
+                    *label = locations::label_of(id).as_deref().map(str::to_owned);
+                }
             }
         }
         // The named sites and the `other` row, last: a few entries for most apps. Names only
