@@ -4,8 +4,9 @@
 //! (text and JSON) byte for byte to the reports committed in `tests/golden/` (made by the
 //! tokmon of commit 86f3907, before the runner and the recording were reshaped; regenerated
 //! since only where the report changed: the workers' busy share, which counted a poll's live
-//! part taken back as a counter reset; findings grouped by culprit; the on-CPU column, `-` for
-//! a recording without CPU time; the spawn sites, from its long-poll records alone).
+//! part taken back as a counter reset; findings grouped by culprit; the on-CPU and CPU-wait
+//! columns, `-` for a recording without CPU time; the spawn sites, from its long-poll records
+//! alone).
 
 use std::io::Read;
 use std::path::Path;

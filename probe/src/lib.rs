@@ -114,6 +114,10 @@ pub struct ProbeWorker {
     /// where per-thread CPU time cannot be read.
     #[serde(default)]
     pub cpu_ns: Option<u64>,
+    /// Time the same threads were runnable but waiting for a CPU (schedstat's run-queue
+    /// delay): busy beyond on-CPU time is this wait or a blocking call.
+    #[serde(default)]
+    pub cpu_wait_ns: Option<u64>,
 }
 
 /// Everything the hooks share: one per measured runtime.

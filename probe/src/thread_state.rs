@@ -28,14 +28,19 @@ thread_local! {
 }
 
 /// Nanoseconds the thread has run on a CPU, from `/proc/self/task/<tid>/schedstat`.
-#[cfg(target_os = "linux")]
 pub fn cpu_ns(tid: i32) -> Option<u64> {
+    sched_of(tid).map(|sched| sched.cpu_ns)
+}
+
+/// The thread's time on a CPU and waiting for one, from `/proc/self/task/<tid>/schedstat`.
+#[cfg(target_os = "linux")]
+pub fn sched_of(tid: i32) -> Option<Sched> {
     let mut buf = [0u8; 96];
     let kept = SCHEDSTAT.try_with(|files| {
         let mut files = files.try_borrow_mut().ok()?;
         let i = files.iter().position(|(t, _)| *t == tid)?;
         match read_again(&files[i].1, &mut buf).and_then(parse_sched) {
-            Some(sched) => Some(sched.cpu_ns),
+            Some(sched) => Some(sched),
             None => {
                 // The thread is gone: a file stays bound to the thread it was opened for, so
                 // a new thread with the same id needs it opened again.
@@ -44,11 +49,11 @@ pub fn cpu_ns(tid: i32) -> Option<u64> {
             }
         }
     });
-    if let Ok(Some(ns)) = kept {
-        return Some(ns);
+    if let Ok(Some(sched)) = kept {
+        return Some(sched);
     }
     let file = std::fs::File::open(task_path(tid, "schedstat")).ok()?;
-    let ns = parse_sched(read_again(&file, &mut buf)?)?.cpu_ns;
+    let sched = parse_sched(read_again(&file, &mut buf)?)?;
     let _ = SCHEDSTAT.try_with(|files| {
         if let Ok(mut files) = files.try_borrow_mut() {
             if files.len() >= SCHEDSTAT_KEPT {
@@ -57,11 +62,11 @@ pub fn cpu_ns(tid: i32) -> Option<u64> {
             files.push((tid, file));
         }
     });
-    Some(ns)
+    Some(sched)
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn cpu_ns(_tid: i32) -> Option<u64> {
+pub fn sched_of(_tid: i32) -> Option<Sched> {
     None
 }
 

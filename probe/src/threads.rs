@@ -63,6 +63,8 @@ pub struct ThreadSlot {
     released: AtomicBool,
     /// The monitor's last reading of this thread's CPU time, in nanoseconds.
     pub last_cpu_ns: AtomicU64,
+    /// The same reading's time runnable but waiting for a CPU, in nanoseconds.
+    pub last_wait_ns: AtomicU64,
 
     /// Odd while a poll runs; each poll adds 2, so half of it counts the polls.
     pub(crate) seq: AtomicU64,
@@ -116,6 +118,7 @@ impl ThreadSlot {
             released: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             last_cpu_ns: AtomicU64::new(0),
+            last_wait_ns: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             task_id: AtomicU64::new(0),
             spawned_at: AtomicUsize::new(0),
@@ -168,6 +171,7 @@ impl ThreadSlot {
         *self.identity.lock().unwrap_or_else(PoisonError::into_inner) = identity;
         for counter in [
             &self.last_cpu_ns,
+            &self.last_wait_ns,
             &self.seq,
             &self.task_id,
             &self.started_ns,
@@ -333,8 +337,9 @@ impl ThreadRegistry {
         for thread in &threads {
             if !thread.stopped.load(Ordering::Relaxed) {
                 let tid = thread.tid()?;
-                if let Some(ns) = super::thread_state::cpu_ns(tid) {
-                    thread.last_cpu_ns.store(ns, Ordering::Relaxed);
+                if let Some(sched) = super::thread_state::sched_of(tid) {
+                    thread.last_cpu_ns.store(sched.cpu_ns, Ordering::Relaxed);
+                    thread.last_wait_ns.store(sched.wait_ns, Ordering::Relaxed);
                 }
             }
             total = total.saturating_add(thread.last_cpu_ns.load(Ordering::Relaxed));

@@ -97,6 +97,8 @@ pub fn sample(i: u64, busy: f64, stuck_ms: Option<u64>) -> Sample {
         buckets: buckets.clone(),
         // The hasher computes: nine tenths of the busy time on a CPU.
         cpu_ns: Some(busy_ns / 10 * 9),
+        // and a fiftieth runnable, waiting for a CPU.
+        cpu_wait_ns: Some(busy_ns / 50),
     };
     let in_flight = stuck_ms
         .map(|ms| PollRecord {

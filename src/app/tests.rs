@@ -175,6 +175,29 @@ fn panels_show_each_workload_and_the_histogram_marks_thresholds() {
 }
 
 #[test]
+fn the_histogram_counts_a_running_stall_as_the_findings_do_and_marks_thresholds_inside_buckets() {
+    let healthy = poll_histogram(&healthy_app(20));
+    assert_eq!(healthy.running_stalls, 0);
+    // 10 ms is a third of the way into 8.2..16.4 ms (log scale), 100 ms 61 % into 65.5..131.
+    assert!(
+        (0.25..0.4).contains(&healthy.long_poll_offset),
+        "{healthy:?}"
+    );
+    assert!((0.55..0.7).contains(&healthy.stall_offset), "{healthy:?}");
+    let app = stuck_app(840);
+    let h = poll_histogram(&app);
+    assert_eq!(h.running_stalls, 1, "the 840 ms poll still running");
+    let finished = &app.model().poll_buckets;
+    let bucket = crate::probe::buckets::bucket_of(840_000_000);
+    assert_eq!(
+        h.buckets[bucket].1,
+        finished.get(bucket).copied().unwrap_or(0) + 1,
+        "{h:?}"
+    );
+    assert_eq!(h.max_ms, Some(840.0));
+}
+
+#[test]
 fn a_workload_panic_becomes_a_finding() {
     let report = PanicReport {
         thread: "tokmon-rt".into(),

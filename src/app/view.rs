@@ -43,6 +43,9 @@ pub struct WorkerRow {
     /// On-CPU share over the last second, 0..=1: busy 100 % with CPU 2 % is a worker blocked
     /// off the CPU (a lock, a sleep, blocking I/O); `None` without per-thread CPU time.
     pub cpu: Option<f64>,
+    /// Share of the last second runnable but waiting for a CPU, 0..=1: what busy holds beyond
+    /// on-CPU time besides a blocking call.
+    pub cpu_wait: Option<f64>,
     pub polls_per_sec: f64,
     /// Longest poll of the last second, ms.
     pub max_poll_ms: f64,
@@ -102,6 +105,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 busy_history: series.iter().map(|r| (r * 100.0).round() as u64).collect(),
                 history_window: window(series),
                 cpu,
+                cpu_wait: w.cpu_wait_ratio.recent_mean(RECENT),
                 polls_per_sec: polls.recent_mean(RECENT).unwrap_or(0.0),
                 max_poll_ms: recent_max(&w.max_poll_ms).unwrap_or(0.0),
                 local_queue: w.local_queue_depth,
@@ -449,7 +453,9 @@ fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
         .collect();
     let mut lines = match kind {
         "echo" => vec![
-            ("requests/s".into(), format!("{rate:.0}")),
+            // Answers, not requests sent: after a stall the late ones arrive together, above
+            // the rate the client sends at.
+            ("answered/s".into(), format!("{rate:.0}")),
             (latency_of(kind).into(), latency),
         ],
         "hash" => {
@@ -551,6 +557,13 @@ pub struct PollHistogramView {
     /// Index into `buckets` of the long-poll and the stall threshold's bucket.
     pub long_poll_at: Option<usize>,
     pub stall_at: Option<usize>,
+    /// Where in its bucket each threshold falls, 0..1 on the bucket's log scale: 10 ms is a
+    /// third of the way into 8-16 ms, so its marker stands there, not at 8 ms.
+    pub long_poll_offset: f64,
+    pub stall_offset: f64,
+    /// Polls still running past the stall threshold, counted in `buckets` at their duration so
+    /// far: the findings count them as stalls already, and the histogram agrees.
+    pub running_stalls: u64,
     /// `None` while [`PollHistogramView::warming`].
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -566,13 +579,28 @@ pub struct PollHistogramView {
 pub const SAMPLED_FOR_PERCENTILES: u64 = 32;
 
 pub fn poll_histogram(app: &App) -> PollHistogramView {
-    let counts = &app.model().poll_buckets;
-    let long = bucket_of(
-        u64::try_from(app.run.info.thresholds.long_poll_threshold.as_nanos()).unwrap_or(u64::MAX),
-    );
-    let stall = bucket_of(
-        u64::try_from(app.run.info.thresholds.stall_threshold.as_nanos()).unwrap_or(u64::MAX),
-    );
+    let model = app.model();
+    let ns = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let long_ns = ns(app.run.info.thresholds.long_poll_threshold);
+    let stall_ns = ns(app.run.info.thresholds.stall_threshold);
+    let (long, stall) = (bucket_of(long_ns), bucket_of(stall_ns));
+    let running: Vec<u64> = model
+        .last()
+        .and_then(|s| s.probe.as_ref())
+        .map(|p| {
+            p.in_flight
+                .iter()
+                .filter(|poll| !poll.worker_moved && poll.duration_ns >= stall_ns)
+                .map(|poll| poll.duration_ns)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut counts = model.poll_buckets.clone();
+    for &d in &running {
+        if let Some(count) = counts.get_mut(bucket_of(d)) {
+            *count += 1;
+        }
+    }
     let highest = counts.iter().rposition(|&c| c > 0).unwrap_or(0).max(stall);
     let buckets: Vec<(String, u64)> = (0..=highest)
         .map(|i| {
@@ -596,13 +624,14 @@ pub fn poll_histogram(app: &App) -> PollHistogramView {
             (seen >= rank).then(|| bucket_ceiling_ns(i).unwrap_or(bucket_floor_ns(i)) as f64 / 1e6)
         })
     };
-    let max_ms = app
-        .model()
+    let max_ms = model
         .workers
         .iter()
-        .map(|w| w.max_poll_ns as f64 / 1e6)
-        .reduce(f64::max)
-        .filter(|m| *m > 0.0);
+        .map(|w| w.max_poll_ns)
+        .chain(running.iter().copied())
+        .max()
+        .filter(|m| *m > 0)
+        .map(|m| m as f64 / 1e6);
     // A bucket's percentile is its ceiling, an upper bound; the poll it stands for was no
     // longer than the longest seen, so no percentile is shown above the maximum.
     let at_most_max = |p: Option<f64>| p.map(|p| max_ms.map_or(p, |max| p.min(max)));
@@ -610,10 +639,24 @@ pub fn poll_histogram(app: &App) -> PollHistogramView {
         buckets,
         long_poll_at: Some(long),
         stall_at: Some(stall),
+        long_poll_offset: offset_in_bucket(long_ns),
+        stall_offset: offset_in_bucket(stall_ns),
+        running_stalls: running.len() as u64,
         p50_ms: at_most_max(quantile(0.5)),
         p99_ms: at_most_max(quantile(0.99)),
         max_ms,
         warming,
+    }
+}
+
+/// Where `ns` falls inside its bucket, 0..1 on the log scale the buckets follow.
+fn offset_in_bucket(ns: u64) -> f64 {
+    let i = bucket_of(ns);
+    match (bucket_floor_ns(i), bucket_ceiling_ns(i)) {
+        (floor, Some(ceiling)) if floor > 0 && ns > floor => {
+            ((ns as f64 / floor as f64).ln() / (ceiling as f64 / floor as f64).ln()).clamp(0.0, 1.0)
+        }
+        _ => 0.0,
     }
 }
 

@@ -190,9 +190,9 @@ impl Group<'_> {
         }
     }
 
-    /// One line: who and where first (they must survive a narrow screen), then how many
-    /// since when, and how long. A group of one reads as its finding does.
-    pub fn summary(&self) -> String {
+    /// The culprit and its place, as the row's lead: `("hasher ", "at src/x.rs:9: ")`, or for
+    /// a spawn site without a name `("", "at LINE (spawned at SITE): ")`.
+    fn who_and_where(&self) -> (String, String) {
         let lead = self
             .place
             .as_deref()
@@ -201,7 +201,7 @@ impl Group<'_> {
             .unwrap_or_default();
         // A workload reads as a name before its line; a spawn site, a place itself, after it.
         let named = self.worst.workload.is_some();
-        let (who, lead) = match (self.culprit.as_deref(), lead.is_empty()) {
+        match (self.culprit.as_deref(), lead.is_empty()) {
             (None, _) => (String::new(), lead),
             (Some(c), true) => (format!("{c}: "), lead),
             (Some(c), false) if named => (format!("{c} "), lead),
@@ -210,7 +210,24 @@ impl Group<'_> {
                 String::new(),
                 format!("{} (spawned at {c}): ", lead.trim_end_matches(": ")),
             ),
-        };
+        }
+    }
+
+    /// The row for a narrow screen: who and where, how many, the worst; when and how typical
+    /// are left to the detail.
+    pub fn brief(&self) -> String {
+        let (who, lead) = self.who_and_where();
+        format!(
+            "{who}{lead}{}, worst {}",
+            self.counted(),
+            fmt_ms(self.worst.duration_ms)
+        )
+    }
+
+    /// One line: who and where first (they must survive a narrow screen), then how many
+    /// since when, and how long. A group of one reads as its finding does.
+    pub fn summary(&self) -> String {
+        let (who, lead) = self.who_and_where();
         if self.members.len() == 1 {
             let f = self.worst;
             let rest = f
@@ -286,6 +303,11 @@ mod tests {
         ];
         let groups = by_culprit(&findings);
         assert_eq!(groups.len(), 2, "{groups:#?}");
+        // The narrow screen's row keeps who, where, how many and the worst.
+        assert_eq!(
+            groups[0].brief(),
+            "server at src/main.rs:82: 3 stalls, worst 380 ms"
+        );
         let sleep = &groups[0];
         assert_eq!(sleep.place.as_deref(), Some("src/main.rs:82"));
         assert_eq!(

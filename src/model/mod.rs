@@ -56,6 +56,10 @@ pub struct WorkerModel {
     /// each interval (from the probe, where the kernel gives per-thread CPU time).
     pub cpu_ns: Option<u64>,
     pub cpu_ratio: Series,
+    /// Time the worker's threads were runnable but waiting for a CPU, in total and as a share
+    /// of each interval: busy beyond on-CPU time is this wait or a blocking call.
+    pub cpu_wait_ns: Option<u64>,
+    pub cpu_wait_ratio: Series,
     /// The time of the long polls that ended in each interval, as a share of it (a long poll
     /// counts whole in the interval it ended in); from the probe.
     pub long_poll_share: Series,
@@ -398,6 +402,14 @@ impl Model {
                         .cpu_ratio
                         .push((cpu as f64 / interval_ns as f64).clamp(0.0, 1.0));
                 }
+            }
+            if let (Some(before), Some(now), true) = (b.cpu_wait_ns, n.cpu_wait_ns, interval_ns > 0)
+            {
+                let wait = delta(before, now);
+                worker.cpu_wait_ns = Some(worker.cpu_wait_ns.unwrap_or(0) + wait);
+                worker
+                    .cpu_wait_ratio
+                    .push((wait as f64 / interval_ns as f64).clamp(0.0, 1.0));
             }
             if interval_ns > 0 {
                 worker

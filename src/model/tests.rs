@@ -152,6 +152,7 @@ fn probed(seq: u64, ms: u64, busy_ms: u64) -> Sample {
             busy_ns: busy_ms * 1_000_000,
             buckets: vec![],
             cpu_ns: None,
+            cpu_wait_ns: None,
         }],
         ..ProbeSample::default()
     });

@@ -386,8 +386,10 @@ mod tests {
             .iter()
             .map(|s| serde_json::to_string(s).map_or(0, |t| t.len()))
             .sum();
+        // Every field the fixture changes each sample is written each time (the workers' busy,
+        // CPU and CPU-wait clocks): what is left out is the rest, several times their size.
         assert!(
-            text.len() * 4 < plain,
+            text.len() * 3 < plain,
             "{} bytes against {plain}",
             text.len()
         );

@@ -168,6 +168,10 @@ pub struct WorkerReport {
     /// below `busy_ratio`, the worker was blocked off the CPU (a lock, a sleep, I/O).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_ratio: Option<f64>,
+    /// Share of the run the worker's threads were runnable but waiting for a CPU (schedstat):
+    /// busy beyond `cpu_ratio` is this wait or a blocking call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_wait_ratio: Option<f64>,
     /// Task polls, from tokmon's poll hooks.
     pub polls: u64,
     /// Scheduler polls as tokio counts them (a chain of LIFO-slot polls counts once).
@@ -266,6 +270,7 @@ impl Report {
                 busy_ratio: ratio(w.probe_busy_ns),
                 tokio_busy_ratio: ratio(w.busy_ns),
                 cpu_ratio: w.cpu_ns.map(ratio),
+                cpu_wait_ratio: w.cpu_wait_ns.map(ratio),
                 polls: w.probe_polls,
                 tokio_polls: w.polls,
                 max_poll_ms: ms(w.max_poll_ns),

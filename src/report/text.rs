@@ -41,19 +41,18 @@ pub fn render_text(report: &Report) -> String {
     out.push('\n');
     let _ = writeln!(
         out,
-        "{:<8} {:>7} {:>7} {:>12} {:>9} {:>9} {:>16}",
-        "worker", "busy", "on CPU", "polls", "parks", "steals", "max local queue"
+        "{:<8} {:>7} {:>7} {:>9} {:>12} {:>9} {:>9} {:>16}",
+        "worker", "busy", "on CPU", "CPU wait", "polls", "parks", "steals", "max local queue"
     );
+    let share = |r: Option<f64>| r.map_or("-".to_string(), |c| format!("{:.1}%", c * 100.0));
     for w in &r.workers {
-        let cpu = w
-            .cpu_ratio
-            .map_or("-".to_string(), |c| format!("{:.1}%", c * 100.0));
         let _ = writeln!(
             out,
-            "{:<8} {:>6.1}% {:>7} {:>12} {:>9} {:>9} {:>16}",
+            "{:<8} {:>6.1}% {:>7} {:>9} {:>12} {:>9} {:>9} {:>16}",
             w.index,
             w.busy_ratio * 100.0,
-            cpu,
+            share(w.cpu_ratio),
+            share(w.cpu_wait_ratio),
             w.polls,
             w.parks,
             w.steals,

@@ -115,11 +115,18 @@ impl Findings<'_> {
             severity_name(g.severity, short),
             w = if short { 4 } else { 8 }
         );
-        let mut summary = g.summary();
-        if g.ongoing {
+        // A narrow row names the kind in its count ("3 stalls") and keeps to who, where, how
+        // many and the worst; "ongoing" only where it fits whole.
+        let kind = if short {
+            String::new()
+        } else {
+            format!("{} ", f.kind.name())
+        };
+        let head = format!("{pointer}{stamp} {severity} {kind}");
+        let mut summary = if short { g.brief() } else { g.summary() };
+        if g.ongoing && (!short || width(&head) + width(&summary) + 10 <= max) {
             summary.push_str(" (ongoing)");
         }
-        let head = format!("{pointer}{stamp} {severity} {} ", f.kind.name());
         let summary = truncate(
             &t.s(&summary),
             max.saturating_sub(width(&head)),
@@ -136,7 +143,7 @@ impl Findings<'_> {
                 format!("{pointer}{stamp} "),
                 if selected { t.selected } else { t.dim },
             ),
-            Span::styled(format!("{severity} {} ", f.kind.name()), head_style),
+            Span::styled(format!("{severity} {kind}"), head_style),
             Span::styled(summary, text_style),
         ])];
         if hint {
@@ -146,6 +153,7 @@ impl Findings<'_> {
             // The fix is the point of the row: where the hint does not fit, its few words come
             // first, so that the cut takes the explanation and not the advice.
             let hint = match fix_of(f) {
+                Some(fix) if width(&f.hint) > room && short => format!("{fix} · Enter: why"),
                 Some(fix) if width(&f.hint) > room => format!("{fix} · {}", f.hint),
                 _ => f.hint.clone(),
             };

@@ -304,7 +304,7 @@ impl Header<'_> {
         };
         let line = Line::from(vec![
             Span::raw(mark),
-            Span::raw(truncate(&t.s(&text), room.saturating_sub(4), t.ellipsis())),
+            Span::raw(t.s(&whole_parts(&text, room.saturating_sub(4), t.ellipsis()))),
         ]);
         // A stuck worker paints the whole row; otherwise only the words are coloured.
         let line_style = if tone == Tone::Loud {
@@ -323,6 +323,20 @@ impl Header<'_> {
                 .alignment(Alignment::Right)
                 .render(area, buf);
         }
+    }
+}
+
+/// As many whole " · " parts of the status as fit, in order: a part cut in the middle (`3 of 4
+/// stall…`) reads as a broken number. Only a first part wider than the line is cut.
+fn whole_parts(text: &str, max: usize, ellipsis: &str) -> String {
+    let parts: Vec<(u8, String)> = text
+        .split(" · ")
+        .enumerate()
+        .map(|(i, part)| (u8::try_from(i).unwrap_or(u8::MAX), part.to_string()))
+        .collect();
+    match parts.first() {
+        Some((_, first)) if width(first) > max => truncate(first, max, ellipsis),
+        _ => fit(&parts, " · ", max),
     }
 }
 
@@ -433,4 +447,20 @@ fn line_lr(buf: &mut Buffer, area: Rect, left: Line<'_>, right: Line<'_>) {
     Paragraph::new(right)
         .alignment(Alignment::Right)
         .render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_parts;
+
+    #[test]
+    fn the_status_keeps_whole_parts_and_cuts_only_a_first_part_too_wide() {
+        let text = "locker at src/m.rs:54 → use tokio::sync::Mutex · 3 of 4 stalls since 00:01.7";
+        assert_eq!(whole_parts(text, 200, "…"), text);
+        assert_eq!(
+            whole_parts(text, 60, "…"),
+            "locker at src/m.rs:54 → use tokio::sync::Mutex"
+        );
+        assert_eq!(whole_parts(text, 12, "…"), "locker at s…");
+    }
 }

@@ -52,10 +52,12 @@ impl Widget for Polls<'_> {
             Some(n) => vec![(
                 1,
                 match self.mode {
-                    Mode::Wide => {
-                        format!("p50/p99 after {SAMPLED_FOR_PERCENTILES} timed polls ({n} so far)")
+                    Mode::Wide => format!(
+                        "p50/p99 warming up: {n} of {SAMPLED_FOR_PERCENTILES} samples of short polls"
+                    ),
+                    Mode::Compact => {
+                        format!("p50/p99 warming up {n}/{SAMPLED_FOR_PERCENTILES}")
                     }
-                    Mode::Compact => format!("p50/p99 soon ({n}/{SAMPLED_FOR_PERCENTILES} timed)"),
                 },
             )],
             None => vec![
@@ -82,7 +84,7 @@ impl Widget for Polls<'_> {
                     .title(Line::styled(format!(" {figures} "), t.strong).right_aligned())
                     .title_bottom(Line::styled(
                         t.s(&format!(
-                            " ▲ long poll ≥ {long} · ▲ stall ≥ {stall} · log scale · under {exact}: 1 in {PRECISE_EVERY} timed, ×{PRECISE_EVERY} "
+                            " ▲ long poll ≥ {long} · ▲ stall ≥ {stall} · log scale · under {exact}: sampled 1 in {PRECISE_EVERY}, ×{PRECISE_EVERY} "
                         )),
                         t.dim,
                     ));
@@ -123,28 +125,25 @@ impl Polls<'_> {
             .enumerate()
             .skip(first)
             .map(|(i, (_, count))| {
-                // Counts go on a row of their own below the bars, never over a bar's glyphs.
+                // Counts stand above the bars, never over a bar's glyphs nor by the axis.
                 Bar::new(log_height(*count))
                     .text_value(String::new())
                     .style(style_of(i))
             })
             .collect();
-        // Counts need a bar at least as wide as "1.0k" less one, and a row to spare.
+        // Counts need a bar at least as wide as "1.0k" less one, and a row above the tallest.
         let counts = bar_width >= 3 && area.height >= 6;
-        let (chart_h, labels) = match area.height {
-            h if h >= 3 => (h - 2 - u16::from(counts), true),
-            h => (h, false),
+        let (top, chart_h, labels) = match area.height {
+            h if h >= 3 => (u16::from(counts), h - 2 - u16::from(counts), true),
+            h => (0, h, false),
         };
-        let chart = Rect::new(area.x, area.y, area.width, chart_h);
+        let chart = Rect::new(area.x, area.y + top, area.width, chart_h);
         BarChart::default()
             .data(BarGroup::default().bars(&bars))
             .bar_width(bar_width)
             .bar_gap(gap)
             .bar_set(t.bar_set())
             .render(chart, buf);
-        if !labels {
-            return;
-        }
         let x_of = |i: usize| -> Option<u16> {
             let k = u16::try_from(i.checked_sub(first)?).ok()?;
             let x = k.checked_mul(bar_width + gap)?;
@@ -155,62 +154,41 @@ impl Polls<'_> {
                 let Some(x) = x_of(i).filter(|_| *count > 0) else {
                     continue;
                 };
-                // A count keeps a space before the next one, rounded to fit where it must.
+                // The row above the bar's top glyph.
+                let bar_top = (chart.y..chart.bottom())
+                    .find(|&y| buf[(x, y)].symbol() != " ")
+                    .unwrap_or(chart.bottom());
                 let room = usize::from(bar_width.min(area.right().saturating_sub(x)));
                 let text = [fmt_count(*count), round_count(*count)]
                     .into_iter()
                     .find(|text| width(text) <= room);
                 if let Some(text) = text {
-                    buf.set_string(x, area.y + chart_h, &text, style_of(i));
+                    buf.set_string(x, bar_top.saturating_sub(1), &text, style_of(i));
                 }
             }
         }
-        // Axis: bucket floors, as many as fit without touching; the longest bucket's always
-        // (moved left to fit), so that no bar stands past the last label.
-        let axis_y = area.y + chart_h + u16::from(counts);
-        let label_of = |i: usize| -> Option<(u16, String, u16)> {
-            let x = x_of(i)?;
-            let label = t.s(&view.buckets.get(i)?.0);
-            let w = u16::try_from(width(&label)).unwrap_or(u16::MAX);
-            Some((x, label, w))
-        };
-        let last = view.buckets.len().checked_sub(1).filter(|&l| l >= first);
-        let last_label = last.and_then(label_of).map(|(x, label, w)| {
-            let x = x.min(area.right().saturating_sub(w)).max(area.x);
-            (x, label, w)
-        });
-        let limit = last_label.as_ref().map_or(area.right(), |(x, _, _)| *x);
-        let style_at = |i: usize| {
-            if Some(i) == view.stall_at || Some(i) == view.long_poll_at {
-                style_of(i)
-            } else {
-                t.dim
-            }
-        };
-        let mut free = area.x;
-        for i in (first..view.buckets.len()).filter(|&i| Some(i) != last) {
-            let Some((x, label, w)) = label_of(i) else {
-                continue;
-            };
-            if x < free || x.saturating_add(w) >= limit {
-                continue;
-            }
-            buf.set_string(x, axis_y, &label, style_at(i));
-            free = x + w + 1;
+        if !labels {
+            return;
         }
-        if let (Some((x, label, _)), Some(i)) = (last_label, last) {
-            buf.set_string(x, axis_y, &label, style_at(i));
-        }
-        // Markers under the threshold buckets: the stall's wins a collision.
+        let axis_y = chart.bottom();
+        self.render_axis(view, area, axis_y, (first, bar_width, gap), buf);
+        // Markers where the thresholds fall inside their buckets: the stall's wins a collision.
         let marker_y = axis_y + 1;
         let up = t.up();
         let mut taken: Option<(u16, u16)> = None;
         let marks = [
-            (view.stall_at, "stall", t.critical),
-            (view.long_poll_at, "long poll", t.warning),
+            (view.stall_at, view.stall_offset, "stall", t.critical),
+            (
+                view.long_poll_at,
+                view.long_poll_offset,
+                "long poll",
+                t.warning,
+            ),
         ];
-        for (at, name, style) in marks {
+        for (at, offset, name, style) in marks {
             let Some(x) = at.and_then(x_of) else { continue };
+            let inside = (offset * f64::from(bar_width)).round() as u16;
+            let x = (x + inside.min(bar_width.saturating_sub(1))).min(area.right() - 1);
             // The word after the arrow, else before it, else the arrow alone.
             let after = format!("{up}{name}");
             let before = format!("{name}{up}");
@@ -232,6 +210,58 @@ impl Polls<'_> {
             Paragraph::new(Line::from(Span::styled(text, style)))
                 .render(Rect::new(start, marker_y, w, 1), buf);
             taken = Some((start, start + w));
+        }
+    }
+
+    /// Bucket floors under their bars at a regular step (every bucket, else every second...),
+    /// counted back from the longest bucket, which is always labelled (moved left to fit): an
+    /// axis that skips labels irregularly reads as missing buckets.
+    fn render_axis(
+        &self,
+        view: &PollHistogramView,
+        area: Rect,
+        y: u16,
+        (first, bar_width, gap): (usize, u16, u16),
+        buf: &mut Buffer,
+    ) {
+        let t = self.theme;
+        let Some(last) = view.buckets.len().checked_sub(1).filter(|&l| l >= first) else {
+            return;
+        };
+        let placed = |step: usize| -> Option<Vec<(usize, u16, String)>> {
+            let mut labels = Vec::new();
+            let mut limit = area.right();
+            for i in (first..=last).rev().step_by(step) {
+                let k = u16::try_from(i - first).ok()?;
+                let x = area.x + k.checked_mul(bar_width + gap)?;
+                let label = t.s(&view.buckets.get(i)?.0);
+                let w = u16::try_from(width(&label)).ok()?;
+                // The longest bucket's label moves left to fit; the others must not touch it.
+                let x = if i == last {
+                    x.min(area.right().saturating_sub(w))
+                } else {
+                    x
+                };
+                if x < area.x || x + w + u16::from(i != last) > limit {
+                    return None;
+                }
+                limit = x;
+                labels.push((i, x, label));
+            }
+            Some(labels)
+        };
+        let Some(labels) = (1..=8).find_map(placed) else {
+            return;
+        };
+        for (i, x, label) in labels {
+            let style = if Some(i) == view.stall_at {
+                t.critical
+            } else if Some(i) == view.long_poll_at {
+                t.warning
+            } else {
+                t.dim
+            };
+            buf.set_string(x, y, &label, style);
         }
     }
 }

@@ -35,6 +35,18 @@ impl Runtime<'_> {
             view.blocking_threads, view.blocking_idle, view.blocking_queue, view.blocking_cap
         )
     }
+
+    /// The blocking pool in a few words: its idle threads and queue only when there are any.
+    fn blocking_brief(view: &RuntimeView) -> String {
+        let mut text = format!("blocking {}/{}", view.blocking_threads, view.blocking_cap);
+        if view.blocking_idle > 0 || view.blocking_queue > 0 {
+            text.push_str(&format!(
+                " idle {} queue {}",
+                view.blocking_idle, view.blocking_queue
+            ));
+        }
+        text
+    }
 }
 
 impl Widget for Runtime<'_> {
@@ -90,17 +102,8 @@ impl Widget for Runtime<'_> {
                     &[
                         (0, format!("tasks {}", view.alive_tasks)),
                         (1, format!("global queue {}", view.global_queue)),
-                        (0, format!("lag {}", fmt_dur(view.lag_ms))),
-                        (
-                            2,
-                            format!(
-                                "blocking {}/{} idle {} queue {}",
-                                view.blocking_threads,
-                                view.blocking_cap,
-                                view.blocking_idle,
-                                view.blocking_queue
-                            ),
-                        ),
+                        (0, format!("lag {}, last 1 s", fmt_dur(view.lag_ms))),
+                        (2, Self::blocking_brief(&view)),
                         (
                             3,
                             format!(

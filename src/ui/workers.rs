@@ -10,7 +10,7 @@ use crate::app::view::{WorkerRow, WorkerState, worker_rows};
 use crate::app::{App, Focus};
 
 use super::layout::Mode;
-use super::text::{fit_to_width, flush_right, fmt_dur, fmt_rate, fmt_share, unit};
+use super::text::{fit, fit_to_width, flush_right, fmt_dur, fmt_rate, fmt_share, unit};
 use super::theme::Theme;
 
 pub struct Workers<'a> {
@@ -26,6 +26,8 @@ enum Col {
     Busy,
     /// On-CPU share of the same second: beside busy, it tells computing from blocked.
     Cpu,
+    /// Share of the same second runnable but waiting for a CPU (wide layout).
+    CpuWait,
     Polls,
     MaxPoll,
     Queue,
@@ -43,8 +45,9 @@ fn columns(mode: Mode) -> Vec<(Col, Constraint)> {
             (Col::State, Length(14)),
             (Col::Busy, Length(26)),
             (Col::Cpu, Length(6)),
-            (Col::Polls, Length(9)),
-            (Col::MaxPoll, Length(10)),
+            (Col::CpuWait, Length(8)),
+            (Col::Polls, Length(8)),
+            (Col::MaxPoll, Length(9)),
             (Col::Queue, Length(6)),
             (Col::Task, Length(24)),
             (Col::History, Fill(1)),
@@ -71,6 +74,7 @@ fn heading(col: Col, mode: Mode, window: &str) -> (String, Alignment) {
             Mode::Wide => ("on CPU", Alignment::Right),
             Mode::Compact => ("CPU", Alignment::Right),
         },
+        Col::CpuWait => ("CPU wait", Alignment::Right),
         Col::Polls => ("polls/s", Alignment::Right),
         Col::MaxPoll => ("max poll", Alignment::Right),
         Col::Queue => ("queue", Alignment::Right),
@@ -119,10 +123,16 @@ impl Widget for Workers<'_> {
         let inner = block.inner(area);
         let visible = usize::from(inner.height.saturating_sub(1));
         let offset = scroll_offset(self.app.view.selected_worker, visible, rows.len());
+        let mut bottom = Vec::new();
         if rows.len() > visible && visible > 0 {
             let last = (offset + visible).min(rows.len());
+            bottom.push((0, format!("rows {}-{} of {}", offset + 1, last, rows.len())));
+        }
+        bottom.extend(legend(&rows, self.mode, self.app));
+        if !bottom.is_empty() {
+            let room = usize::from(area.width).saturating_sub(4);
             block = block.title_bottom(Line::styled(
-                format!(" rows {}-{} of {} ", offset + 1, last, rows.len()),
+                format!(" {} ", t.s(&fit(&bottom, t.sep(), room))),
                 t.dim,
             ));
         }
@@ -208,6 +218,7 @@ impl Workers<'_> {
                 let style = if blocked { t.critical } else { t.text };
                 right(fmt_share(row.cpu.map(unit)), style).render(area, buf);
             }
+            Col::CpuWait => right(fmt_share(row.cpu_wait.map(unit)), t.text).render(area, buf),
             Col::Polls => right(fmt_rate(row.polls_per_sec), t.text).render(area, buf),
             Col::MaxPoll => {
                 let text = if row.max_poll_ms > 0.0 {
@@ -219,11 +230,11 @@ impl Workers<'_> {
             }
             Col::Queue => right(row.local_queue.to_string(), t.text).render(area, buf),
             Col::Task => {
-                if let Some(text) = stuck_in(row) {
+                if let Some(text) = stuck_in(row, self.mode) {
                     Paragraph::new(Line::styled(t.s(&text), t.critical)).render(area, buf);
                 }
             }
-            Col::History => match (self.mode, stuck_in(row)) {
+            Col::History => match (self.mode, stuck_in(row, self.mode)) {
                 (Mode::Compact, Some(text)) => {
                     Paragraph::new(Line::styled(t.s(&text), t.critical)).render(area, buf);
                 }
@@ -242,17 +253,56 @@ impl Workers<'_> {
     }
 }
 
-/// "task 22 in hasher" for a stuck worker.
-fn stuck_in(row: &WorkerRow) -> Option<String> {
+/// "task 22 in hasher" for a stuck worker; "hasher, task 22" where the column is narrow, so
+/// that a cut takes the number and not the name.
+fn stuck_in(row: &WorkerRow, mode: Mode) -> Option<String> {
     match &row.state {
         WorkerState::Stuck {
             task_id, workload, ..
-        } => Some(match workload {
-            Some(w) => format!("task {task_id} in {w}"),
-            None => format!("task {task_id}"),
+        } => Some(match (workload, mode) {
+            (Some(w), Mode::Wide) => format!("task {task_id} in {w}"),
+            (Some(w), Mode::Compact) => format!("{w}, task {task_id}"),
+            (None, _) => format!("task {task_id}"),
         }),
         _ => None,
     }
+}
+
+/// What the words of the rows mean, said under them: "busy" counts a worker held by a sleep or
+/// a lock, and the two states a newcomer cannot guess are defined when a row shows them.
+fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
+    let stall = fmt_dur(app.run.info.thresholds.stall_threshold.as_secs_f64() * 1000.0);
+    let shows = |state: &WorkerState| rows.iter().any(|r| &r.state == state);
+    let wide = mode == Mode::Wide;
+    let mut legend = vec![(
+        3,
+        if wide {
+            "busy: time inside polls = on CPU + CPU wait + blocked in a call".to_string()
+        } else {
+            "busy: in polls, on or off CPU".to_string()
+        },
+    )];
+    if shows(&WorkerState::Blocked) {
+        legend.push((
+            1,
+            if wide {
+                "blocked: busy but mostly off the CPU (a lock, a sleep, blocking I/O)".into()
+            } else {
+                "blocked: busy, off CPU".into()
+            },
+        ));
+    }
+    if shows(&WorkerState::Stalled) {
+        legend.push((
+            2,
+            if wide {
+                format!("was stuck: a poll of {stall} or more in the last second")
+            } else {
+                format!("was stuck: a poll ≥ {stall}, last s")
+            },
+        ));
+    }
+    legend
 }
 
 #[cfg(test)]

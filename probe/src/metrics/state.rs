@@ -221,6 +221,7 @@ mod tests {
                     busy_ns,
                     buckets: buckets.clone(),
                     cpu_ns: None,
+                    cpu_wait_ns: None,
                 })
                 .collect(),
             in_flight,

@@ -20,6 +20,7 @@ struct Seen {
     polls: u64,
     busy_ns: u64,
     cpu_ns: u64,
+    wait_ns: u64,
     buckets: [u64; BUCKETS],
 }
 
@@ -47,6 +48,7 @@ impl WorkerAttribution {
                     busy_ns: 0,
                     buckets: vec![0; BUCKETS],
                     cpu_ns: None,
+                    cpu_wait_ns: None,
                 });
         }
         let mut live = vec![0u64; worker_threads.len()];
@@ -65,12 +67,14 @@ impl WorkerAttribution {
             let buckets = slot.buckets();
             // Zero until the thread's CPU time was first read (never, where it cannot be).
             let cpu_ns = slot.last_cpu_ns.load(Ordering::Relaxed);
+            let wait_ns = slot.last_wait_ns.load(Ordering::Relaxed);
             let before = self.last.insert(
                 key,
                 Seen {
                     polls: view.polls,
                     busy_ns: view.busy_ns,
                     cpu_ns,
+                    wait_ns,
                     buckets,
                 },
             );
@@ -82,6 +86,7 @@ impl WorkerAttribution {
                 polls: 0,
                 busy_ns: 0,
                 cpu_ns: 0,
+                wait_ns: 0,
                 buckets: [0; BUCKETS],
             });
             total.polls += view.polls.saturating_sub(before.polls);
@@ -89,6 +94,8 @@ impl WorkerAttribution {
             if cpu_ns > 0 {
                 let cpu = total.cpu_ns.get_or_insert(0);
                 *cpu += cpu_ns.saturating_sub(before.cpu_ns);
+                let wait = total.cpu_wait_ns.get_or_insert(0);
+                *wait += wait_ns.saturating_sub(before.wait_ns);
             }
             for (i, count) in total.buckets.iter_mut().enumerate() {
                 *count += buckets[i].saturating_sub(before.buckets[i]);
@@ -107,6 +114,7 @@ impl WorkerAttribution {
                 busy_ns: total.busy_ns + running,
                 buckets: total.buckets.clone(),
                 cpu_ns: total.cpu_ns,
+                cpu_wait_ns: total.cpu_wait_ns,
             })
             .collect()
     }
@@ -138,5 +146,22 @@ mod tests {
         slots[0].stopped.store(true, Ordering::Relaxed);
         attribution.update(&slots, &[None], 0);
         assert!(attribution.last.is_empty());
+    }
+
+    #[test]
+    fn a_workers_cpu_time_and_its_wait_for_a_cpu_are_counted_from_its_threads_readings() {
+        let registry = ThreadRegistry::default();
+        let mut attribution = WorkerAttribution::default();
+        let slot = registry.register_current();
+        let me = [Some(std::thread::current().id())];
+        slot.last_cpu_ns.store(1_000, Ordering::Relaxed);
+        slot.last_wait_ns.store(100, Ordering::Relaxed);
+        attribution.update(&registry.snapshot(), &me, 0);
+        slot.last_cpu_ns.store(5_000, Ordering::Relaxed);
+        slot.last_wait_ns.store(700, Ordering::Relaxed);
+        let workers = attribution.update(&registry.snapshot(), &me, 0);
+        assert_eq!(workers[0].cpu_ns, Some(5_000));
+        assert_eq!(workers[0].cpu_wait_ns, Some(700));
+        registry.unregister_current();
     }
 }
