@@ -69,10 +69,12 @@ impl StallRule {
             let finding = findings.finding_mut(&mut slot);
             if let Some(done) = self.done.remove(&key) {
                 finding.duration_ms = finding.duration_ms.max(ms(done.duration_ns));
-                if finding.cpu == CpuUse::Unknown {
+                // The verdict on the whole poll, settled once it ended (starved is only said
+                // then), outranks what was seen while it ran.
+                if done.cpu != CpuUse::Unknown {
                     finding.cpu = done.cpu;
                 }
-                if finding.cpu_ratio.is_none() {
+                if done.cpu_ratio.is_some() {
                     finding.cpu_ratio = done.cpu_ratio;
                 }
                 if let Some(wait) = done.cpu_wait_ns {

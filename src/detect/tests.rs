@@ -301,3 +301,21 @@ fn a_starved_stall_says_so_and_points_at_the_load_not_the_code() {
         stalls[1].hint
     );
 }
+
+#[test]
+fn a_stall_seen_running_takes_the_verdict_of_the_whole_poll_when_it_ends() {
+    let mut d = Detector::new(thresholds(), 512);
+    // While it ran the probe could not yet tell; once it ended it was starved of CPU.
+    d.observe(&sample(1_200, in_flight(vec![poll(1, 150, true)])));
+    let mut ended = poll(1, 240, false);
+    ended.cpu = CpuUse::Starved;
+    ended.cpu_wait_ns = Some(210 * MS);
+    d.observe(&sample(1_300, finished(vec![ended])));
+    let stall = d
+        .findings()
+        .iter()
+        .find(|f| f.kind == FindingKind::Stall)
+        .expect("the stall");
+    assert_eq!(stall.cpu, CpuUse::Starved, "{stall:#?}");
+    assert!(stall.hint.contains("overloaded"), "{}", stall.hint);
+}

@@ -92,13 +92,16 @@ impl Sighting {
 
     /// What the poll did with the CPU from when it was first watched to `now_ns`, given the
     /// thread's scheduler clocks then (`now`): its CPU share, the verdict, and the time it
-    /// waited for a CPU. Starved when it waited for a CPU at least half the time and computed
-    /// less than the stall threshold: without the wait, it would not have stalled.
+    /// waited for a CPU. Starved, once the poll has ended, when it waited for a CPU at least
+    /// half the time and computed less than the threshold it crossed (`long_ns` for a long
+    /// poll, `stall_ns` for a stall): without the wait, it would not have been reported. A poll
+    /// still running is never called starved: what it computes next is not known yet, and a
+    /// verdict that flips while a worker is stuck misleads more than one that waits.
     fn verdict(
         &self,
         now: Option<thread_state::Sched>,
         now_ns: u64,
-        stall_ns: u64,
+        thresholds: Option<(u64, u64)>,
     ) -> (Option<f64>, CpuUse, Option<u64>) {
         let ratio = cpu_ratio(self, now.map(|n| n.cpu_ns), now_ns);
         let cpu = self.cpu_use(ratio);
@@ -108,7 +111,10 @@ impl Sighting {
         let wait = now.wait_ns.saturating_sub(then.wait_ns);
         let computed = now.cpu_ns.saturating_sub(then.cpu_ns);
         let wall = now_ns.saturating_sub(self.at_ns);
-        let starved = cpu != CpuUse::Off && wait * 2 >= wall && computed < stall_ns;
+        let starved = thresholds.is_some_and(|(long_ns, stall_ns)| {
+            let crossed = if wall >= stall_ns { stall_ns } else { long_ns };
+            cpu != CpuUse::Off && wait * 2 >= wall && computed < crossed
+        });
         (
             ratio,
             if starved { CpuUse::Starved } else { cpu },
@@ -179,6 +185,11 @@ pub struct PollWatch {
 }
 
 impl PollWatch {
+    /// The long-poll and stall thresholds a finished poll's verdict is judged against.
+    fn thresholds(&self) -> (u64, u64) {
+        (self.probe.long_poll_threshold_ns(), self.stall_threshold_ns)
+    }
+
     /// Watches `probe`'s threads for stalls, capturing their stacks when `stacks` is on.
     pub fn new(probe: Arc<Probe>, stall_threshold_ns: u64, stacks: bool) -> Self {
         // The coarse clock reads its start until the first tick: polls begun before a late
@@ -312,7 +323,7 @@ impl PollWatch {
         for key in ended {
             if let Some(s) = self.watching.remove(&key) {
                 let (cpu_ratio, cpu, cpu_wait_ns) =
-                    s.verdict(s.files.sched(), now_ns, self.stall_threshold_ns);
+                    s.verdict(s.files.sched(), now_ns, Some(self.thresholds()));
                 let finished = Finished {
                     cpu_ratio,
                     cpu_wait_ns,
@@ -360,7 +371,7 @@ impl PollWatch {
                 }
             };
             let (ratio, cpu, cpu_wait_ns) = match sighting {
-                Some(s) => s.verdict(s.files.sched(), now_ns, self.stall_threshold_ns),
+                Some(s) => s.verdict(s.files.sched(), now_ns, None),
                 None => (None, CpuUse::Unknown, None),
             };
             // Poll hooks run only on a thread that holds a worker when the poll starts; one
@@ -407,7 +418,7 @@ impl PollWatch {
             let s = self.watching.remove(&key)?;
             let now_ns = self.probe.clock.precise_ns();
             let (cpu_ratio, cpu, cpu_wait_ns) =
-                s.verdict(s.files.sched(), now_ns, self.stall_threshold_ns);
+                s.verdict(s.files.sched(), now_ns, Some(self.thresholds()));
             Some(Finished {
                 cpu_ratio,
                 cpu_wait_ns,
@@ -505,5 +516,28 @@ mod tests {
         assert_eq!(sighting(20, 30, 1).cpu_use(Some(0.3)), CpuUse::On);
         // Nothing but waiting: the CPU time share decides.
         assert_eq!(sighting(0, 50, 0).cpu_use(Some(0.02)), CpuUse::Off);
+    }
+
+    #[test]
+    fn starved_is_judged_against_the_threshold_the_poll_crossed_and_only_once_it_ended() {
+        const MS: u64 = 1_000_000;
+        let sched = |cpu_ms: u64, wait_ms: u64| thread_state::Sched {
+            cpu_ns: cpu_ms * MS,
+            wait_ns: wait_ms * MS,
+            slices: 1,
+        };
+        let mut s = sighting(10, 10, 0);
+        s.sched = Some(sched(0, 0));
+        let thresholds = Some((10 * MS, 100 * MS));
+        // A 24 ms long poll that computed 8 ms and waited 16: without the wait, not long.
+        let verdict = |now, wall_ms, thresholds| s.verdict(Some(now), wall_ms * MS, thresholds).1;
+        assert_eq!(verdict(sched(8, 16), 24, thresholds), CpuUse::Starved);
+        // One that computed 12 ms of its 24 would have been long anyway.
+        assert_eq!(verdict(sched(12, 12), 24, thresholds), CpuUse::On);
+        // A 200 ms stall that computed 60 ms: starved; 120 ms: CPU-bound.
+        assert_eq!(verdict(sched(60, 140), 200, thresholds), CpuUse::Starved);
+        assert_eq!(verdict(sched(120, 80), 200, thresholds), CpuUse::On);
+        // Still running: not judged starved yet.
+        assert_eq!(verdict(sched(60, 140), 200, None), CpuUse::On);
     }
 }
