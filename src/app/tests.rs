@@ -147,7 +147,7 @@ fn a_stuck_worker_is_named_with_its_task_and_workload() {
         Status::Stuck { worker, ms, at, .. } => {
             assert_eq!((worker, ms), (1, 840.0));
             // Its stall's blocking line, known from the stack caught at the threshold.
-            assert_eq!(at.as_deref(), Some("src/workload/hash.rs:106"));
+            assert_eq!(at.as_deref(), Some("at src/workload/hash.rs:106"));
         }
         other => panic!("status {other:?}"),
     }
@@ -539,7 +539,7 @@ fn a_stall_that_just_ended_keeps_the_status_from_saying_healthy() {
             assert_eq!(fix, "use spawn_blocking", "an on-CPU stall's fix");
             assert!(worst_ms >= 800.0, "{worst_ms}");
             assert_eq!(who, "hasher");
-            assert_eq!(at.as_deref(), Some("src/workload/hash.rs:106"));
+            assert_eq!(at.as_deref(), Some("at src/workload/hash.rs:106"));
         }
         other => panic!("status {other:?}"),
     }
@@ -740,4 +740,28 @@ fn a_busy_worker_off_the_cpu_is_blocked_and_one_computing_is_polling() {
     assert_eq!(run(Some(0.02)), WorkerState::Blocked, "busy 90%, CPU 2%");
     assert_eq!(run(Some(0.95)), WorkerState::Polling, "busy 90%, CPU 86%");
     assert_eq!(run(None), WorkerState::Polling, "no CPU time: no verdict");
+}
+
+#[test]
+fn a_stall_without_a_caught_stack_is_placed_at_its_spawn_site_said_as_such() {
+    let mut app = App::new(super::fixtures::info());
+    for i in 0..30 {
+        app.update(Msg::Sample(Box::new(sample(i, 0.2, None))));
+    }
+    let mut stuck = sample(30, 0.9, Some(300));
+    if let Some(probe) = stuck.probe.as_mut() {
+        for poll in &mut probe.in_flight {
+            poll.captured = None;
+            poll.stack = None;
+        }
+    }
+    app.update(Msg::Sample(Box::new(stuck)));
+    match status(&app) {
+        Status::Stuck { at, .. } => assert_eq!(
+            at.as_deref(),
+            Some("(spawned at src/workload/hash.rs:27:13)"),
+            "a spawn site is not the blocking line"
+        ),
+        other => panic!("status {other:?}"),
+    }
 }

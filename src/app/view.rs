@@ -128,8 +128,8 @@ pub enum Status {
         worst_ms: f64,
         /// When the first stall of the window was seen.
         since_ms: u64,
-        /// The blocking line (else spawn site) with the most stalls in the window, and its
-        /// workload or task; `worst_ms` is the worst there.
+        /// `at LINE`, the blocking line with the most stalls in the window (else `(spawned
+        /// at SITE)`), and its workload or task; `worst_ms` is the worst there.
         at: Option<String>,
         who: String,
         /// What to change, in a few words.
@@ -142,8 +142,8 @@ pub enum Status {
         task_id: u64,
         /// Other workers stuck at the same time.
         others: usize,
-        /// The blocking line of this stall, else of the task's latest one, else its spawn
-        /// site; and the fix, once a stall of the task was looked at.
+        /// `at LINE`, the blocking line of this stall, else of the task's latest one, else
+        /// `(spawned at SITE)`; and the fix, once a stall of the task was looked at.
         at: Option<String>,
         fix: Option<&'static str>,
     },
@@ -205,7 +205,7 @@ pub fn status(app: &App) -> Status {
                 workload: workload.clone(),
                 task_id: *task_id,
                 others: stuck.len() - 1,
-                at: seen.and_then(|f| f.site.clone().or_else(|| f.spawned_at.clone())),
+                at: seen.and_then(place_of),
                 fix: seen.map(fix_of),
             }
         }
@@ -238,6 +238,16 @@ fn stall_of<'a>(
         .or_else(|| stalls().find(this))
 }
 
+/// Where to look, said as what it is: `at LINE` for the blocking line, else `(spawned at
+/// SITE)`: a spawn site is where the task was created, not the code that held the worker.
+fn place_of(f: &Finding) -> Option<String> {
+    match (&f.site, &f.spawned_at) {
+        (Some(site), _) => Some(format!("at {site}")),
+        (None, Some(spawned)) => Some(format!("(spawned at {spawned})")),
+        (None, None) => None,
+    }
+}
+
 fn fix_of(f: &Finding) -> &'static str {
     crate::detect::hints::fix_for_poll(f.cpu, f.syscall.as_deref())
 }
@@ -258,7 +268,7 @@ fn recent_stalls(app: &App) -> Status {
     let Some(worst) = where_to_look(&recent) else {
         return Status::Healthy;
     };
-    let at = worst.site.clone().or_else(|| worst.spawned_at.clone());
+    let at = place_of(worst);
     // Known to be elsewhere: another blocking line, or another spawn site where a line is not
     // known (a stall whose stack was not caught is not evidence of another line).
     let elsewhere = |f: &&Finding| match (&worst.site, &f.site) {

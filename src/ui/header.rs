@@ -55,7 +55,7 @@ pub fn status_text(app: &App) -> (String, Tone) {
         } => {
             // Who, where and what to change first, so that a narrow screen keeps them; then
             // the stalls counted there, of all the recent ones.
-            let place = at.map(|at| format!(" at {at}")).unwrap_or_default();
+            let place = at.map(|at| format!(" {at}")).unwrap_or_default();
             let s = if count == 1 { "" } else { "s" };
             let how_many = if here == count {
                 format!("{count}")
@@ -84,7 +84,7 @@ pub fn status_text(app: &App) -> (String, Tone) {
                 None => String::new(),
             };
             let who = workload.unwrap_or_else(|| format!("task {task_id}"));
-            let place = at.map(|at| format!(" at {at}")).unwrap_or_default();
+            let place = at.map(|at| format!(" {at}")).unwrap_or_default();
             let fix = fix.map(|f| format!(" {ARROW} {f}")).unwrap_or_default();
             let mut text = format!(
                 "{who} STUCK {}{place}{fix} · worker {worker}{task}",
