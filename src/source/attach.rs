@@ -148,7 +148,14 @@ impl AttachSource {
                 .context("starting the reader thread")?
         };
         Ok(AttachSource {
-            config: config_of(pid, &program, &info, duration, &binaries, &problems),
+            config: config_of(
+                pid,
+                &program,
+                &info,
+                duration,
+                binaries.executable(&modules).as_deref(),
+                &problems,
+            ),
             pid,
             program,
             begun: false,
@@ -358,13 +365,14 @@ fn explain(error: WireError, path: &Path) -> anyhow::Error {
 }
 
 /// The run an attachment is: the app's program and workers, the probe's thresholds, and no
-/// workloads of tokmon's; what keeps its frames from being named (`problems`), in its title.
+/// workloads of tokmon's; what keeps its frames from being named (`problems`), in its title;
+/// whether `executable` (the file its frames are named from) has line tables.
 fn config_of(
     pid: u32,
     program: &str,
     info: &Info,
     duration: Option<Duration>,
-    binaries: &Binaries,
+    executable: Option<&Path>,
     problems: &[String],
 ) -> RunConfig {
     let detector = DetectorSpec {
@@ -382,10 +390,9 @@ fn config_of(
         scenario.description.push_str(problem);
         scenario.description.push('.');
     }
-    // The executable of a process elsewhere is not this machine's /proc/<pid>/exe.
-    if binaries.local_pid().is_some()
-        && naming::has_line_tables(Path::new(&format!("/proc/{pid}/exe"))) == Some(false)
-    {
+    // The executable of a process elsewhere is not this machine's /proc/<pid>/exe: the copy
+    // given, if any.
+    if executable.and_then(naming::has_line_tables) == Some(false) {
         scenario.title.push_str(", built without line tables");
         scenario.description.push_str(&format!(
             " {program} was built without line tables, so its stalls name no blocking line: \

@@ -167,6 +167,23 @@ impl Binaries {
         }
     }
 
+    /// The file the app's executable is read from: its own (`/proc/<pid>/exe`, the running
+    /// image) on this machine, else the file given with its build id (the executable is the
+    /// lowest file-backed image, below the libraries).
+    pub fn executable(&self, modules: &ModuleMap) -> Option<PathBuf> {
+        if let Some(pid) = self.local_pid {
+            return Some(format!("/proc/{pid}/exe").into());
+        }
+        let exe = modules
+            .modules
+            .iter()
+            .find(|module| module.file.is_some())?;
+        match self.source_of(exe) {
+            Source::File(path) => Some(path),
+            Source::Memory | Source::None(_) => None,
+        }
+    }
+
     /// What keeps images of `modules` from being named, one sentence each (an image's file
     /// replaced or missing), one for the images no file was given for, and one for each file
     /// given that is none of the images. Reads the files' build ids (headers and notes only).
@@ -332,6 +349,15 @@ mod tests {
             .with_given(std::slice::from_ref(&this))
             .expect("readable");
         assert_eq!(given.source_of(&app), Source::File(this.clone()));
+        let one = ModuleMap {
+            modules: vec![app.clone()],
+        };
+        assert_eq!(given.executable(&one), Some(this.clone()));
+        assert_eq!(Binaries::elsewhere().executable(&one), None);
+        assert_eq!(
+            Binaries::this_machine(pid).executable(&one),
+            Some(format!("/proc/{pid}/exe").into())
+        );
         let Source::None(why) = Binaries::elsewhere().source_of(&app) else {
             panic!("nothing names it elsewhere");
         };
