@@ -29,7 +29,8 @@ pub struct Info {
 }
 
 /// The images mapped into the app: what a client needs to name captured return addresses
-/// (it reads the files itself, through `/proc/<pid>/root` on the same machine).
+/// (it reads the files itself, through `/proc/<pid>/root` on the same machine, or copies of
+/// them it is given, and uses a file only if its build id is the image's).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModuleMap {
     pub modules: Vec<Module>,
@@ -49,6 +50,9 @@ pub struct Module {
     pub bias: u64,
     /// `(address as stated in the image, name)`, sorted, for an image only in memory.
     pub symbols: Vec<(u64, String)>,
+    /// The image's GNU build id, read from the file the app mapped when it listed its images:
+    /// a file with another id is not this image (replaced since, or another build).
+    pub build_id: Option<Vec<u8>>,
 }
 
 /// Encodes a message for the wire.

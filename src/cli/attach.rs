@@ -25,6 +25,11 @@ pub struct AttachArgs {
     /// With a `tcp://` target: the file the app's probe wrote its token to.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// A copy of the app's executable or of one of its shared libraries, to name its frames
+    /// from (attached over TCP from another machine, or when the app's own file is gone); used
+    /// only for the image with the same build id. Repeat it for each file.
+    #[arg(long, value_name = "PATH")]
+    pub binary: Vec<PathBuf>,
     /// Print a report instead of opening the live dashboard.
     #[arg(long)]
     pub headless: bool,
@@ -44,7 +49,7 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
     let Some(target) = target(args.target.as_deref(), args.token_file.as_deref())? else {
         return Ok(ExitCode::SUCCESS);
     };
-    let mut source = AttachSource::connect(&target, args.duration)?;
+    let mut source = AttachSource::connect(&target, &args.binary, args.duration)?;
     let mut recorder = match &args.record {
         Some(path) => Some(Recorder::create(path, source.config(), None)?),
         None => None,

@@ -157,13 +157,18 @@ fn stall_hint(f: &Finding) -> String {
 
 /// A stack named by functions but without one `file:line`: the images had no line tables (a
 /// release build without `debug = "line-tables-only"`), so no frame could be the blocking line.
-/// A stack of unknown addresses says nothing about line tables.
+/// A stack of unknown addresses says nothing about line tables, nor one whose image's file was
+/// not used (replaced since the app started: its libc frames may still be named).
 pub(super) fn named_without_lines(f: &Finding) -> bool {
     f.site.is_none()
         && f.stack
             .iter()
             .any(|frame| !frame.function.starts_with("??"))
         && f.stack.iter().all(|frame| frame.file.is_none())
+        && !f
+            .stack
+            .iter()
+            .any(|frame| tokmon_probe::symbolize::is_withheld(&frame.function))
 }
 
 /// "worker 1 stuck 412 ms in task 17 (hasher, spawned at src/workload/hash.rs:24:13), on CPU"

@@ -1,6 +1,7 @@
 //! Another process, attached through its probe's socket: its readings become samples (their
-//! stacks named here, from its module map and its own files), and when it goes away the source
-//! says so in plain words and keeps what came before.
+//! stacks named here, from its module map and its files: its own on this machine, or copies
+//! given with `--binary`, each checked by build id), and when it goes away the source says so
+//! in plain words and keeps what came before.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use super::naming::{self, StackNames};
 use super::{Abilities, Origin, Source, State};
 use crate::run::{Command, RunConfig, Update};
 use crate::scenario::{DetectorSpec, Scenario};
+use crate::stack::Binaries;
 
 /// How long the app has to send what a client needs first (its info and module map).
 const FIRST_MESSAGES_WITHIN: Duration = Duration::from_secs(10);
@@ -71,8 +73,14 @@ pub struct AttachSource {
 
 impl AttachSource {
     /// Connects to the probe of `target`, waits for its info and module map, and reads on.
-    /// `duration` ends the attachment (as a run's duration does); `None` reads until stopped.
-    pub fn connect(target: &Target, duration: Option<Duration>) -> anyhow::Result<AttachSource> {
+    /// `binaries` are copies of the app's files (an executable, its libraries) to name its
+    /// frames from, each used for the image with its build id. `duration` ends the attachment
+    /// (as a run's duration does); `None` reads until stopped.
+    pub fn connect(
+        target: &Target,
+        binaries: &[PathBuf],
+        duration: Option<Duration>,
+    ) -> anyhow::Result<AttachSource> {
         let options = ClientOptions::default().name("tokmon");
         let mut client = match target {
             Target::Tcp { addr, token } => Client::connect_tcp(*addr, token, &options)
@@ -121,6 +129,14 @@ impl AttachSource {
                  builder after `install` replaces them; give it to the probe's builder instead"
             );
         }
+        let binaries = binaries_of(target, pid, &modules)
+            .with_given(binaries)
+            .map_err(anyhow::Error::msg)?;
+        // Said once, before anything is shown; each frame it concerns says why it is raw.
+        let problems = binaries.problems(&modules);
+        for problem in &problems {
+            eprintln!("tokmon: {program}: {problem}");
+        }
         client.set_read_timeout(Some(READ_TICK))?;
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, events) = sync_channel(EVENT_QUEUE);
@@ -132,13 +148,20 @@ impl AttachSource {
                 .context("starting the reader thread")?
         };
         Ok(AttachSource {
-            config: config_of(pid, &program, &info, duration),
+            config: config_of(
+                pid,
+                &program,
+                &info,
+                duration,
+                binaries.executable(&modules).as_deref(),
+                &problems,
+            ),
             pid,
             program,
             begun: false,
             state: State::Live,
             until: duration.map(|d| Instant::now() + d),
-            names: StackNames::of_process(pid, modules),
+            names: StackNames::of_process(binaries, modules),
             events,
             stop,
             reader: Some(reader),
@@ -288,6 +311,21 @@ fn decode(tag: u8, bytes: &[u8]) -> Result<Option<Event>, String> {
     }))
 }
 
+/// Where the app's files are read: through `/proc/<pid>/root` when it runs on this machine. A
+/// unix socket is on this machine; a TCP peer is only when it is on the loopback address and
+/// the local process `pid` is the app (its executable's build id is one of the app's images):
+/// otherwise the hello's pid is another machine's (or another namespace's).
+fn binaries_of(target: &Target, pid: u32, modules: &ModuleMap) -> Binaries {
+    match target {
+        Target::Tcp { addr, .. }
+            if !(addr.ip().is_loopback() && tokmon_probe::symbolize::runs_here(pid, modules)) =>
+        {
+            Binaries::elsewhere()
+        }
+        _ => Binaries::this_machine(pid),
+    }
+}
+
 /// The socket of `target`: a pid's, looked up where its probe listens (through its own view of
 /// the file system), or a path given.
 fn socket_of(target: &Target) -> anyhow::Result<PathBuf> {
@@ -327,8 +365,16 @@ fn explain(error: WireError, path: &Path) -> anyhow::Error {
 }
 
 /// The run an attachment is: the app's program and workers, the probe's thresholds, and no
-/// workloads of tokmon's.
-fn config_of(pid: u32, program: &str, info: &Info, duration: Option<Duration>) -> RunConfig {
+/// workloads of tokmon's; what keeps its frames from being named (`problems`), in its title;
+/// whether `executable` (the file its frames are named from) has line tables.
+fn config_of(
+    pid: u32,
+    program: &str,
+    info: &Info,
+    duration: Option<Duration>,
+    executable: Option<&Path>,
+    problems: &[String],
+) -> RunConfig {
     let detector = DetectorSpec {
         stall_threshold: Duration::from_nanos(info.stall_threshold_ns),
         long_poll_threshold: Duration::from_nanos(info.long_poll_threshold_ns),
@@ -337,7 +383,16 @@ fn config_of(pid: u32, program: &str, info: &Info, duration: Option<Duration>) -
     let mut scenario = Scenario::attached(pid, program, info.workers, detector);
     // Said once where a person looks first (the dashboard's title, the report's head); each
     // stall then says what to add (the detector sees its stack named without lines).
-    if naming::has_line_tables(Path::new(&format!("/proc/{pid}/exe"))) == Some(false) {
+    for problem in problems {
+        scenario.title.push_str("; ");
+        scenario.title.push_str(problem);
+        scenario.description.push(' ');
+        scenario.description.push_str(problem);
+        scenario.description.push('.');
+    }
+    // The executable of a process elsewhere is not this machine's /proc/<pid>/exe: the copy
+    // given, if any.
+    if executable.and_then(naming::has_line_tables) == Some(false) {
         scenario.title.push_str(", built without line tables");
         scenario.description.push_str(&format!(
             " {program} was built without line tables, so its stalls name no blocking line: \

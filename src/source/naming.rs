@@ -28,7 +28,10 @@ pub struct StackNames {
 #[derive(Debug)]
 enum Images {
     ThisProcess,
-    Of { pid: u32, modules: ModuleMap },
+    Of {
+        binaries: stack::Binaries,
+        modules: ModuleMap,
+    },
 }
 
 impl StackNames {
@@ -39,10 +42,11 @@ impl StackNames {
         }
     }
 
-    /// Names stacks captured in process `pid`, whose images `modules` lists.
-    pub fn of_process(pid: u32, modules: ModuleMap) -> StackNames {
+    /// Names stacks captured in another process, whose images `modules` lists, from the files
+    /// `binaries` finds.
+    pub fn of_process(binaries: stack::Binaries, modules: ModuleMap) -> StackNames {
         StackNames {
-            images: Images::Of { pid, modules },
+            images: Images::Of { binaries, modules },
             named: VecDeque::new(),
         }
     }
@@ -111,7 +115,7 @@ impl StackNames {
         };
         let frames = match &self.images {
             Images::ThisProcess => stack::symbolize(&raw),
-            Images::Of { pid, modules } => stack::symbolize_remote(&raw, *pid, modules),
+            Images::Of { binaries, modules } => stack::symbolize_remote(&raw, binaries, modules),
         };
         info_of(&frames, captured.capture_us)
     }

@@ -16,7 +16,7 @@ pub use tokmon_probe::stack::{
     CaptureError, RawStack, StackBounds, capture, handler_active_on, prepare, set_capture_blocked,
     supported,
 };
-pub use tokmon_probe::symbolize::Frame;
+pub use tokmon_probe::symbolize::{Binaries, Frame};
 
 /// The crate root, to shorten file paths inside it.
 const CRATE_ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -36,10 +36,10 @@ pub fn symbolize(raw: &RawStack) -> Vec<Frame> {
     tokmon_probe::symbolize::symbolize(raw, CRATE_ROOT)
 }
 
-/// Symbolizes a stack captured in another process, whose images `modules` names, reading
-/// its files as that process sees them (through `/proc/<pid>/root`).
-pub fn symbolize_remote(raw: &RawStack, pid: u32, modules: &ModuleMap) -> Vec<Frame> {
-    tokmon_probe::symbolize::symbolize_remote(raw, pid, modules, CRATE_ROOT)
+/// Symbolizes a stack captured in another process, whose images `modules` names, reading the
+/// files `binaries` finds for them, each checked by build id.
+pub fn symbolize_remote(raw: &RawStack, binaries: &Binaries, modules: &ModuleMap) -> Vec<Frame> {
+    tokmon_probe::symbolize::symbolize_remote(raw, binaries, modules, CRATE_ROOT)
 }
 
 #[cfg(test)]

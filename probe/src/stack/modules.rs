@@ -1,7 +1,8 @@
 //! The images (executable, shared libraries, vDSO) mapped into this process, read from
 //! `/proc/self/maps` and their ELF files off the signal path: their address ranges and load
 //! bias (the module map a symbolizer needs), and their `.eh_frame_hdr` / `.eh_frame` for the
-//! unwinder. Unwind tables only: no debug information is read here.
+//! unwinder, and their GNU build ids (so that a symbolizer elsewhere can tell the same file
+//! from a replaced one). Unwind tables and build ids only: no debug information is read here.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -31,6 +32,12 @@ pub struct ModuleInfo {
     pub bias: u64,
     /// Sorted `(address as stated in the image, name)` for in-memory images (the vDSO).
     pub symbols: Vec<(u64, String)>,
+    /// The image's GNU build id (`.note.gnu.build-id`), when it has one.
+    pub build_id: Option<Vec<u8>>,
+    /// The process's own executable: this process reads it through `/proc/self/exe`, the
+    /// running image even after its file is rebuilt or replaced. False in another process's
+    /// list.
+    pub exe: bool,
 }
 
 /// The images of the process at one moment, sorted by address: what turns a captured address
@@ -116,16 +123,31 @@ pub(super) fn load() -> Result<(ModuleList, StackUnwinder), String> {
 type Loaded = (ModuleInfo, framehop::Module<Vec<u8>>);
 
 fn load_file(mappings: &Mappings, path: &Path, exe_inode: Option<u64>) -> Option<Loaded> {
-    // A rebuilt or deleted executable still runs: read it through /proc/self/exe.
-    let file_path = match File::open(path) {
-        Ok(_) => path.to_path_buf(),
-        Err(_) if exe_inode == Some(mappings.inode) => PathBuf::from("/proc/self/exe"),
-        Err(_) => return None,
+    use std::os::unix::fs::MetadataExt;
+    // A file deleted or replaced since it was mapped (a rebuilt executable still runs) is not
+    // the image: its unwind tables and build id would be another program's. The executable is
+    // still read through /proc/self/exe, a library through its mapping's own entry.
+    let mapped = |file: &File| {
+        file.metadata()
+            .is_ok_and(|meta| meta.ino() == mappings.inode)
     };
-    let file = File::open(&file_path).ok()?;
+    let (file, file_path) = match File::open(path) {
+        Ok(file) if mapped(&file) => (file, path.to_path_buf()),
+        _ if exe_inode == Some(mappings.inode) => {
+            let exe = PathBuf::from("/proc/self/exe");
+            (File::open(&exe).ok()?, exe)
+        }
+        _ => {
+            let &(start, end, _) = mappings.ranges.first()?;
+            let entry = PathBuf::from(format!("/proc/self/map_files/{start:x}-{end:x}"));
+            let file = File::open(&entry).ok().filter(mapped)?;
+            (file, entry)
+        }
+    };
     let cache = ReadCache::new(file);
     let object = object::File::parse(&cache).ok()?;
-    let (info, module) = describe(mappings, &object, Some(file_path))?;
+    let (mut info, module) = describe(mappings, &object, Some(file_path))?;
+    info.exe = exe_inode == Some(mappings.inode);
     Some((info, module))
 }
 
@@ -184,6 +206,8 @@ fn describe<'data, R: ReadRef<'data>>(
         avma: start..end,
         bias,
         symbols: Vec::new(),
+        build_id: object.build_id().ok().flatten().map(<[u8]>::to_vec),
+        exe: false,
     };
     Some((info, module))
 }
@@ -217,6 +241,7 @@ impl From<&ModuleList> for crate::protocol::ModuleMap {
                     end: m.avma.end,
                     bias: m.bias,
                     symbols: m.symbols.clone(),
+                    build_id: m.build_id.clone(),
                 })
                 .collect(),
         }

@@ -12,6 +12,7 @@ use addr2line::gimli::{self, EndianSlice, RunTimeEndian};
 use memmap2::Mmap;
 use object::{Object, ObjectSection, SymbolMap, SymbolMapName};
 
+use super::binaries::{self, Verdict};
 use crate::stack::{ModuleInfo, ModuleList};
 
 /// Debug info as `addr2line` reads it: slices of a mapped file, kept for the process's life.
@@ -66,8 +67,16 @@ impl Symbolizer {
         };
         let module = list.find(probe)?;
         let stated = probe.wrapping_sub(module.bias);
-        let named = match &module.file {
-            Some(file) => self.named_in(file, stated),
+        // This process's executable is read as it runs, not as its file is now.
+        let file = match &module.file {
+            Some(_) if module.exe => Some(Path::new("/proc/self/exe")),
+            file => file.as_deref(),
+        };
+        let named = match file {
+            Some(file) => match self.named_in(module, file, stated) {
+                Ok(named) => named,
+                Err(why) => return Some(vec![unnamed(address, &why)]),
+            },
             None => Named {
                 frames: Vec::new(),
                 symbol: memory_symbol(module, stated),
@@ -78,15 +87,23 @@ impl Symbolizer {
             frames.push((None, None, None));
         }
         let outer = frames.len() - 1;
+        // A library's function named by its symbol table alone says which library it is in.
+        let library = is_library(&module.name).then(|| short_name(&module.name));
         Some(
             frames
                 .into_iter()
                 .enumerate()
                 .map(|(index, (function, file, line))| RawFrame {
                     address,
-                    function: function
+                    function: match function
                         .or_else(|| (index == outer).then(|| named.symbol.clone()).flatten())
-                        .unwrap_or_else(|| format!("?? ({})", short_name(&module.name))),
+                    {
+                        Some(function) => match library {
+                            Some(library) if file.is_none() => format!("{function} ({library})"),
+                            _ => function,
+                        },
+                        None => format!("?? ({})", short_name(&module.name)),
+                    },
                     file,
                     line,
                     inlined: index != outer,
@@ -104,16 +121,30 @@ impl Symbolizer {
             .for_each(Image::release_pages);
     }
 
-    /// The frames at `stated` in the image file `file`, from the cache or its debug info.
-    fn named_in(&mut self, file: &Path, stated: u64) -> Named {
-        let key = (file.to_path_buf(), stated);
-        if let Some(named) = self.named.get(&key) {
-            return named.clone();
-        }
+    /// The frames at `stated` in the image file `file`, from the cache or its debug info; why
+    /// not, when the file is not `module`'s image (another build id).
+    fn named_in(&mut self, module: &ModuleInfo, file: &Path, stated: u64) -> Result<Named, String> {
         let image = self
             .images
             .entry(file.to_path_buf())
             .or_insert_with(|| Image::open(file));
+        let on_disk = image.as_ref().map(|image| image.build_id.as_deref());
+        match binaries::compare(module.build_id.as_deref(), on_disk) {
+            Verdict::Same | Verdict::Unchecked => {}
+            Verdict::Replaced { .. } => {
+                return Err(format!(
+                    "{}: replaced since the app started, build id differs",
+                    short_name(&module.name)
+                ));
+            }
+            Verdict::Missing => {
+                return Err(format!("{}: cannot be read", file.display()));
+            }
+        }
+        let key = (file.to_path_buf(), stated);
+        if let Some(named) = self.named.get(&key) {
+            return Ok(named.clone());
+        }
         let named = match image {
             Some(image) => image.name(stated),
             None => Named {
@@ -125,8 +156,24 @@ impl Symbolizer {
             self.named.clear();
         }
         self.named.insert(key, named.clone());
-        named
+        Ok(named)
     }
+}
+
+/// The one frame of an address that is not named, and why.
+pub(super) fn unnamed(address: u64, why: &str) -> RawFrame {
+    RawFrame {
+        address,
+        function: super::withheld_function(address, why),
+        file: None,
+        line: None,
+        inlined: false,
+    }
+}
+
+/// A shared library's file name (`libc.so.6`, `ld-linux-x86-64.so.2`), not an executable's.
+fn is_library(name: &str) -> bool {
+    short_name(name).contains(".so")
 }
 
 /// One image file, mapped: its DWARF sections, which unit holds which addresses, the units
@@ -144,6 +191,8 @@ struct Image {
     /// All units at once, only for an image without `.debug_aranges` to find them by.
     whole: Option<Option<addr2line::Context<Slice>>>,
     symbols: Option<SymbolMap<SymbolMapName<'static>>>,
+    /// Its GNU build id, to tell it from the image the app mapped.
+    build_id: Option<Vec<u8>>,
 }
 
 impl Image {
@@ -184,6 +233,7 @@ impl Image {
         })
         .ok()?;
         let ranges = unit_ranges(aranges, endian);
+        let build_id = object.build_id().ok().flatten().map(<[u8]>::to_vec);
         Some(Image {
             map,
             object,
@@ -194,6 +244,7 @@ impl Image {
             units: HashMap::new(),
             whole: None,
             symbols: None,
+            build_id,
         })
     }
 
@@ -325,5 +376,5 @@ fn memory_symbol(module: &ModuleInfo, stated: u64) -> Option<String> {
 }
 
 fn short_name(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
+    binaries::short_name(name)
 }

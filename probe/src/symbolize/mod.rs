@@ -7,6 +7,9 @@
 //! parses the compilation unit that holds the address (a few ms to a few hundred, a few MB);
 //! nothing is read before the first lookup, and resolved addresses are cached.
 //!
+//! Another process's images are named from files checked by build id ([`Binaries`]): a file
+//! that is not the image the app mapped names nothing, and its frames say why.
+//!
 //! Only Linux x86-64 is supported; elsewhere frames are unknown addresses.
 
 use std::fmt;
@@ -14,8 +17,11 @@ use std::fmt;
 use crate::protocol::ModuleMap;
 use crate::stack::RawStack;
 
+mod binaries;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod dwarf;
+
+pub use binaries::{Binaries, Verdict, build_id_of, compare, replaced_text, runs_here};
 
 /// One symbolized frame, innermost first. An address with inlined calls gives several frames:
 /// the inlined ones (`inlined: true`) first, then the function that holds the code.
@@ -127,6 +133,18 @@ pub fn blocking_site<'f>(frames: &'f [Frame], skip_files: &[&str]) -> Option<&'f
     })
 }
 
+/// Whether a frame's function says its image's file was not used to name it (replaced since
+/// the app started, unreadable, not given): `?? (0x…; why)`, as the symbolizer writes it. Such
+/// a stack says nothing about the build's line tables.
+pub fn is_withheld(function: &str) -> bool {
+    function.starts_with("?? (0x") && function.contains("; ")
+}
+
+/// The function of a frame withheld for `why`, as [`is_withheld`] knows it.
+fn withheld_function(address: u64, why: &str) -> String {
+    format!("?? ({address:#x}; {why})")
+}
+
 /// A frame no image holds, or that nothing could name.
 fn unknown(address: u64) -> Frame {
     Frame {
@@ -143,7 +161,10 @@ fn unknown(address: u64) -> Frame {
 mod imp {
     use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-    use super::dwarf::Symbolizer;
+    use std::collections::HashMap;
+
+    use super::binaries::{Binaries, Source};
+    use super::dwarf::{Symbolizer, unnamed};
     use super::{Frame, ModuleMap, RawStack, is_app, shorten, unknown};
     use crate::stack::{MODULES_REFRESH_EVERY, ModuleInfo, ModuleList, module_list};
 
@@ -157,12 +178,21 @@ mod imp {
         let Ok(list) = module_list(false) else {
             return raw.addresses.iter().map(|&a| unknown(a)).collect();
         };
-        symbolize_in(raw, list, root, Some(|| module_list(true).ok()))
+        symbolize_in(
+            raw,
+            list,
+            &HashMap::new(),
+            root,
+            Some(|| module_list(true).ok()),
+        )
     }
 
+    /// `unnamed`: why the image that starts at an address names nothing, for images no file
+    /// here stands for.
     fn symbolize_in(
         raw: &RawStack,
         mut list: Arc<ModuleList>,
+        unnamed_images: &HashMap<u64, String>,
         root: &str,
         fresh: Option<impl Fn() -> Option<Arc<ModuleList>>>,
     ) -> Vec<Frame> {
@@ -171,6 +201,18 @@ mod imp {
         let mut frames = Vec::new();
         for (index, &address) in raw.addresses.iter().enumerate() {
             let exact = index == 0;
+            let probe = if exact {
+                address
+            } else {
+                address.saturating_sub(1)
+            };
+            if let Some(why) = list
+                .find(probe)
+                .and_then(|module| unnamed_images.get(&module.avma.start))
+            {
+                frames.push(classified(unnamed(address, why), root));
+                continue;
+            }
             let mut found = symbolizer.frames(&list, address, exact);
             if found.is_none()
                 && list.loaded_at.elapsed() >= MODULES_REFRESH_EVERY
@@ -180,20 +222,11 @@ mod imp {
                 found = symbolizer.frames(&list, address, exact);
             }
             match found {
-                Some(raw_frames) => frames.extend(raw_frames.into_iter().map(|raw| {
-                    // Classified on the full path: a shortened registry path no longer says
-                    // it is a dependency.
-                    let app = is_app(raw.file.as_deref(), &raw.function);
-                    let file = raw.file.map(|file| shorten(file, root));
-                    Frame {
-                        address: raw.address,
-                        function: raw.function,
-                        file,
-                        line: raw.line,
-                        inlined: raw.inlined,
-                        app,
-                    }
-                })),
+                Some(raw_frames) => frames.extend(
+                    raw_frames
+                        .into_iter()
+                        .map(|raw_frame| classified(raw_frame, root)),
+                ),
                 None => frames.push(unknown(address)),
             }
         }
@@ -201,22 +234,50 @@ mod imp {
         frames
     }
 
+    fn classified(raw: super::dwarf::RawFrame, root: &str) -> Frame {
+        // Classified on the full path: a shortened registry path no longer says it is a
+        // dependency.
+        let app = is_app(raw.file.as_deref(), &raw.function);
+        let file = raw.file.map(|file| shorten(file, root));
+        Frame {
+            address: raw.address,
+            function: raw.function,
+            file,
+            line: raw.line,
+            inlined: raw.inlined,
+            app,
+        }
+    }
+
     pub fn symbolize_remote(
         raw: &RawStack,
-        pid: u32,
+        binaries: &Binaries,
         modules: &ModuleMap,
         root: &str,
     ) -> Vec<Frame> {
+        let mut unnamed_images = HashMap::new();
         let list = ModuleList {
             modules: modules
                 .modules
                 .iter()
-                .map(|m| ModuleInfo {
-                    name: m.name.clone(),
-                    file: m.file.as_deref().map(|file| seen_from_here(pid, file)),
-                    avma: m.start..m.end,
-                    bias: m.bias,
-                    symbols: m.symbols.clone(),
+                .map(|m| {
+                    let file = match binaries.source_of(m) {
+                        Source::File(path) => Some(path),
+                        Source::Memory => None,
+                        Source::None(why) => {
+                            unnamed_images.insert(m.start, why);
+                            None
+                        }
+                    };
+                    ModuleInfo {
+                        name: m.name.clone(),
+                        file,
+                        avma: m.start..m.end,
+                        bias: m.bias,
+                        symbols: m.symbols.clone(),
+                        build_id: m.build_id.clone(),
+                        exe: false,
+                    }
                 })
                 .collect(),
             loaded_at: std::time::Instant::now(),
@@ -224,23 +285,16 @@ mod imp {
         symbolize_in(
             raw,
             Arc::new(list),
+            &unnamed_images,
             root,
             None::<fn() -> Option<Arc<ModuleList>>>,
         )
-    }
-
-    /// A file of process `pid`, as this process can open it.
-    fn seen_from_here(pid: u32, file: &str) -> std::path::PathBuf {
-        match file.strip_prefix("/proc/self/") {
-            Some(rest) => format!("/proc/{pid}/{rest}").into(),
-            None => format!("/proc/{pid}/root/{}", file.trim_start_matches('/')).into(),
-        }
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 mod imp {
-    use super::{Frame, ModuleMap, RawStack, unknown};
+    use super::{Binaries, Frame, ModuleMap, RawStack, unknown};
 
     pub fn symbolize(raw: &RawStack, _root: &str) -> Vec<Frame> {
         raw.addresses.iter().map(|&a| unknown(a)).collect()
@@ -248,7 +302,7 @@ mod imp {
 
     pub fn symbolize_remote(
         raw: &RawStack,
-        _pid: u32,
+        _binaries: &Binaries,
         _modules: &ModuleMap,
         root: &str,
     ) -> Vec<Frame> {
@@ -264,9 +318,16 @@ pub fn symbolize(raw: &RawStack, root: &str) -> Vec<Frame> {
 }
 
 /// Symbolizes a stack captured in another process, whose images `modules` names, reading
-/// its files as that process sees them (through `/proc/<pid>/root`).
-pub fn symbolize_remote(raw: &RawStack, pid: u32, modules: &ModuleMap, root: &str) -> Vec<Frame> {
-    imp::symbolize_remote(raw, pid, modules, root)
+/// the files `binaries` finds for them (the process's own through `/proc/<pid>/root` on this
+/// machine, copies given by build id). A frame in an image no file stands for, or whose file
+/// has another build id, stays a raw address and says why.
+pub fn symbolize_remote(
+    raw: &RawStack,
+    binaries: &Binaries,
+    modules: &ModuleMap,
+    root: &str,
+) -> Vec<Frame> {
+    imp::symbolize_remote(raw, binaries, modules, root)
 }
 
 #[cfg(test)]

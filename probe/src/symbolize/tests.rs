@@ -95,6 +95,15 @@ fn classifies_std_dependencies_the_probe_and_libc_as_not_app() {
 }
 
 #[test]
+fn a_frame_withheld_for_its_file_is_told_from_an_unknown_one() {
+    let why = withheld_function(0x55d0, "app: replaced since the app started");
+    assert!(is_withheld(&why), "{why}");
+    assert!(!is_withheld(&unknown(0x55d0).function));
+    assert!(!is_withheld("?? (libc.so.6)"));
+    assert!(!is_withheld("clock_nanosleep (libc.so.6)"));
+}
+
+#[test]
 fn blocking_site_is_the_first_app_frame_outside_the_skipped_files() {
     let frames = vec![
         frame("read", None, false),
@@ -161,6 +170,15 @@ fn names_a_sleeping_threads_own_function_and_line() {
         frames
             .iter()
             .any(|f| f.function.starts_with("std::") && f.function.ends_with("::sleep") && !f.app),
+        "{text:#?}"
+    );
+    // The sleep's innermost frames are libc's (no debug info there): named from its symbol
+    // table, with the library's name.
+    assert!(
+        frames.iter().any(|f| f.function.ends_with("(libc.so.6)")
+            && !f.function.starts_with("??")
+            && f.function.len() > "(libc.so.6)".len() + 1
+            && !f.app),
         "{text:#?}"
     );
     drop(done_tx);

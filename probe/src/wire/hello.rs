@@ -16,7 +16,8 @@ pub const MAGIC: [u8; 6] = *b"TOKMON";
 ///
 /// 2: a worker's CPU time in each reading (`ProbeWorker::cpu_ns`).
 /// 3: the spawn-site table in each reading (`ProbeSample::sites`, `sites_other`).
-pub const PROTOCOL: Version = Version { major: 3, minor: 0 };
+/// 4: each image's build id in the module map (`protocol::Module::build_id`).
+pub const PROTOCOL: Version = Version { major: 4, minor: 0 };
 
 /// Bytes before a hello's postcard body: the magic, then major and minor (u16, little-endian).
 /// They never change, so that a peer of any version can say which version the other speaks.
