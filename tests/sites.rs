@@ -73,6 +73,18 @@ fn runtime_threads_sched() -> BTreeMap<i32, (u64, u64)> {
 impl Window {
     fn observe(&mut self, model: &Model) {
         self.workers = model.workers.len();
+        // Every site, at every sample: never busier than the workers could be.
+        let capacity = model.elapsed_ns * self.workers as u64;
+        for site in &model.sites.sites {
+            assert!(
+                site.busy_ns <= capacity,
+                "{} busy {} ns in {} ns of {} workers",
+                site.site,
+                site.busy_ns,
+                model.elapsed_ns,
+                self.workers
+            );
+        }
         let now = model.now_ns();
         if self.from.is_some()
             && self.to.is_none()

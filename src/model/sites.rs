@@ -331,7 +331,7 @@ impl SitesModel {
         for site in &mut self.sites {
             site.running_ns = 0;
         }
-        if now.sites.is_empty() {
+        if now.sites.is_empty() || now.in_flight.is_empty() {
             return;
         }
         let in_table: std::collections::HashSet<&str> =
