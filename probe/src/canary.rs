@@ -4,13 +4,30 @@
 //! It is the one piece of tokmon that runs on the measured runtime, on purpose: it must wait
 //! in the same queues as the workloads. It costs one timer wake-up per period.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::CoarseClock;
+use tokio::runtime::Handle;
+
+use super::{CoarseClock, LabelGuard};
 
 /// How often the canary asks for a timer.
 pub const CANARY_PERIOD: Duration = Duration::from_millis(10);
+
+/// The label of the canary's spawn site: the app's developer, reading the site table, sees the
+/// probe's one task on their runtime named as such, not as one of theirs.
+pub const CANARY_LABEL: &str = "tokmon-probe canary";
+
+/// Spawns the canary's `task` on `handle`, labelled [`CANARY_LABEL`] through the naming API the
+/// app uses for its own tasks. The task should hold a [`crate::LabelRelease`], so that the
+/// task's label is forgotten with it.
+pub fn spawn_labelled(handle: &Handle, task: impl Future<Output = ()> + Send + 'static) {
+    let label: Arc<str> = Arc::from(CANARY_LABEL);
+    let _label = LabelGuard::set(&label);
+    drop(handle.spawn(task));
+}
 
 /// What the canary has seen; written by the canary task, read by the monitor.
 #[derive(Debug, Default)]

@@ -7,18 +7,7 @@ use super::App;
 use crate::model::SiteModel;
 use crate::model::sites::SitePoll;
 
-/// What the rows are sorted by; each key sorts highest first (the name: alphabetically).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SiteSort {
-    #[default]
-    Busy,
-    Polls,
-    Spawns,
-    MaxPoll,
-    LongPolls,
-    Stalls,
-    Name,
-}
+pub use crate::model::sites::SiteSort;
 
 impl SiteSort {
     /// The key that picks this sort, and the column header it marks.
@@ -121,24 +110,7 @@ fn shown<'a>(app: &'a App, view: &SitesView) -> Vec<&'a SiteModel> {
         .iter()
         .filter(|s| matches(s, &view.filter))
         .collect();
-    let key = |s: &SiteModel| -> f64 {
-        match view.sort {
-            SiteSort::Busy => s.busy_share(),
-            SiteSort::Polls => s.polls_per_sec(),
-            SiteSort::Spawns => s.spawns_per_sec(),
-            SiteSort::MaxPoll => s.max_poll_ns as f64,
-            SiteSort::LongPolls => s.long_polls as f64,
-            SiteSort::Stalls => s.stalls as f64,
-            SiteSort::Name => 0.0,
-        }
-    };
-    sites.sort_by(|a, b| match view.sort {
-        SiteSort::Name => a.site.cmp(&b.site),
-        _ => key(b)
-            .total_cmp(&key(a))
-            .then_with(|| b.busy_share().total_cmp(&a.busy_share()))
-            .then_with(|| a.site.cmp(&b.site)),
-    });
+    sites.sort_by(|a, b| view.sort.compare(*a, *b));
     sites
 }
 

@@ -262,7 +262,9 @@ impl Model {
                 model.setting = counters.setting.clone();
             }
             if let Some(probe) = &sample.probe {
-                self.sites.baseline(probe);
+                // The probe's first reading: its counts began with the run.
+                self.sites
+                    .baseline(probe, (sample.seq == 0).then_some(sample.elapsed_ns));
             }
             self.last = Some(sample);
             return;

@@ -2,6 +2,7 @@
 //! long polls and stalls are exact; polls, busy time and the histogram are the probe's
 //! estimates (one poll in N timed precisely, busy time on the coarse clock).
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 
 use super::{Series, delta};
@@ -31,6 +32,8 @@ struct Interval {
     ns: u64,
     spawns: u64,
     polls: u64,
+    /// The busy time credited to the interval (the site's `busy_ns` is the sum of these).
+    busy_ns: u64,
 }
 
 /// One long poll or stall of a site, for its detail.
@@ -49,11 +52,14 @@ pub struct SiteModel {
     /// `file:line:col`, or [`OTHER`].
     pub site: String,
     pub label: Option<String>,
-    /// Since the baseline. Exact.
+    /// Since the probe counted them: from its start when the run began with it (a scenario
+    /// run; a recording of one), else since the baseline (an attachment to a running app).
+    /// Exact.
     pub spawns: u64,
     /// Since the baseline. Estimated.
     pub polls: u64,
-    /// Since the baseline. Estimated (coarse clock).
+    /// Since the baseline: the sum of what each interval was credited, finished polls and the
+    /// elapsed part of those still running. Estimated (coarse clock).
     pub busy_ns: u64,
     /// Polls per duration bucket since the baseline (estimated, long ones exact).
     pub buckets: Vec<u64>,
@@ -76,8 +82,14 @@ pub struct SiteModel {
     intervals: VecDeque<Interval>,
     /// The site's counters in the previous sample, to take deltas from.
     last: Option<SiteCounters>,
-    /// Whether the site's row is in the latest sample's table.
-    seen_now: bool,
+    /// Time of the site's finished polls since the baseline, as the table says.
+    finished_ns: u64,
+    /// The elapsed part of the site's polls running at the latest reading.
+    running_ns: u64,
+    /// The elapsed part of the polls running at the baseline: before the run, never credited.
+    before_ns: u64,
+    /// This interval's counts, while a reading is folded.
+    pending: Interval,
 }
 
 impl SiteModel {
@@ -109,6 +121,15 @@ impl SiteModel {
     /// Busy share over the last second or so.
     pub fn busy_share(&self) -> f64 {
         self.busy.recent_mean(RATE_INTERVALS).unwrap_or(0.0)
+    }
+
+    /// Closes the pending interval into the rate window.
+    fn push_interval(&mut self) {
+        if self.intervals.len() == RATE_INTERVALS {
+            self.intervals.pop_front();
+        }
+        self.intervals.push_back(self.pending);
+        self.pending = Interval::default();
     }
 
     fn note(&mut self, poll: SitePoll) {
@@ -157,34 +178,51 @@ impl SitesModel {
         }
     }
 
+    /// Whether a site not followed yet would go past the bound.
+    fn overflows(&self, name: &str) -> bool {
+        !self.index.contains_key(name) && self.sites.len() >= MAX_MODEL_SITES && name != OTHER
+    }
+
+    /// The index of the site named `name`, made if new (past the bound: the `other` row's).
+    fn row(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let name = if self.overflows(name) { OTHER } else { name };
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        self.sites.push(SiteModel::new(name));
+        self.index.insert(name.to_owned(), self.sites.len() - 1);
+        self.sites.len() - 1
+    }
+
     /// The site named `name`, made if new (past the bound: the `other` row).
     fn site_mut(&mut self, name: &str) -> &mut SiteModel {
-        let i = match self.index.get(name) {
-            Some(&i) => i,
-            None if self.sites.len() < MAX_MODEL_SITES || name == OTHER => {
-                self.sites.push(SiteModel::new(name));
-                self.index.insert(name.to_owned(), self.sites.len() - 1);
-                self.sites.len() - 1
-            }
-            None => return self.site_mut(OTHER),
-        };
+        let i = self.row(name);
         &mut self.sites[i]
     }
 
-    /// The baseline's table: deltas count from it.
-    pub fn baseline(&mut self, now: &ProbeSample) {
-        for counters in &now.sites {
-            if !self.index.contains_key(&counters.site)
-                && self.sites.len() >= MAX_MODEL_SITES
-                && counters.site != OTHER
+    /// The baseline's table: polls and busy time count from it. `began_ns` is the baseline's
+    /// time when the probe began counting with the run (its first reading: a scenario run, an
+    /// app attached to as it started): the spawns it counted are then the run's, made in the
+    /// `began_ns` before the baseline. Otherwise (an app attached to later) they came before
+    /// the run, and spawns count from the baseline too.
+    pub fn baseline(&mut self, now: &ProbeSample, began_ns: Option<u64>) {
+        for site in &mut self.sites {
+            site.pending = Interval::default();
+        }
+        self.take_table(now, Some(began_ns.is_some()));
+        self.take_running(now);
+        for site in &mut self.sites {
+            // Polls already running: their part so far is before the run.
+            site.before_ns = site.running_ns;
+            if let Some(ns) = began_ns
+                && site.pending.spawns > 0
             {
-                self.overflow_last
-                    .insert(counters.site.clone(), counters.clone());
-                continue;
+                site.pending.ns = ns;
+                site.push_interval();
             }
-            let site = self.site_mut(&counters.site);
-            site.label.clone_from(&counters.label);
-            site.last = Some(counters.clone());
         }
     }
 
@@ -193,76 +231,28 @@ impl SitesModel {
         self.samples += 1;
         self.other_sites = now.sites_other;
         for site in &mut self.sites {
-            site.seen_now = false;
             site.max_poll_ns = 0;
             site.max_poll_exact = false;
+            site.pending = Interval::default();
         }
-        for counters in &now.sites {
-            let zero = SiteCounters::default();
-            let overflow = !self.index.contains_key(&counters.site)
-                && self.sites.len() >= MAX_MODEL_SITES
-                && counters.site != OTHER;
-            let previous = if overflow {
-                self.overflow_last
-                    .insert(counters.site.clone(), counters.clone())
-            } else {
-                None
-            };
-            let site = self.site_mut(&counters.site);
-            site.seen_now = true;
-            if counters.label.is_some() && !overflow {
-                site.label.clone_from(&counters.label);
-            }
-            let before = if overflow {
-                previous.as_ref().unwrap_or(&zero)
-            } else {
-                site.last.as_ref().unwrap_or(&zero)
-            };
-            let spawns = delta(before.spawns, counters.spawns);
-            let polls = delta(before.polls, counters.polls);
-            // Like a worker's: a running poll's time is never in the table, so no take-back.
-            let busy = delta(before.busy_ns, counters.busy_ns);
-            site.spawns += spawns;
-            site.polls += polls;
-            site.busy_ns += busy;
-            if site.buckets.len() < counters.buckets.len() {
-                site.buckets.resize(counters.buckets.len(), 0);
-            }
-            for (i, &n) in counters.buckets.iter().enumerate() {
-                let added = delta(before.buckets.get(i).copied().unwrap_or(0), n);
-                site.buckets[i] += added;
-                if added > 0 {
-                    site.max_poll_ns = site.max_poll_ns.max(bucket_floor_ns(i));
-                }
-            }
-            if interval_ns > 0 && !overflow {
-                let capacity = interval_ns as f64 * workers.max(1) as f64;
-                site.busy.push((busy as f64 / capacity).clamp(0.0, 1.0));
-                if site.intervals.len() == RATE_INTERVALS {
-                    site.intervals.pop_front();
-                }
-                site.intervals.push_back(Interval {
-                    ns: interval_ns,
-                    spawns,
-                    polls,
-                });
-            }
-            if !overflow {
-                site.last = Some(counters.clone());
-            }
-        }
+        self.take_table(now, None);
+        self.take_running(now);
         if interval_ns > 0 {
-            // A site absent from this reading's table (the table holds every site with a
-            // count, so one absent has none yet): nothing this interval.
-            for site in self.sites.iter_mut().filter(|s| !s.seen_now) {
-                site.busy.push(0.0);
-                if site.intervals.len() == RATE_INTERVALS {
-                    site.intervals.pop_front();
-                }
-                site.intervals.push_back(Interval {
-                    ns: interval_ns,
-                    ..Interval::default()
-                });
+            let capacity = interval_ns.saturating_mul(workers.max(1) as u64);
+            for site in &mut self.sites {
+                // What the table and the running polls say the site has been busy, less what
+                // was credited already: a poll's running part is credited while it runs, and
+                // only the rest of it when its whole time reaches the table. Never negative,
+                // never more than the workers had; a poll that ends shorter than it was
+                // credited (or moved off its worker) owes nothing until the site catches up.
+                let owed = (site.finished_ns + site.running_ns)
+                    .saturating_sub(site.before_ns + site.busy_ns);
+                let busy = owed.min(capacity);
+                site.busy_ns += busy;
+                site.busy.push(busy as f64 / capacity as f64);
+                site.pending.ns = interval_ns;
+                site.pending.busy_ns = busy;
+                site.push_interval();
             }
         }
         for poll in now.in_flight.iter().filter(|p| !p.worker_moved) {
@@ -282,6 +272,79 @@ impl SitesModel {
         let samples = self.samples;
         self.running_stalls
             .retain(|_, seen| samples.saturating_sub(*seen) < FORGET_AFTER_SAMPLES);
+    }
+
+    /// Takes the reading's table: what each site did since the previous reading, into its
+    /// totals and its pending interval. At the baseline (`Some(spawns_too)`) only the counters
+    /// are kept, and the spawns counted too when `spawns_too`.
+    fn take_table(&mut self, now: &ProbeSample, baseline: Option<bool>) {
+        let zero = SiteCounters::default();
+        for counters in &now.sites {
+            let overflow = self.overflows(&counters.site);
+            let previous = if overflow {
+                self.overflow_last
+                    .insert(counters.site.clone(), counters.clone())
+            } else {
+                None
+            };
+            let site = self.site_mut(&counters.site);
+            if counters.label.is_some() && !overflow {
+                site.label.clone_from(&counters.label);
+            }
+            let before = match (overflow, baseline) {
+                (_, Some(_)) => &zero,
+                (true, None) => previous.as_ref().unwrap_or(&zero),
+                (false, None) => site.last.as_ref().unwrap_or(&zero),
+            };
+            let spawns = delta(before.spawns, counters.spawns);
+            if baseline.is_none_or(|spawns_too| spawns_too) {
+                site.spawns += spawns;
+                site.pending.spawns += spawns;
+            }
+            if baseline.is_none() {
+                let polls = delta(before.polls, counters.polls);
+                site.polls += polls;
+                site.pending.polls += polls;
+                // A running poll's time is never in the table: it only grows.
+                site.finished_ns += delta(before.busy_ns, counters.busy_ns);
+                if site.buckets.len() < counters.buckets.len() {
+                    site.buckets.resize(counters.buckets.len(), 0);
+                }
+                for (i, &n) in counters.buckets.iter().enumerate() {
+                    let added = delta(before.buckets.get(i).copied().unwrap_or(0), n);
+                    site.buckets[i] += added;
+                    if added > 0 {
+                        site.max_poll_ns = site.max_poll_ns.max(bucket_floor_ns(i));
+                    }
+                }
+            }
+            if !overflow {
+                site.last = Some(counters.clone());
+            }
+        }
+    }
+
+    /// The elapsed part of the polls running now, per site: each to the row its whole time
+    /// will reach in the table when it ends (a site past the probe's bound: `other`). A
+    /// reading without a table (an older recording) credits none.
+    fn take_running(&mut self, now: &ProbeSample) {
+        for site in &mut self.sites {
+            site.running_ns = 0;
+        }
+        if now.sites.is_empty() || now.in_flight.is_empty() {
+            return;
+        }
+        let in_table: std::collections::HashSet<&str> =
+            now.sites.iter().map(|s| s.site.as_str()).collect();
+        for poll in now.in_flight.iter().filter(|p| !p.worker_moved) {
+            let name = poll
+                .spawned_at
+                .as_deref()
+                .filter(|s| in_table.contains(s))
+                .unwrap_or(OTHER);
+            let site = self.site_mut(name);
+            site.running_ns = site.running_ns.saturating_add(poll.duration_ns);
+        }
     }
 
     fn fold_poll(&mut self, poll: &PollRecord) {
@@ -332,11 +395,345 @@ impl SitesModel {
     /// The sites sorted by busy share over the last second, highest first.
     pub fn by_busy(&self) -> Vec<&SiteModel> {
         let mut sites: Vec<&SiteModel> = self.sites.iter().collect();
-        sites.sort_by(|a, b| {
-            b.busy_share()
-                .total_cmp(&a.busy_share())
-                .then(a.site.cmp(&b.site))
-        });
+        sites.sort_by(|a, b| SiteSort::Busy.compare(*a, *b));
         sites
+    }
+}
+
+/// What a site table is sorted by. One order per key, which the view, the model and the report
+/// all use: highest first (the name: A to Z), ties by busy share, then by name, so that equal
+/// rows keep their places from one frame to the next.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SiteSort {
+    #[default]
+    Busy,
+    Polls,
+    Spawns,
+    MaxPoll,
+    LongPolls,
+    Stalls,
+    Name,
+}
+
+/// A site's figures as a table sorts them: the view's (the last second) or the report's (the
+/// run).
+pub trait SiteFigures {
+    fn name(&self) -> &str;
+    /// Share of the workers' time, 0..=1.
+    fn busy(&self) -> f64;
+    fn polls_per_sec(&self) -> f64;
+    fn spawns_per_sec(&self) -> f64;
+    fn max_poll_ns(&self) -> u64;
+    fn long_polls(&self) -> u64;
+    fn stalls(&self) -> u64;
+}
+
+impl SiteFigures for SiteModel {
+    fn name(&self) -> &str {
+        &self.site
+    }
+    fn busy(&self) -> f64 {
+        self.busy_share()
+    }
+    fn polls_per_sec(&self) -> f64 {
+        SiteModel::polls_per_sec(self)
+    }
+    fn spawns_per_sec(&self) -> f64 {
+        SiteModel::spawns_per_sec(self)
+    }
+    fn max_poll_ns(&self) -> u64 {
+        self.max_poll_ns
+    }
+    fn long_polls(&self) -> u64 {
+        self.long_polls
+    }
+    fn stalls(&self) -> u64 {
+        self.stalls
+    }
+}
+
+impl SiteSort {
+    /// The order of this key.
+    pub fn compare<S: SiteFigures + ?Sized>(self, a: &S, b: &S) -> Ordering {
+        let first = match self {
+            SiteSort::Busy => Ordering::Equal,
+            SiteSort::Polls => b.polls_per_sec().total_cmp(&a.polls_per_sec()),
+            SiteSort::Spawns => b.spawns_per_sec().total_cmp(&a.spawns_per_sec()),
+            SiteSort::MaxPoll => b.max_poll_ns().cmp(&a.max_poll_ns()),
+            SiteSort::LongPolls => b.long_polls().cmp(&a.long_polls()),
+            SiteSort::Stalls => b.stalls().cmp(&a.stalls()),
+            SiteSort::Name => return a.name().cmp(b.name()),
+        };
+        first
+            .then_with(|| b.busy().total_cmp(&a.busy()))
+            .then_with(|| a.name().cmp(b.name()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::CpuUse;
+
+    const MS: u64 = 1_000_000;
+    const HASH: &str = "src/hash.rs:40:9";
+
+    fn counters(site: &str, spawns: u64, busy_ms: u64) -> SiteCounters {
+        SiteCounters {
+            site: site.to_owned(),
+            label: Some("hasher".to_owned()),
+            spawns,
+            polls: 0,
+            busy_ns: busy_ms * MS,
+            buckets: Vec::new(),
+        }
+    }
+
+    fn poll(site: &str, ms: u64, running: bool, worker_moved: bool) -> PollRecord {
+        PollRecord {
+            worker: Some(0),
+            task_id: 7,
+            workload: None,
+            spawned_at: Some(site.to_owned()),
+            tid: Some(100),
+            seq: 11,
+            started_ns: 40 * MS,
+            duration_ns: ms * MS,
+            running,
+            cpu_ratio: None,
+            cpu: CpuUse::On,
+            cpu_wait_ns: None,
+            thread_state: None,
+            syscall: None,
+            worker_moved,
+            captured: None,
+            stack: None,
+        }
+    }
+
+    fn reading(table: Vec<SiteCounters>, running: Vec<PollRecord>) -> ProbeSample {
+        let (in_flight, long_polls) = running.into_iter().partition(|p| p.running);
+        ProbeSample {
+            in_flight,
+            long_polls,
+            sites: table,
+            ..ProbeSample::default()
+        }
+    }
+
+    /// Busy ns credited to each interval the site holds, oldest first.
+    fn credited(site: &SiteModel) -> Vec<u64> {
+        site.intervals.iter().map(|i| i.busy_ns / MS).collect()
+    }
+
+    fn hash(model: &SitesModel) -> &SiteModel {
+        model
+            .sites
+            .iter()
+            .find(|s| s.site == HASH)
+            .expect("the hash site")
+    }
+
+    #[test]
+    fn a_poll_is_credited_while_it_runs_and_only_its_rest_when_it_ends() {
+        let mut model = SitesModel::new(100 * MS);
+        // The probe's first reading, 5 ms into the run: two tasks spawned, none polled long.
+        model.baseline(&reading(vec![counters(HASH, 2, 0)], vec![]), Some(5 * MS));
+        // One poll runs over three intervals of 100 ms (2 workers: 200 ms of worker time
+        // each), then ends 290 ms long and its whole time reaches the table.
+        let samples = [
+            reading(
+                vec![counters(HASH, 2, 0)],
+                vec![poll(HASH, 60, true, false)],
+            ),
+            reading(
+                vec![counters(HASH, 2, 0)],
+                vec![poll(HASH, 160, true, false)],
+            ),
+            reading(
+                vec![counters(HASH, 2, 0)],
+                vec![poll(HASH, 260, true, false)],
+            ),
+            reading(
+                vec![counters(HASH, 2, 290)],
+                vec![poll(HASH, 290, false, false)],
+            ),
+            reading(vec![counters(HASH, 2, 290)], vec![]),
+        ];
+        for (i, sample) in samples.iter().enumerate() {
+            model.fold(sample, 100 * MS, 2);
+            let site = hash(&model);
+            // The run so far is the sum of its intervals, within the workers' time.
+            let sum: u64 = site.intervals.iter().map(|i| i.busy_ns).sum();
+            assert_eq!(site.busy_ns, sum, "after interval {i}");
+            assert!(site.busy_ns <= 2 * 100 * MS * (i as u64 + 1));
+        }
+        let site = hash(&model);
+        // The baseline's interval (spawns, no busy), then 60, 100, 100, the rest 30, nothing.
+        assert_eq!(credited(site), vec![0, 60, 100, 100, 30, 0]);
+        assert_eq!(site.busy_ns, 290 * MS);
+        let shares: Vec<f64> = site.busy.iter().collect();
+        assert_eq!(shares, vec![0.3, 0.5, 0.5, 0.15, 0.0]);
+        assert_eq!((site.stalls, site.long_polls), (1, 1));
+        // Spawned before the first reading: in the run's total and in its first second.
+        assert_eq!(site.spawns, 2);
+        let expected = 2.0 / 0.505;
+        assert!(
+            (site.spawns_per_sec() - expected).abs() < 1e-9,
+            "{}",
+            site.spawns_per_sec()
+        );
+    }
+
+    #[test]
+    fn a_poll_credited_longer_than_it_ended_is_not_taken_back_nor_counted_again() {
+        let mut model = SitesModel::new(100 * MS);
+        model.baseline(&reading(vec![counters(HASH, 1, 0)], vec![]), Some(MS));
+        // Credited 150 ms while running; it ends at 140 ms on the coarse clock (then moves
+        // nothing back), and the site's next 10 ms settle the difference before more counts.
+        model.fold(
+            &reading(
+                vec![counters(HASH, 1, 0)],
+                vec![poll(HASH, 150, true, false)],
+            ),
+            100 * MS,
+            2,
+        );
+        model.fold(
+            &reading(
+                vec![counters(HASH, 1, 140)],
+                vec![poll(HASH, 140, false, false)],
+            ),
+            100 * MS,
+            2,
+        );
+        model.fold(&reading(vec![counters(HASH, 1, 170)], vec![]), 100 * MS, 2);
+        let site = hash(&model);
+        assert_eq!(credited(site), vec![0, 150, 0, 20]);
+        assert_eq!(site.busy_ns, 170 * MS);
+        // A running poll whose worker went on without it (`block_in_place`) holds none.
+        model.fold(
+            &reading(
+                vec![counters(HASH, 1, 170)],
+                vec![poll(HASH, 500, true, true)],
+            ),
+            100 * MS,
+            2,
+        );
+        assert_eq!(credited(hash(&model)).last(), Some(&0));
+    }
+
+    #[test]
+    fn an_interval_is_never_credited_more_than_the_workers_had() {
+        let mut model = SitesModel::new(100 * MS);
+        model.baseline(&reading(vec![counters(HASH, 1, 0)], vec![]), Some(MS));
+        // An urgent reading 2 ms after the last one sees a poll 50 ms in: 4 ms of worker
+        // time now, the rest over the next intervals.
+        model.fold(
+            &reading(
+                vec![counters(HASH, 1, 0)],
+                vec![poll(HASH, 50, true, false)],
+            ),
+            2 * MS,
+            2,
+        );
+        model.fold(
+            &reading(
+                vec![counters(HASH, 1, 0)],
+                vec![poll(HASH, 60, true, false)],
+            ),
+            10 * MS,
+            2,
+        );
+        model.fold(
+            &reading(
+                vec![counters(HASH, 1, 80)],
+                vec![poll(HASH, 80, false, false)],
+            ),
+            100 * MS,
+            2,
+        );
+        let site = hash(&model);
+        assert_eq!(credited(site), vec![0, 4, 20, 56]);
+        assert_eq!(site.busy.iter().next(), Some(1.0));
+    }
+
+    #[test]
+    fn a_poll_running_at_the_baseline_counts_from_it_and_so_do_an_attachments_spawns() {
+        let mut model = SitesModel::new(100 * MS);
+        // Attached to an app that ran before: its spawns so far, and the 400 ms its poll had
+        // run, were before the run.
+        model.baseline(
+            &reading(
+                vec![counters(HASH, 5000, 900)],
+                vec![poll(HASH, 400, true, false)],
+            ),
+            None,
+        );
+        model.fold(
+            &reading(
+                vec![counters(HASH, 5001, 900)],
+                vec![poll(HASH, 500, true, false)],
+            ),
+            100 * MS,
+            2,
+        );
+        model.fold(
+            &reading(
+                vec![counters(HASH, 5001, 1450)],
+                vec![poll(HASH, 550, false, false)],
+            ),
+            100 * MS,
+            2,
+        );
+        let site = hash(&model);
+        assert_eq!(credited(site), vec![100, 50]);
+        assert_eq!(site.spawns, 1);
+    }
+
+    #[test]
+    fn a_running_poll_of_a_site_past_the_probes_bound_is_the_other_rows() {
+        let mut model = SitesModel::new(100 * MS);
+        let table = |busy| vec![counters(HASH, 1, 0), counters(OTHER, 9, busy)];
+        model.baseline(&reading(table(0), vec![]), Some(MS));
+        // The probe names the poll's site, but counts its time under `other` when it ends.
+        let far = "src/far.rs:1:1";
+        model.fold(
+            &reading(table(0), vec![poll(far, 50, true, false)]),
+            100 * MS,
+            2,
+        );
+        model.fold(
+            &reading(table(70), vec![poll(far, 70, false, false)]),
+            100 * MS,
+            2,
+        );
+        let other = model.sites.iter().find(|s| s.site == OTHER).expect("other");
+        assert_eq!(credited(other), vec![0, 50, 20]);
+    }
+
+    #[test]
+    fn every_sort_key_orders_the_same_way_everywhere() {
+        let site = |name: &str, busy: f64, stalls: u64| {
+            let mut s = SiteModel::new(name);
+            s.busy.push(busy);
+            s.stalls = stalls;
+            s
+        };
+        let (a, b, c) = (
+            site("b.rs", 0.5, 1),
+            site("a.rs", 0.5, 0),
+            site("c.rs", 0.9, 1),
+        );
+        let mut rows = [&a, &b, &c];
+        rows.sort_by(|x, y| SiteSort::Busy.compare(*x, *y));
+        let names: Vec<&str> = rows.iter().map(|s| s.site.as_str()).collect();
+        assert_eq!(names, ["c.rs", "a.rs", "b.rs"], "ties by name");
+        rows.sort_by(|x, y| SiteSort::Stalls.compare(*x, *y));
+        let names: Vec<&str> = rows.iter().map(|s| s.site.as_str()).collect();
+        assert_eq!(names, ["c.rs", "b.rs", "a.rs"], "ties by busy");
+        rows.sort_by(|x, y| SiteSort::Name.compare(*x, *y));
+        let names: Vec<&str> = rows.iter().map(|s| s.site.as_str()).collect();
+        assert_eq!(names, ["a.rs", "b.rs", "c.rs"]);
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::detect::{Finding, FindingKind};
+use crate::model::sites::{SiteFigures, SiteSort};
 use crate::model::{Model, WorkloadModel};
 use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns};
 use crate::scenario::{DetectorSpec, Scenario, WorkloadKind};
@@ -388,16 +389,36 @@ fn sites_report(model: &Model) -> SitesReport {
             stalls: s.stalls,
         })
         .collect();
-    sites.sort_by(|a, b| {
-        b.busy_ratio
-            .total_cmp(&a.busy_ratio)
-            .then(b.polls.cmp(&a.polls))
-            .then(a.site.cmp(&b.site))
-    });
+    sites.sort_by(|a, b| SiteSort::Busy.compare(a, b));
     SitesReport {
         estimated: ["polls", "polls_per_sec", "busy_ratio"],
         other_sites: model.sites.other_sites,
         sites,
+    }
+}
+
+/// The run's figures, sorted as the view sorts its last second's.
+impl SiteFigures for SiteReport {
+    fn name(&self) -> &str {
+        &self.site
+    }
+    fn busy(&self) -> f64 {
+        self.busy_ratio
+    }
+    fn polls_per_sec(&self) -> f64 {
+        self.polls_per_sec
+    }
+    fn spawns_per_sec(&self) -> f64 {
+        self.spawns_per_sec
+    }
+    fn max_poll_ns(&self) -> u64 {
+        (self.max_poll_ms * 1e6) as u64
+    }
+    fn long_polls(&self) -> u64 {
+        self.long_polls
+    }
+    fn stalls(&self) -> u64 {
+        self.stalls
     }
 }
 

@@ -67,10 +67,11 @@ impl Monitor {
         canary.canary.arm(&canary.clock);
         let runtime_gone = Arc::new(AtomicBool::new(false));
         let guard = SetOnDrop(runtime_gone.clone());
-        drop(handle.spawn(async move {
-            let _guard = guard;
+        let release = crate::LabelRelease::new(&probe);
+        crate::canary::spawn_labelled(&handle, async move {
+            let (_guard, _release) = (guard, release);
             canary.canary.run(&canary.clock).await
-        }));
+        });
         let stall_ns = u64::try_from(probe.stall_threshold().as_nanos()).unwrap_or(u64::MAX);
         let started = probe.clock.base();
         let source = live::LiveSource::new(handle, probe, stall_ns, options.stacks);
