@@ -163,7 +163,7 @@ fn panels_show_each_workload_and_the_histogram_marks_thresholds() {
     assert_eq!((panels[0].id.as_str(), panels[0].kind), ("api", "echo"));
     assert_eq!(panels[1].kind, "hash");
     assert!(
-        panels[1].lines[0].1.contains("MB/s"),
+        panels[1].lines[0].1.contains("MiB/s"),
         "{:?}",
         panels[1].lines
     );
@@ -713,13 +713,30 @@ fn the_status_leads_with_the_line_that_stalled_most_not_the_worst_stall() {
         stall(900.0, Some("src/main.rs:58")),
         stall(130.0, None),
     );
-    let pick = |all: &[&Finding]| super::view::where_to_look(all).map(|f| f.duration_ms);
-    // Two at line 54 beat one worse at 58; the unnamed one is no place of its own.
-    assert_eq!(pick(&[&a, &b, &c, &d]), Some(150.0));
-    assert_eq!(pick(&[&c, &d]), Some(900.0));
-    // Without any line, by spawn site, the worst first.
-    assert_eq!(pick(&[&d, &stall(400.0, None)]), Some(400.0));
+    let pick =
+        |all: &[&Finding]| super::view::where_to_look(all).map(|g| (g.place.clone(), g.count));
+    let at = |line: &str| Some(format!("src/main.rs:{line}"));
+    // Two at line 54 beat one worse at 58; the unnamed one joins its culprit's largest line.
+    assert_eq!(pick(&[&a, &b, &c, &d]), Some((at("54"), 3)));
+    assert_eq!(pick(&[&c, &d]), Some((at("58"), 2)));
+    // Without any line, by spawn site.
+    assert_eq!(pick(&[&d, &stall(400.0, None)]).map(|p| p.1), Some(2));
     assert_eq!(pick(&[]), None);
+    // Stalls whose stacks were not caught count where the findings panel puts them: with the
+    // line of the same syscall, so the status names the line its rows count most at.
+    let waiting = |ms: f64, site: Option<&str>, call: &str| Finding {
+        syscall: Some(call.into()),
+        ..stall(ms, site)
+    };
+    let (e, f) = (
+        waiting(150.0, Some("src/main.rs:54"), "clock_nanosleep"),
+        waiting(120.0, Some("src/main.rs:54"), "clock_nanosleep"),
+    );
+    let g = waiting(110.0, Some("src/main.rs:58"), "futex");
+    let uncaught: Vec<Finding> = (0..3).map(|_| waiting(101.0, None, "futex")).collect();
+    let mut all = vec![&e, &f, &g];
+    all.extend(uncaught.iter());
+    assert_eq!(pick(&all), Some((at("58"), 4)));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Plain display data derived from the app: what each panel shows, computed without a terminal
 //! so it can be tested with numbers, and drawn by `ui` without any arithmetic of its own.
 
+use crate::detect::groups::{Group, by_culprit};
 use crate::detect::{Finding, FindingKind};
 use crate::model::{Model, Series, WorkloadModel};
 use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns, bucket_of};
@@ -17,8 +18,8 @@ const RECENT: usize = 10;
 pub enum WorkerState {
     Idle,
     Polling,
-    /// Not stuck now, but a poll of the last second took the stall threshold or longer: the
-    /// state agrees with the row's longest poll.
+    /// Not stuck now, but a poll of the last second took the stall threshold or longer (and
+    /// the worker was not blocked off the CPU): the state agrees with the row's longest poll.
     Stalled,
     /// Busy most of the last second but mostly off the CPU: waiting in a blocking call.
     Blocked,
@@ -86,10 +87,12 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                     task_id: p.task_id,
                     workload: p.workload.clone(),
                 },
+                // Blocked says more than "was stuck" (off the CPU), and the row's max poll
+                // shows the stall anyway.
+                _ if busy >= 0.5 && cpu.is_some_and(|c| c < busy / 2.0) => WorkerState::Blocked,
                 _ if recent_max(&w.max_poll_ms).is_some_and(|ms| ms * 1e6 >= stall_ns as f64) => {
                     WorkerState::Stalled
                 }
-                _ if busy >= 0.5 && cpu.is_some_and(|c| c < busy / 2.0) => WorkerState::Blocked,
                 _ if busy >= 0.05 => WorkerState::Polling,
                 _ => WorkerState::Idle,
             };
@@ -265,61 +268,45 @@ fn recent_stalls(app: &App) -> Status {
         .filter(|f| f.kind == FindingKind::Stall)
         .filter(|f| now_ms.saturating_sub(f.last_seen_ms) <= RECENT_STALLS_MS)
         .collect();
-    let Some(worst) = where_to_look(&recent) else {
+    let Some(group) = where_to_look(&recent) else {
         return Status::Healthy;
     };
-    let at = place_of(worst);
-    // Known to be elsewhere: another blocking line, or another spawn site where a line is not
-    // known (a stall whose stack was not caught is not evidence of another line).
-    let elsewhere = |f: &&Finding| match (&worst.site, &f.site) {
-        (Some(a), Some(b)) => a != b,
-        _ => f.spawned_at != worst.spawned_at,
-    };
-    let who = match (&worst.workload, worst.task_id) {
+    // The group's own stall with a blocking line, where one of its members has one (a stall
+    // whose stack was not caught joins the group of its culprit's line).
+    let lead = group
+        .members
+        .iter()
+        .copied()
+        .filter(|f| f.site.is_some())
+        .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms))
+        .unwrap_or(group.worst);
+    let who = match (&lead.workload, lead.task_id) {
         (Some(workload), _) => workload.clone(),
         (None, Some(task)) => format!("task {task}"),
         (None, None) => "a task".into(),
     };
     Status::Stalling {
         since_ms: recent.iter().map(|f| f.first_seen_ms).min().unwrap_or(0),
-        fix: fix_of(worst),
-        count: recent.iter().map(|f| f.count.max(1)).sum(),
-        here: recent
-            .iter()
-            .filter(|f| !elsewhere(f))
-            .map(|f| f.count.max(1))
-            .sum(),
-        worst_ms: worst.duration_ms,
-        at,
+        fix: fix_of(lead),
+        count: recent.iter().map(|f| f.stands_for()).sum(),
+        here: group.count,
+        worst_ms: group.worst.duration_ms,
+        at: place_of(lead),
         who,
     }
 }
 
-/// The stall to lead with: the worst at the blocking line with the most stalls; by spawn site
-/// only while none has a line (a stall whose stack was not caught is no evidence of a place of
-/// its own).
-pub fn where_to_look<'a>(stalls: &[&'a Finding]) -> Option<&'a Finding> {
-    let lined = stalls.iter().any(|f| f.site.is_some());
-    let place = |f: &Finding| match lined {
-        true => f.site.clone(),
-        false => f.spawned_at.clone(),
-    };
-    let stalls_at = |at: &Option<String>| -> u64 {
-        stalls
-            .iter()
-            .filter(|f| place(f) == *at)
-            .map(|f| f.count.max(1))
-            .sum()
-    };
-    stalls
-        .iter()
-        .filter(|f| !lined || f.site.is_some())
+/// The culprit to lead with: the group of stalls (as the findings panel groups them: by
+/// culprit and blocking line, a stall whose stack was not caught joining its culprit's line)
+/// with the most stalls, the worst first on a tie; so the status and the rows below agree.
+pub fn where_to_look<'a>(stalls: &[&'a Finding]) -> Option<Group<'a>> {
+    by_culprit(stalls.iter().copied())
+        .into_iter()
         .max_by(|a, b| {
-            stalls_at(&place(a))
-                .cmp(&stalls_at(&place(b)))
-                .then(a.duration_ms.total_cmp(&b.duration_ms))
+            a.count
+                .cmp(&b.count)
+                .then(a.worst.duration_ms.total_cmp(&b.worst.duration_ms))
         })
-        .copied()
 }
 
 /// Without a stall: long polls taking a noticeable share of a worker, then timer lag, then a
@@ -469,11 +456,12 @@ fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
             (latency_of(kind).into(), latency),
         ],
         "hash" => {
-            let mb = w.bytes_per_sec.recent_mean(RECENT).unwrap_or(0.0) / 1e6;
+            // In MiB, as the job sizes are.
+            let mib = w.bytes_per_sec.recent_mean(RECENT).unwrap_or(0.0) / 1_048_576.0;
             vec![
                 (
                     "throughput".into(),
-                    format!("{mb:.0} MB/s · {rate:.1} jobs/s"),
+                    format!("{mib:.0} MiB/s · {rate:.1} jobs/s"),
                 ),
                 (latency_of(kind).into(), latency),
             ]
@@ -574,6 +562,9 @@ pub struct PollHistogramView {
     /// Polls still running past the stall threshold, counted in `buckets` at their duration so
     /// far: the findings count them as stalls already, and the histogram agrees.
     pub running_stalls: u64,
+    /// Buckets below this index hold sampled polls (one in [`PRECISE_EVERY`], counted that many
+    /// times): their counts are estimates.
+    pub sampled_below: usize,
     /// `None` while [`PollHistogramView::warming`].
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -652,6 +643,7 @@ pub fn poll_histogram(app: &App) -> PollHistogramView {
         long_poll_offset: offset_in_bucket(long_ns),
         stall_offset: offset_in_bucket(stall_ns),
         running_stalls: running.len() as u64,
+        sampled_below: bucket_of(EXACT_FROM_NS),
         p50_ms: at_most_max(quantile(0.5)),
         p99_ms: at_most_max(quantile(0.99)),
         max_ms,

@@ -43,9 +43,11 @@ fn place(f: &Finding) -> Option<String> {
 
 /// The findings other than events, grouped, the group seen most recently first (a group going
 /// on before one that ended).
-pub fn by_culprit(findings: &[Finding]) -> Vec<Group<'_>> {
-    let mut groups: Vec<Group<'_>> = Vec::new();
-    let problems = findings.iter().filter(|f| f.kind != FindingKind::Event);
+pub fn by_culprit<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    let problems = findings
+        .into_iter()
+        .filter(|f| f.kind != FindingKind::Event);
     // Those that know their blocking line first: one without (a stall whose stack was not
     // caught, or not yet) then joins its culprit's group rather than making one that says
     // nothing new.

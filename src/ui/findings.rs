@@ -76,8 +76,15 @@ impl Widget for Findings<'_> {
             lines.extend(entry);
         }
         if findings.len() > whole && whole > 0 {
+            // How to reach the rest, unless this panel has the focus (its keys are then known).
+            let how = if focused { "" } else { " · tab, then ↓" };
             block = block.title_bottom(Line::styled(
-                format!(" {}-{} of {} ", offset + 1, offset + whole, findings.len()),
+                t.s(&format!(
+                    " {}-{} of {}{how} ",
+                    offset + 1,
+                    offset + whole,
+                    findings.len()
+                )),
                 t.dim,
             ));
         }

@@ -159,9 +159,18 @@ impl Polls<'_> {
                     .find(|&y| buf[(x, y)].symbol() != " ")
                     .unwrap_or(chart.bottom());
                 let room = usize::from(bar_width.min(area.right().saturating_sub(x)));
-                let text = [fmt_count(*count), round_count(*count)]
-                    .into_iter()
-                    .find(|text| width(text) <= room);
+                // A sampled bucket's count is an estimate (one in 256, times 256): said so
+                // where the bar is wide enough.
+                let about = if i < view.sampled_below { "~" } else { "" };
+                let (full, round) = (fmt_count(*count), round_count(*count));
+                let text = [
+                    format!("{about}{full}"),
+                    format!("{about}{round}"),
+                    full,
+                    round,
+                ]
+                .into_iter()
+                .find(|text| width(text) <= room);
                 if let Some(text) = text {
                     buf.set_string(x, bar_top.saturating_sub(1), &text, style_of(i));
                 }
@@ -234,7 +243,13 @@ impl Polls<'_> {
             for i in (first..=last).rev().step_by(step) {
                 let k = u16::try_from(i - first).ok()?;
                 let x = area.x + k.checked_mul(bar_width + gap)?;
-                let label = t.s(&view.buckets.get(i)?.0);
+                // Labels are where the bars start; the last reads "and up" for the longest.
+                let floor = &view.buckets.get(i)?.0;
+                let label = t.s(&if i == last {
+                    format!("{floor}+")
+                } else {
+                    floor.clone()
+                });
                 let w = u16::try_from(width(&label)).ok()?;
                 // The longest bucket's label moves left to fit; the others must not touch it.
                 let x = if i == last {

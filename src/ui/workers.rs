@@ -200,8 +200,10 @@ impl Workers<'_> {
             Col::Busy => {
                 let (filled, empty) = t.gauge_symbols();
                 let stuck = matches!(row.state, WorkerState::Stuck { .. });
+                // Filled as far as the figure beside it says: 99.7 % reads 100% and fills it.
+                let shown = (unit(row.busy) * 100.0).round() / 100.0;
                 LineGauge::default()
-                    .ratio(unit(row.busy))
+                    .ratio(shown)
                     .label(Line::styled(
                         format!("{:>4}", fmt_share(Some(unit(row.busy)))),
                         t.strong,
@@ -282,6 +284,19 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
             "busy: in polls, on or off CPU".to_string()
         },
     )];
+    if rows
+        .iter()
+        .any(|r| matches!(r.state, WorkerState::Stuck { .. }))
+    {
+        legend.push((
+            0,
+            if wide {
+                "STUCK N ms: in one poll that long so far".into()
+            } else {
+                "STUCK: in one poll, so far".into()
+            },
+        ));
+    }
     if shows(&WorkerState::Blocked) {
         legend.push((
             1,
