@@ -10,7 +10,11 @@ use crate::sample::PollRecord;
 
 use super::App;
 
-/// Intervals the "now" figures average over: one second at the default interval.
+/// The window of the "now" figures, in seconds of samples (weighed by time: see
+/// [`Model::recent_mean`]).
+const LAST_SECOND: f64 = 1.0;
+/// Intervals the latency figures look back over (a workload's latencies are not sampled every
+/// interval, so they cannot be weighed by time): one second at the default interval.
 const RECENT: usize = 10;
 
 /// What a worker is doing at the latest sample.
@@ -79,8 +83,9 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
             } else {
                 &w.live_busy_ratio
             };
-            let busy = series.recent_mean(RECENT).unwrap_or(0.0);
-            let cpu = w.cpu_ratio.recent_mean(RECENT);
+            let busy = model.recent_mean(series, LAST_SECOND).unwrap_or(0.0);
+            let cpu = model.recent_mean(&w.cpu_ratio, LAST_SECOND);
+            let max_poll_ms = model.recent_max(&w.max_poll_ms, LAST_SECOND);
             let state = match running_on(model, index) {
                 Some(p) if p.duration_ns >= stall_ns => WorkerState::Stuck {
                     ms: p.duration_ns as f64 / 1e6,
@@ -90,7 +95,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 // Blocked says more than "was stuck" (off the CPU), and the row's max poll
                 // shows the stall anyway.
                 _ if busy >= 0.5 && cpu.is_some_and(|c| c < busy / 2.0) => WorkerState::Blocked,
-                _ if recent_max(&w.max_poll_ms).is_some_and(|ms| ms * 1e6 >= stall_ns as f64) => {
+                _ if max_poll_ms.is_some_and(|ms| ms * 1e6 >= stall_ns as f64) => {
                     WorkerState::Stalled
                 }
                 _ if busy >= 0.05 => WorkerState::Polling,
@@ -108,9 +113,9 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 busy_history: series.iter().map(|r| (r * 100.0).round() as u64).collect(),
                 history_window: window(series),
                 cpu,
-                cpu_wait: w.cpu_wait_ratio.recent_mean(RECENT),
-                polls_per_sec: polls.recent_mean(RECENT).unwrap_or(0.0),
-                max_poll_ms: recent_max(&w.max_poll_ms).unwrap_or(0.0),
+                cpu_wait: model.recent_mean(&w.cpu_wait_ratio, LAST_SECOND),
+                polls_per_sec: model.recent_mean(polls, LAST_SECOND).unwrap_or(0.0),
+                max_poll_ms: max_poll_ms.unwrap_or(0.0),
                 local_queue: w.local_queue_depth,
             }
         })
@@ -404,7 +409,7 @@ pub fn workload_panels(app: &App) -> Vec<WorkloadPanel> {
                 .iter()
                 .find(|(id, _)| *id == w.id)
                 .map_or("?", |(_, k)| *k);
-            let mut panel = panel(kind, w);
+            let mut panel = panel(kind, w, model);
             panel.marks = app
                 .run
                 .marks
@@ -422,8 +427,10 @@ pub fn workload_panels(app: &App) -> Vec<WorkloadPanel> {
 /// count and the longest, not as percentiles.
 const FEW: u64 = 5;
 
-fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
-    let rate = w.ops_per_sec.recent_mean(RECENT).unwrap_or(0.0);
+fn panel(kind: &'static str, w: &WorkloadModel, model: &Model) -> WorkloadPanel {
+    let rate = model
+        .recent_mean(&w.ops_per_sec, LAST_SECOND)
+        .unwrap_or(0.0);
     let p50 = recent_max(&w.p50_ms);
     let p99 = recent_max(&w.p99_ms);
     let max = recent_max(&w.max_ms);
@@ -457,7 +464,10 @@ fn panel(kind: &'static str, w: &WorkloadModel) -> WorkloadPanel {
         ],
         "hash" => {
             // In MiB, as the job sizes are.
-            let mib = w.bytes_per_sec.recent_mean(RECENT).unwrap_or(0.0) / 1_048_576.0;
+            let mib = model
+                .recent_mean(&w.bytes_per_sec, LAST_SECOND)
+                .unwrap_or(0.0)
+                / 1_048_576.0;
             vec![
                 (
                     "throughput".into(),
@@ -536,12 +546,15 @@ pub fn runtime_view(app: &App) -> RuntimeView {
     RuntimeView {
         alive_tasks: r.alive_tasks,
         global_queue: r.global_queue_depth,
-        lag_ms: recent_max(&r.lag_ms).unwrap_or(0.0),
+        lag_ms: app
+            .model()
+            .recent_max(&r.lag_ms, LAST_SECOND)
+            .unwrap_or(0.0),
         blocking_threads: r.blocking_threads,
         blocking_idle: r.idle_blocking_threads,
         blocking_queue: r.blocking_queue_depth,
         blocking_cap: app.run.info.max_blocking_threads,
-        monitor_cpu: r.monitor_cpu.recent_mean(RECENT),
+        monitor_cpu: app.model().recent_mean(&r.monitor_cpu, LAST_SECOND),
         ui_cpu: app.run.ui_cpu,
     }
 }

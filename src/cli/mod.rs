@@ -595,11 +595,11 @@ pub fn status_line(model: &Model, detector: &crate::detect::Detector) -> String 
         } else {
             &worker.live_busy_ratio
         };
-        let busy = series.recent_mean(10).unwrap_or(0.0);
+        let busy = model.recent_mean(series, 1.0).unwrap_or(0.0);
         line.push_str(&format!(" {:>3.0}%", busy * 100.0));
     }
     for w in &model.workloads {
-        let rate = w.ops_per_sec.recent_mean(10).unwrap_or(0.0);
+        let rate = model.recent_mean(&w.ops_per_sec, 1.0).unwrap_or(0.0);
         line.push_str(&format!("  | {} {:.0}/s", w.id, rate));
         if let Some(p99) = w.p99_ms.iter().rev().take(10).reduce(f64::max) {
             line.push_str(&format!(" p99 {}", crate::report::fmt_ms(p99)));

@@ -164,6 +164,10 @@ pub struct Model {
     pub phases: Vec<PhaseStats>,
     /// Per spawn site (empty without a probe).
     pub sites: SitesModel,
+    /// Each interval's length in seconds, pushed with the per-interval series: intervals
+    /// differ (a poll crossing the stall threshold sends a sample early), so a window of the
+    /// series is weighed by time, not by count (see [`Model::recent_mean`]).
+    pub intervals_s: Series,
     /// One interval's latencies, reused from sample to sample: a histogram of the full range
     /// is some 190 KB, and one allocated per workload per sample churned the allocator.
     interval: Option<Histogram<u64>>,
@@ -215,6 +219,45 @@ impl Model {
             sites: SitesModel::new(self.sites.stall_threshold_ns),
             ..Model::default()
         }
+    }
+
+    /// The newest values of `series` covering `window_s` seconds of intervals (less early in
+    /// a run), newest first, each with its interval's length. `series` must be one pushed
+    /// every interval since it began, so that its values and [`Model::intervals_s`] align from
+    /// the newest.
+    fn window<'a>(
+        &'a self,
+        series: &'a Series,
+        window_s: f64,
+    ) -> impl Iterator<Item = (f64, f64)> + 'a {
+        let mut covered = 0.0;
+        series
+            .iter()
+            .rev()
+            .zip(self.intervals_s.iter().rev())
+            .take_while(move |(_, dt)| {
+                let before = covered;
+                covered += dt;
+                before < window_s
+            })
+    }
+
+    /// The time-weighted mean of a per-interval rate or share over the last `window_s`
+    /// seconds: a 5 ms interval that finished one job says 200 jobs/s, and counts for 5 ms.
+    pub fn recent_mean(&self, series: &Series, window_s: f64) -> Option<f64> {
+        let (sum, time) = self
+            .window(series, window_s)
+            .fold((0.0, 0.0), |(sum, time), (value, dt)| {
+                (sum + value * dt, time + dt)
+            });
+        (time > 0.0).then(|| sum / time)
+    }
+
+    /// The largest value of `series` over the last `window_s` seconds.
+    pub fn recent_max(&self, series: &Series, window_s: f64) -> Option<f64> {
+        self.window(series, window_s)
+            .map(|(value, _)| value)
+            .reduce(f64::max)
     }
 
     /// Starts counting a new phase from the latest sample on.
@@ -276,6 +319,9 @@ impl Model {
             phase.elapsed_ns += interval_ns;
         }
         let seconds = interval_ns as f64 / 1e9;
+        if interval_ns > 0 {
+            self.intervals_s.push(seconds);
+        }
         let zero = WorkerCounters::default();
         for (i, worker) in self.workers.iter_mut().enumerate() {
             let now = sample.workers.get(i).unwrap_or(&zero);
@@ -452,8 +498,10 @@ impl Model {
                 interval_max[w] = interval_max[w].max(poll.duration_ns);
             }
         }
-        for (worker, max) in self.workers.iter_mut().zip(interval_max) {
-            worker.max_poll_ms.push(max as f64 / 1e6);
+        if interval_ns > 0 {
+            for (worker, max) in self.workers.iter_mut().zip(interval_max) {
+                worker.max_poll_ms.push(max as f64 / 1e6);
+            }
         }
         self.sites.fold(now, interval_ns, self.workers.len());
     }

@@ -331,3 +331,25 @@ fn sites_past_the_bound_share_the_other_row() {
         .expect("the other row");
     assert_eq!(other.spawns, 10);
 }
+
+#[test]
+fn the_last_second_is_weighed_by_time_when_a_stall_sends_a_sample_early() {
+    let mut model = Model::new();
+    model.ingest(sample(0, 0, 0, 0, 0, vec![]));
+    // Nine intervals of 100 ms with one answer each, then one of 5 ms (a sample sent early, at
+    // a stall) with one more: 10 answers in 0.905 s, not the 29/s a mean of the ten rates says.
+    let mut at = 0;
+    for i in 1..=9 {
+        at += 100;
+        model.ingest(sample(i, at, 0, 0, i, vec![]));
+    }
+    model.ingest(sample(10, at + 5, 0, 0, 10, vec![]));
+    let ops = &model.workloads[0].ops_per_sec;
+    assert!((ops.recent_mean(10).unwrap_or(0.0) - 29.0).abs() < 0.01);
+    let rate = model.recent_mean(ops, 1.0).unwrap_or(0.0);
+    assert!((rate - 10.0 / 0.905).abs() < 0.01, "{rate}");
+    // A window of 0.2 s covers the 5 ms interval and the two before it.
+    let rate = model.recent_mean(ops, 0.2).unwrap_or(0.0);
+    assert!((rate - 3.0 / 0.205).abs() < 0.01, "{rate}");
+    assert_eq!(model.recent_max(ops, 0.2), Some(200.0));
+}
