@@ -56,24 +56,21 @@ fn columns(mode: Mode) -> Vec<(Col, Constraint)> {
             (Col::Index, Length(4)),
             (Col::State, Length(12)),
             (Col::Busy, Length(12)),
-            (Col::Cpu, Length(4)),
-            (Col::Polls, Length(8)),
-            (Col::MaxPoll, Length(9)),
+            (Col::Cpu, Length(6)),
+            (Col::Polls, Length(7)),
+            (Col::MaxPoll, Length(8)),
             (Col::Queue, Length(5)),
             (Col::History, Fill(1)),
         ],
     }
 }
 
-fn heading(col: Col, mode: Mode, window: &str) -> (String, Alignment) {
+fn heading(col: Col, window: &str) -> (String, Alignment) {
     let (text, align) = match col {
         Col::Index => ("  #", Alignment::Left),
         Col::State => ("state", Alignment::Left),
         Col::Busy => ("busy", Alignment::Left),
-        Col::Cpu => match mode {
-            Mode::Wide => ("on CPU", Alignment::Right),
-            Mode::Compact => ("CPU", Alignment::Right),
-        },
+        Col::Cpu => ("on CPU", Alignment::Right),
         Col::CpuWait => ("CPU wait", Alignment::Right),
         Col::Polls => ("polls/s", Alignment::Right),
         Col::MaxPoll => ("max poll", Alignment::Right),
@@ -145,7 +142,7 @@ impl Widget for Workers<'_> {
         let head = Rect::new(inner.x, inner.y, inner.width, 1);
         for ((col, _), rect) in cols.iter().zip(layout.split(head).iter()) {
             let window = rows.first().map_or("last minute", |r| r.history_window);
-            let (text, align) = heading(*col, self.mode, window);
+            let (text, align) = heading(*col, window);
             Paragraph::new(Line::styled(text, t.dim))
                 .alignment(align)
                 .render(*rect, buf);
@@ -301,9 +298,10 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
         legend.push((
             1,
             if wide {
-                "blocked: busy but mostly off the CPU (a lock, a sleep, blocking I/O)".into()
+                "blocked: busy half the second or more, mostly off the CPU (a lock, a sleep, I/O)"
+                    .into()
             } else {
-                "blocked: busy, off CPU".into()
+                "blocked: busy ≥ 50%, off CPU".into()
             },
         ));
     }
@@ -311,9 +309,9 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
         legend.push((
             2,
             if wide {
-                format!("was stuck: a poll of {stall} or more in the last second")
+                format!("was stuck: a poll of {stall} or more in the last second, on the CPU")
             } else {
-                format!("was stuck: a poll ≥ {stall}, last s")
+                format!("was stuck: a poll ≥ {stall}, on CPU")
             },
         ));
     }
