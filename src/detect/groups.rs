@@ -218,12 +218,26 @@ impl Group<'_> {
     /// The row for a narrow screen: who and where, how many, the worst; when and how typical
     /// are left to the detail.
     pub fn brief(&self) -> String {
-        let (who, lead) = self.who_and_where();
-        format!(
-            "{who}{lead}{}, worst {}",
+        let counted = format!(
+            "{}, worst {}",
             self.counted(),
             fmt_ms(self.worst.duration_ms)
-        )
+        );
+        match (self.culprit.as_deref(), self.worst.workload.is_some()) {
+            // A spawn site as the culprit goes last: the line to change comes first.
+            (Some(site), false) if self.place.as_ref().is_some_and(|p| !p.starts_with("in ")) => {
+                let (_, lead) = self.who_and_where();
+                let line = lead.split(" (spawned at ").next().unwrap_or(&lead);
+                format!(
+                    "{}: {counted} (spawned at {site})",
+                    line.trim_end_matches(": ")
+                )
+            }
+            _ => {
+                let (who, lead) = self.who_and_where();
+                format!("{who}{lead}{counted}")
+            }
+        }
     }
 
     /// One line: who and where first (they must survive a narrow screen), then how many
@@ -366,6 +380,11 @@ mod tests {
         assert_eq!(
             groups[0].summary(),
             "at src/cache.rs:80 (spawned at src/cache.rs:66:17): 2 stalls since 00:01.0, typical 300 ms, worst 300 ms"
+        );
+        // At 80 columns the line to change and the counts come before the spawn site.
+        assert_eq!(
+            groups[0].brief(),
+            "at src/cache.rs:80: 2 stalls, worst 300 ms (spawned at src/cache.rs:66:17)"
         );
     }
 

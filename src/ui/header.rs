@@ -64,7 +64,7 @@ pub fn status_text(app: &App) -> (String, Tone) {
             };
             // A verb, so that a warning about the last seconds does not read as a label.
             let text = format!(
-                "{who} stalled workers{place} {arrow} {fix} · {how_many} stall{s} since {}, worst {}",
+                "{who} stalled{place} {arrow} {fix} · {how_many} stall{s} since {}, worst {}",
                 fmt_clock(since_ms),
                 fmt_dur(worst_ms),
                 arrow = ARROW,

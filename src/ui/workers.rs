@@ -309,9 +309,9 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
         legend.push((
             2,
             if wide {
-                format!("was stuck: a poll of {stall} or more in the last second, on the CPU")
+                format!("was stuck: a poll of {stall} or more in the last second")
             } else {
-                format!("was stuck: a poll ≥ {stall}, on CPU")
+                format!("was stuck: a poll ≥ {stall}, last s")
             },
         ));
     }
