@@ -76,3 +76,26 @@ fn the_demo_recording_replays_to_its_committed_json_report() {
 fn the_demo_recording_replays_to_its_committed_text_report() {
     assert_same(&replayed("text"), &golden("demo-report.txt"));
 }
+
+#[test]
+fn the_text_report_with_stacks_shows_every_frame_and_marks_the_blocking_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_tokmon"))
+        .args(["replay", "--headless", "--stacks"])
+        .arg(root.join("tests/golden/demo-before-cpu.rec"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("tokmon runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(text.contains("▶ feed  src/workload/hash.rs:106"), "{text}");
+    // The frames around it too: the hash crate's, and tokio's that polled the task.
+    assert!(text.contains("sha2-0.11.1/src/"), "{text}");
+    assert!(text.contains("tokio-1."), "{text}");
+    // Without the flag, the report names the line and lists no frames.
+    assert!(!replayed("text").contains("innermost first"));
+}

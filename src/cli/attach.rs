@@ -86,7 +86,12 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
             source.dropped()
         );
     }
-    write_report(&report, args.report.format, args.report.out.as_deref())?;
+    write_report(
+        &report,
+        args.report.format,
+        args.report.stacks,
+        args.report.out.as_deref(),
+    )?;
     recorded.tell(args.report.quiet)?;
     Ok(exit_code(&report, &args.report.fail_on))
 }

@@ -16,7 +16,7 @@ use crate::detect::FindingKind;
 use crate::model::Model;
 use crate::record::{Damage, Recorder, Recording};
 use crate::report::Report;
-use crate::report::{Format, render_text};
+use crate::report::{Format, render_text_with};
 use crate::run::{RunConfig, ScenarioChoice};
 use crate::runner::{DEFAULT_FPS, Dashboard, DashboardOptions, consume_headless, replay_headless};
 use crate::scenario::{self, catalog};
@@ -129,6 +129,9 @@ pub struct ReplayArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// In the text report, each culprit's worst stall with its whole stack.
+    #[arg(long)]
+    pub stacks: bool,
     /// Dashboard: replay this many times faster than the run went (`<` and `>` change it).
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     pub speed: f64,
@@ -178,6 +181,10 @@ pub struct ReportFlags {
     /// Do not print the one-line status every second.
     #[arg(long, short)]
     pub quiet: bool,
+    /// In the text report, each culprit's worst stall with its whole stack (std, tokio and
+    /// dependencies too); the JSON report always has every frame.
+    #[arg(long)]
+    pub stacks: bool,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -290,7 +297,12 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Whatever became of the run, the recording is closed and told about.
     let recorded = Recorded::close(recorder);
     let report = report?;
-    write_report(&report, args.report.format, args.report.out.as_deref())?;
+    write_report(
+        &report,
+        args.report.format,
+        args.report.stacks,
+        args.report.out.as_deref(),
+    )?;
     recorded.tell(args.report.quiet)?;
     Ok(exit_code(&report, &args.report.fail_on))
 }
@@ -350,10 +362,15 @@ fn for_how_long(duration: Option<Duration>) -> String {
 }
 
 /// Prints a report in `format` to standard output, or writes it to `out`.
-fn write_report(report: &Report, format: Format, out: Option<&Path>) -> anyhow::Result<()> {
+fn write_report(
+    report: &Report,
+    format: Format,
+    stacks: bool,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
     let text = match format {
         Format::Json => report.to_json(),
-        Format::Text => render_text(report),
+        Format::Text => render_text_with(report, stacks),
     };
     match out {
         Some(path) => {
@@ -406,6 +423,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     write_report(
         &replay_headless(&recording),
         args.format,
+        args.stacks,
         args.out.as_deref(),
     )?;
     Ok(ExitCode::SUCCESS)

@@ -8,6 +8,12 @@ use crate::detect::{Finding, FindingKind, Severity};
 
 /// Renders the report as plain text lines of at most 100 columns.
 pub fn render_text(report: &Report) -> String {
+    render_text_with(report, false)
+}
+
+/// The text report; with `stacks`, each culprit's worst stall shows its whole stack, every
+/// frame (std, tokio and dependencies too), not only its blocking line.
+pub fn render_text_with(report: &Report, stacks: bool) -> String {
     let mut out = String::new();
     let r = report;
     let _ = writeln!(
@@ -37,7 +43,7 @@ pub fn render_text(report: &Report) -> String {
         );
     }
     out.push('\n');
-    render_findings(&mut out, r);
+    render_findings(&mut out, r, stacks);
     out.push('\n');
     let _ = writeln!(
         out,
@@ -232,7 +238,28 @@ const WIDTH: usize = 100;
 /// Findings first: one group per culprit ([`by_culprit`]: kind, workload or spawn site, blocking
 /// line or syscall), with how many findings it holds (the unit of the header's counts), when,
 /// its worst occurrence and the hint.
-fn render_findings(out: &mut String, r: &Report) {
+/// A finding's whole stack, innermost first, its blocking line marked.
+fn render_stack(out: &mut String, f: &Finding) {
+    let _ = writeln!(
+        out,
+        "           stack, innermost first (▶ the blocking line):"
+    );
+    let mut marked = false;
+    for frame in &f.stack {
+        let at = match (&frame.file, frame.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}"),
+            _ => String::new(),
+        };
+        let site = !marked && frame.app && f.site.as_deref() == Some(at.as_str());
+        marked |= site;
+        let mark = if site { "▶" } else { " " };
+        let inlined = if frame.inlined { " (inlined)" } else { "" };
+        let line = format!("{mark} {}{inlined}  {at}", frame.function);
+        wrap_into(out, line.trim_end(), "           ", "               ");
+    }
+}
+
+fn render_findings(out: &mut String, r: &Report, stacks: bool) {
     let problems: Vec<&Finding> = r
         .findings
         .iter()
@@ -289,6 +316,9 @@ fn render_findings(out: &mut String, r: &Report) {
             wrap_into(out, &worst, "           ", "           ");
         }
         wrap_into(out, &g.worst.hint, "         → ", "           ");
+        if stacks && !g.worst.stack.is_empty() {
+            render_stack(out, g.worst);
+        }
     }
     let events: Vec<&Finding> = r
         .findings
