@@ -194,6 +194,10 @@ fn a_third_party_server_is_watched_and_a_stall_beside_it_is_named_at_this_file()
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "tokmon attach failed: {stderr}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    // For a person who wants to read it (the note quotes one).
+    if let Some(path) = std::env::var_os("TOKMON_REAL_SERVER_REPORT") {
+        std::fs::write(&path, &out.stdout).expect("the report is written");
+    }
 
     assert!(healthy_answers > 0, "mini-redis answered while healthy");
     assert!(
