@@ -406,18 +406,16 @@ pub fn phase_line<'a>(app: &App, t: &Theme, room: usize) -> Line<'a> {
     Line::from(spans)
 }
 
-/// "tokmon  <title>  [<name>]", cut to `room` cells.
+/// "tokmon  <title>  [<name>]" when the title fits whole, else "tokmon <name>": a title cut
+/// mid-word ("A std::sync::M…") says less than the scenario's name.
 fn title_line<'a>(app: &App, t: &Theme, room: usize) -> Line<'a> {
     let head = "tokmon ";
     let name = format!("  [{}]", app.run.info.name);
     let title = t.s(&app.run.info.title);
     let title_room = room.saturating_sub(width(head) + width(&name));
     let mut spans = vec![Span::styled(head, t.title)];
-    if title_room >= 12 || width(&title) <= title_room {
-        spans.push(Span::styled(
-            truncate(&title, title_room, t.ellipsis()),
-            t.strong,
-        ));
+    if width(&title) <= title_room {
+        spans.push(Span::styled(title, t.strong));
         spans.push(Span::styled(t.s(&name), t.dim));
     } else {
         spans.push(Span::styled(
