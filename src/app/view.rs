@@ -136,6 +136,9 @@ pub enum Status {
         worst_ms: f64,
         /// When the first stall of the window was seen.
         since_ms: u64,
+        /// How long ago the latest stall there was last seen: the status speaks of the last
+        /// seconds while the worker rows speak of this one.
+        ago_ms: u64,
         /// `at LINE`, the blocking line with the most stalls in the window (else `(spawned
         /// at SITE)`), and its workload or task; `worst_ms` is the worst there.
         at: Option<String>,
@@ -292,6 +295,7 @@ fn recent_stalls(app: &App) -> Status {
     };
     Status::Stalling {
         since_ms: recent.iter().map(|f| f.first_seen_ms).min().unwrap_or(0),
+        ago_ms: now_ms.saturating_sub(group.last_ms),
         fix: fix_of(lead),
         count: recent.iter().map(|f| f.stands_for()).sum(),
         here: group.count,

@@ -140,9 +140,14 @@ impl Widget for Workers<'_> {
         let cols = columns(self.mode);
         let layout = Layout::horizontal(cols.iter().map(|(_, c)| *c)).spacing(1);
         let head = Rect::new(inner.x, inner.y, inner.width, 1);
+        // At 80 columns a stuck row shows its task where the others show their busy history.
+        let any_stuck = stuck > 0 && self.mode == Mode::Compact;
         for ((col, _), rect) in cols.iter().zip(layout.split(head).iter()) {
             let window = rows.first().map_or("last minute", |r| r.history_window);
-            let (text, align) = heading(*col, window);
+            let (text, align) = match col {
+                Col::History if any_stuck => ("stuck in / busy".to_string(), Alignment::Left),
+                _ => heading(*col, window),
+            };
             Paragraph::new(Line::styled(text, t.dim))
                 .alignment(align)
                 .render(*rect, buf);
