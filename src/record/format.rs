@@ -64,6 +64,13 @@ pub struct AttachedRecord {
     pub workers: usize,
     /// The thresholds of the app's probe.
     pub detector: DetectorSpec,
+    /// The title and description as the attachment said them (with what it found of the
+    /// app's binary: no line tables, replaced since the app started); older recordings have
+    /// none and get the plain ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// The prefix of a built-in scenario's source string.
@@ -87,12 +94,14 @@ impl ScenarioRecord {
     /// Parses the text again, as the run did, and applies the time scale.
     pub fn scenario(&self) -> Result<Scenario, ScenarioErrors> {
         if let Some(app) = &self.attached {
-            return Ok(Scenario::attached(
-                app.pid,
-                &app.program,
-                app.workers,
-                app.detector,
-            ));
+            let mut scenario = Scenario::attached(app.pid, &app.program, app.workers, app.detector);
+            if let Some(title) = &app.title {
+                scenario.title.clone_from(title);
+            }
+            if let Some(description) = &app.description {
+                scenario.description.clone_from(description);
+            }
+            return Ok(scenario);
         }
         let scenario = crate::scenario::parse_str(&self.text, self.source())?;
         Ok(match self.time_scale {
@@ -123,6 +132,8 @@ impl SessionRecord {
                     program: program.clone(),
                     workers: config.scenario.runtime.workers,
                     detector: config.scenario.detector,
+                    title: Some(config.scenario.title.clone()),
+                    description: Some(config.scenario.description.clone()),
                 };
                 return Ok(SessionRecord {
                     scenario: ScenarioRecord {
@@ -259,5 +270,30 @@ mod tests {
             let line: Line = serde_json::from_str(&text).expect("reads");
             assert_eq!(serde_json::to_string(&line).expect("writes"), text);
         }
+    }
+
+    #[test]
+    fn an_attachments_notices_replay_with_it() {
+        let mut scenario = Scenario::attached(7, "server", 2, DetectorSpec::default());
+        scenario.title.push_str(", built without line tables");
+        scenario
+            .description
+            .push_str(" Add debug = \"line-tables-only\".");
+        let config = RunConfig::new(scenario.clone(), None);
+        let record = SessionRecord::of(&config, None).expect("recorded");
+        let text = serde_json::to_string(&record).expect("writes");
+        let back: SessionRecord = serde_json::from_str(&text).expect("reads");
+        assert_eq!(back.scenario.scenario().expect("rebuilt"), scenario);
+        // A recording from before the notices were kept gets the plain title.
+        let mut old: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        if let Some(app) = old["scenario"]["attached"].as_object_mut() {
+            app.remove("title");
+            app.remove("description");
+        }
+        let plain: SessionRecord = serde_json::from_value(old).expect("an older recording reads");
+        assert_eq!(
+            plain.scenario.scenario().expect("rebuilt").title,
+            "server (pid 7), attached"
+        );
     }
 }
