@@ -45,7 +45,7 @@ impl Identity {
 
 /// A stopped thread's slot is given to a new thread once the monitor has read its last counters
 /// ([`ThreadSlot::release`]), or after this long when no monitor reads them.
-const REUSE_AFTER: Duration = Duration::from_secs(2);
+pub(crate) const REUSE_AFTER: Duration = Duration::from_secs(2);
 
 /// One thread the measured runtime started (a worker or a blocking-pool thread).
 #[derive(Debug)]
@@ -164,7 +164,11 @@ impl ThreadSlot {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Gives a stopped thread's slot to the calling thread, its counters from zero.
+    /// Gives a stopped thread's slot to the calling thread, its counters from zero but its
+    /// site cells: those count on from the stopped thread's figures, so that the monitor's
+    /// sum over the slots keeps every count, even one it has not read yet (a starved monitor,
+    /// or a thread that stopped after the reading's sum). The registry's lock orders the
+    /// stopped thread's last writes before the new thread's first.
     fn take_for_current_thread(&self) {
         let identity = Identity::of_current_thread();
         self.tid.store(identity.tid.unwrap_or(0), Ordering::Relaxed);
@@ -184,7 +188,6 @@ impl ThreadSlot {
         {
             counter.store(0, Ordering::Relaxed);
         }
-        self.sites.zero();
         self.spawned_at.store(0, Ordering::Relaxed);
         self.worker.store(0, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 
-use super::{Series, delta};
+use super::Series;
 use crate::probe::buckets::bucket_floor_ns;
 use crate::sample::{PollRecord, ProbeSample, SiteCounters};
 
@@ -80,7 +80,8 @@ pub struct SiteModel {
     /// The latest long polls and stalls, oldest first.
     pub recent: VecDeque<SitePoll>,
     intervals: VecDeque<Interval>,
-    /// The site's counters in the previous sample, to take deltas from.
+    /// The highest of the site's counters in the samples so far, each counter on its own: what
+    /// passes it is new.
     last: Option<SiteCounters>,
     /// Time of the site's finished polls since the baseline, as the table says.
     finished_ns: u64,
@@ -152,7 +153,7 @@ pub struct SitesModel {
     /// Stalls counted while running: (tid, seq, started) -> the sample they were last seen in.
     running_stalls: HashMap<(Option<i32>, u64, u64), u64>,
     samples: u64,
-    /// The previous counters of the sites folded into the `other` row (as many as the probe
+    /// The highest counters of the sites folded into the `other` row (as many as the probe
     /// sends rows, at most).
     overflow_last: HashMap<String, SiteCounters>,
 }
@@ -277,13 +278,16 @@ impl SitesModel {
     /// Takes the reading's table: what each site did since the previous reading, into its
     /// totals and its pending interval. At the baseline (`Some(spawns_too)`) only the counters
     /// are kept, and the spawns counted too when `spawns_too`.
+    ///
+    /// The table's counters are cumulative, but an older probe's could go back (a stopped
+    /// thread's counts lost, and found again or not): no reset, so only what passes the
+    /// highest figure seen is new, and nothing is counted twice.
     fn take_table(&mut self, now: &ProbeSample, baseline: Option<bool>) {
         let zero = SiteCounters::default();
         for counters in &now.sites {
             let overflow = self.overflows(&counters.site);
             let previous = if overflow {
-                self.overflow_last
-                    .insert(counters.site.clone(), counters.clone())
+                self.overflow_last.get(&counters.site).cloned()
             } else {
                 None
             };
@@ -296,30 +300,33 @@ impl SitesModel {
                 (true, None) => previous.as_ref().unwrap_or(&zero),
                 (false, None) => site.last.as_ref().unwrap_or(&zero),
             };
-            let spawns = delta(before.spawns, counters.spawns);
+            let spawns = counters.spawns.saturating_sub(before.spawns);
             if baseline.is_none_or(|spawns_too| spawns_too) {
                 site.spawns += spawns;
                 site.pending.spawns += spawns;
             }
             if baseline.is_none() {
-                let polls = delta(before.polls, counters.polls);
+                let polls = counters.polls.saturating_sub(before.polls);
                 site.polls += polls;
                 site.pending.polls += polls;
                 // A running poll's time is never in the table: it only grows.
-                site.finished_ns += delta(before.busy_ns, counters.busy_ns);
+                site.finished_ns += counters.busy_ns.saturating_sub(before.busy_ns);
                 if site.buckets.len() < counters.buckets.len() {
                     site.buckets.resize(counters.buckets.len(), 0);
                 }
                 for (i, &n) in counters.buckets.iter().enumerate() {
-                    let added = delta(before.buckets.get(i).copied().unwrap_or(0), n);
+                    let added = n.saturating_sub(before.buckets.get(i).copied().unwrap_or(0));
                     site.buckets[i] += added;
                     if added > 0 {
                         site.max_poll_ns = site.max_poll_ns.max(bucket_floor_ns(i));
                     }
                 }
             }
-            if !overflow {
-                site.last = Some(counters.clone());
+            let highest = highest(before, counters);
+            if overflow {
+                self.overflow_last.insert(counters.site.clone(), highest);
+            } else {
+                site.last = Some(highest);
             }
         }
     }
@@ -397,6 +404,25 @@ impl SitesModel {
         let mut sites: Vec<&SiteModel> = self.sites.iter().collect();
         sites.sort_by(|a, b| SiteSort::Busy.compare(*a, *b));
         sites
+    }
+}
+
+/// Each of `now`'s counters at its highest of `before` and `now`.
+fn highest(before: &SiteCounters, now: &SiteCounters) -> SiteCounters {
+    let mut buckets = now.buckets.clone();
+    if buckets.len() < before.buckets.len() {
+        buckets.resize(before.buckets.len(), 0);
+    }
+    for (b, &was) in buckets.iter_mut().zip(&before.buckets) {
+        *b = (*b).max(was);
+    }
+    SiteCounters {
+        site: now.site.clone(),
+        label: now.label.clone(),
+        spawns: now.spawns.max(before.spawns),
+        polls: now.polls.max(before.polls),
+        busy_ns: now.busy_ns.max(before.busy_ns),
+        buckets,
     }
 }
 
@@ -710,6 +736,58 @@ mod tests {
         );
         let other = model.sites.iter().find(|s| s.site == OTHER).expect("other");
         assert_eq!(credited(other), vec![0, 50, 20]);
+    }
+
+    /// A table row with `n` spawns, `n` polls (all in bucket 3) and `n` ms busy.
+    fn counted(site: &str, n: u64) -> SiteCounters {
+        SiteCounters {
+            polls: n,
+            buckets: vec![0, 0, 0, n],
+            ..counters(site, n, n)
+        }
+    }
+
+    /// Spawns, polls, bucket 3 and finished ms of a site.
+    fn totals(site: &SiteModel) -> (u64, u64, u64, u64) {
+        (
+            site.spawns,
+            site.polls,
+            site.buckets[3],
+            site.finished_ns / MS,
+        )
+    }
+
+    #[test]
+    fn a_site_total_that_goes_back_is_not_counted_again() {
+        // An older probe could lose a stopped thread's counts: its totals went back, then on.
+        let mut model = SitesModel::new(100 * MS);
+        model.baseline(&reading(vec![counted(HASH, 0)], vec![]), Some(MS));
+        for n in [10, 4, 13, 13, 20] {
+            model.fold(&reading(vec![counted(HASH, n)], vec![]), 100 * MS, 2);
+        }
+        // 10, then nothing new until past 10, then the 10 more that reach 20: 20 of each.
+        assert_eq!(totals(hash(&model)), (20, 20, 20, 20));
+        let spawned: Vec<u64> = hash(&model).intervals.iter().map(|i| i.spawns).collect();
+        assert_eq!(spawned, vec![10, 0, 3, 0, 7]);
+    }
+
+    #[test]
+    fn a_site_past_the_models_bound_that_goes_back_is_not_counted_again() {
+        let mut model = SitesModel::new(100 * MS);
+        let filler: Vec<SiteCounters> = (0..MAX_MODEL_SITES)
+            .map(|i| counted(&format!("src/filler.rs:{i}:1"), 0))
+            .collect();
+        let table = |n| {
+            let mut table = filler.clone();
+            table.push(counted(HASH, n));
+            table
+        };
+        model.baseline(&reading(table(0), vec![]), Some(MS));
+        for n in [10, 4, 13] {
+            model.fold(&reading(table(n), vec![]), 100 * MS, 2);
+        }
+        let other = model.sites.iter().find(|s| s.site == OTHER).expect("other");
+        assert_eq!(totals(other), (13, 13, 13, 13));
     }
 
     #[test]

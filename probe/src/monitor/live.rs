@@ -88,7 +88,8 @@ impl MetricsSource for LiveSource {
     fn probe(&mut self) -> Option<ProbeSample> {
         let now = self.probe.clock.precise_ns();
         let worker_threads = worker_threads(&self.handle);
-        // Before the attribution, which releases stopped threads' slots to new threads.
+        // Any time: a stopped thread's site counts stay in its slot's cells, whoever takes
+        // the slot next, so the attribution releasing slots cannot lose them.
         let (sites, sites_other) = self
             .sites
             .collect(self.watch.slots(), &self.probe.fallback_spawns);
