@@ -38,13 +38,26 @@ struct App {
 
 impl App {
     fn start(exe: &Path, env: &[(&str, &str)]) -> App {
-        let mut child = Command::new(exe)
-            .arg("0")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the example starts");
+        let spawn = || {
+            Command::new(exe)
+                .arg("0")
+                .envs(env.iter().copied())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+        };
+        // A copy just written may be "text file busy" for a moment: another test's child,
+        // forked while the copy's file was open for writing, holds it until its own exec.
+        let mut tries = 0;
+        let mut child = loop {
+            match spawn() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => break other.expect("the example starts"),
+            }
+        };
         let stdout = child.stdout.take().expect("piped");
         let mut lines = BufReader::new(stdout).lines();
         let mut addr = None;
