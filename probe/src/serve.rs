@@ -375,19 +375,24 @@ impl Clients<'_> {
         if !self.server.has_clients() {
             return;
         }
-        if !self.paced.is_empty() {
-            let server = self.server;
-            self.paced.retain(|paced| server.is_attached(paced.id));
-            self.paced_ids.retain(|id| server.is_attached(*id));
+        if self.paced.is_empty() {
+            // The common case, as before any client asked for an interval of its own.
+            match protocol::encode(&reading) {
+                Ok(bytes) => self.broadcast(TAG_READING, &bytes),
+                Err(e) => self.serving.error("encoding a reading", e),
+            }
+            return;
         }
-        if self.server.announced_except(&self.paced_ids) > 0 {
+        let server = self.server;
+        self.paced.retain(|paced| server.is_attached(paced.id));
+        self.paced_ids.clear();
+        self.paced_ids
+            .extend(self.paced.iter().map(|paced| paced.id));
+        if server.announced_except(&self.paced_ids) > 0 {
             match protocol::encode(&reading) {
                 Ok(bytes) => {
-                    let sent = self.server.broadcast_announced_except(
-                        TAG_READING,
-                        &bytes,
-                        &self.paced_ids,
-                    );
+                    let sent =
+                        server.broadcast_announced_except(TAG_READING, &bytes, &self.paced_ids);
                     if let Err(e) = sent {
                         self.serving.error("sending to the clients", e);
                     }
