@@ -19,7 +19,8 @@ pub struct Info {
     pub workers: usize,
     pub long_poll_threshold_ns: u64,
     pub stall_threshold_ns: u64,
-    /// Time between two readings.
+    /// Time between two readings this client gets: the interval it asked for in its hello,
+    /// rounded to a multiple of the probe's own (never below it), or the probe's own.
     pub interval_ns: u64,
     /// Stalled threads' stacks are captured.
     pub stacks: bool,

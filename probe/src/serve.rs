@@ -3,9 +3,13 @@
 //! runtime shuts down.
 //!
 //! Nothing of it runs on the app's runtime but the monitor's lag canary. A new client gets the
-//! [`Info`] and the [`ModuleMap`] first, then every reading; a server that cannot start is
+//! [`Info`] and the [`ModuleMap`] first, then every reading, or, if it asked for a longer
+//! interval, the readings folded into one per its interval ([`pace`]: the probe's own interval,
+//! what watching costs the app, does not change per client); a server that cannot start is
 //! reported once and the app runs on unmonitored; an error while serving is counted (the first
 //! one reported) and serving goes on.
+
+mod pace;
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,7 @@ use crate::protocol::{self, Info, ModuleMap, TAG_INFO, TAG_MODULES, TAG_READING}
 use crate::sample::Reading;
 use crate::wire::{self, Endpoint, Server, ServerConfig, WireError};
 use crate::{Probe, nanos};
+use pace::{NewStalls, Paced};
 
 /// How often the serving thread looks for new clients and for the runtime's shutdown when no
 /// reading comes sooner.
@@ -222,8 +227,12 @@ fn run(probe: &Arc<Probe>, handle: Handle) {
     let mut clients = Clients {
         server: &server,
         serving,
-        info: protocol::encode(&info).unwrap_or_default(),
+        info,
+        interval: settings.interval,
         modules: Modules::new(settings.stacks),
+        paced: Vec::new(),
+        paced_ids: Vec::new(),
+        stalls: NewStalls::new(nanos(probe.stall_threshold())),
     };
     let wait = settings.interval.min(WAKE_EVERY);
     loop {
@@ -234,15 +243,16 @@ fn run(probe: &Arc<Probe>, handle: Handle) {
         };
         clients.greet_new();
         if let Some(reading) = reading {
-            clients.send_reading(&reading);
+            clients.send_reading(reading);
         }
         if monitor.runtime_shut_down() {
             break;
         }
     }
-    if let Err(e) = monitor.finish(|reading| clients.send_reading(&reading)) {
+    if let Err(e) = monitor.finish(|reading| clients.send_reading(reading)) {
         serving.error("serving", e);
     }
+    clients.send_the_rest();
     // Dropping the server closes the connections and removes the socket (and token) file.
     drop(server);
     serving.set(Phase::Stopped);
@@ -303,8 +313,17 @@ fn start_server(settings: &ServeSettings) -> Result<Server, WireError> {
 struct Clients<'a> {
     server: &'a Server,
     serving: &'a Serving,
-    info: Vec<u8>,
+    /// The probe's info; each client's says the interval it gets.
+    info: Info,
+    /// The probe's own interval.
+    interval: Duration,
     modules: Modules,
+    /// The clients served at a multiple of the probe's interval; the others share each
+    /// reading, encoded once.
+    paced: Vec<Paced>,
+    /// Their ids, kept beside them for the broadcast to leave out.
+    paced_ids: Vec<u64>,
+    stalls: NewStalls,
 }
 
 impl Clients<'_> {
@@ -318,22 +337,95 @@ impl Clients<'_> {
         if self.modules.refresh(self.serving) {
             self.broadcast(TAG_MODULES, &self.modules.bytes);
         }
-        for id in self.server.new_clients() {
-            for (tag, bytes) in [(TAG_INFO, &self.info), (TAG_MODULES, &self.modules.bytes)] {
+        let new = self.server.new_clients();
+        if new.is_empty() {
+            return;
+        }
+        let asked = self.server.clients();
+        for id in new {
+            let asked = asked.iter().find(|c| c.id == id);
+            let every =
+                pace::effective_interval(asked.and_then(|c| c.sample_interval), self.interval);
+            let info = Info {
+                interval_ns: nanos(every),
+                ..self.info.clone()
+            };
+            let info = match protocol::encode(&info) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    self.serving.error("encoding the info", e);
+                    continue;
+                }
+            };
+            for (tag, bytes) in [(TAG_INFO, &info), (TAG_MODULES, &self.modules.bytes)] {
                 if let Err(e) = self.server.send_to(id, tag, bytes) {
                     self.serving.error("greeting a client", e);
                 }
             }
+            if every > self.interval {
+                self.paced.push(Paced::new(id, every, self.interval));
+                self.paced_ids.push(id);
+            }
         }
     }
 
-    fn send_reading(&self, reading: &Reading) {
+    /// Sends `reading` to the clients at the probe's interval, encoded once for all of them,
+    /// and folds it into each paced client's next reading, sent when due.
+    fn send_reading(&mut self, reading: Reading) {
         if !self.server.has_clients() {
             return;
         }
-        match protocol::encode(reading) {
-            Ok(bytes) => self.broadcast(TAG_READING, &bytes),
-            Err(e) => self.serving.error("encoding a reading", e),
+        if self.paced.is_empty() {
+            // The common case, as before any client asked for an interval of its own.
+            match protocol::encode(&reading) {
+                Ok(bytes) => self.broadcast(TAG_READING, &bytes),
+                Err(e) => self.serving.error("encoding a reading", e),
+            }
+            return;
+        }
+        let server = self.server;
+        self.paced.retain(|paced| server.is_attached(paced.id));
+        self.paced_ids.clear();
+        self.paced_ids
+            .extend(self.paced.iter().map(|paced| paced.id));
+        if server.announced_except(&self.paced_ids) > 0 {
+            match protocol::encode(&reading) {
+                Ok(bytes) => {
+                    let sent =
+                        server.broadcast_announced_except(TAG_READING, &bytes, &self.paced_ids);
+                    if let Err(e) = sent {
+                        self.serving.error("sending to the clients", e);
+                    }
+                }
+                Err(e) => self.serving.error("encoding a reading", e),
+            }
+        }
+        if self.paced.is_empty() {
+            return;
+        }
+        let stall = self.stalls.check(&reading);
+        // Each paced client gets its own copy but the last, which takes the reading itself.
+        let mut reading = Some(reading);
+        let last = self.paced.len() - 1;
+        for (i, paced) in self.paced.iter_mut().enumerate() {
+            let mine = if i == last {
+                reading.take()
+            } else {
+                reading.clone()
+            };
+            let due = mine.and_then(|mine| paced.fold(mine, stall));
+            if let Some(due) = due {
+                send_paced(self.server, self.serving, paced.id, &due);
+            }
+        }
+    }
+
+    /// The runtime shut down: each paced client gets what it has not had yet.
+    fn send_the_rest(&mut self) {
+        for paced in &mut self.paced {
+            if let Some(rest) = paced.take() {
+                send_paced(self.server, self.serving, paced.id, &rest);
+            }
         }
     }
 
@@ -343,6 +435,18 @@ impl Clients<'_> {
         if let Err(e) = self.server.broadcast_announced(tag, bytes) {
             self.serving.error("sending to the clients", e);
         }
+    }
+}
+
+/// Sends one folded reading to its paced client; a full queue is the wire's to count.
+fn send_paced(server: &Server, serving: &Serving, id: u64, reading: &Reading) {
+    match protocol::encode(reading) {
+        Ok(bytes) => {
+            if let Err(e) = server.send_to(id, TAG_READING, &bytes) {
+                serving.error("sending to a paced client", e);
+            }
+        }
+        Err(e) => serving.error("encoding a reading", e),
     }
 }
 

@@ -36,6 +36,12 @@ pub struct AttachArgs {
     /// Stop after this long (e.g. `30s`); without it, watch until Ctrl-C or the app exits.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Time between two readings to ask the app's probe for (e.g. `1s`): it rounds it to a
+    /// multiple of its own interval (100 ms unless the app set another), never below it, and
+    /// folds its readings so that nothing of the period is lost; a stall still comes at once.
+    /// Without it, the probe's own interval.
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
     /// Record the attachment to this file as it goes, for `tokmon replay FILE`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -49,7 +55,7 @@ pub fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
     let Some(target) = target(args.target.as_deref(), args.token_file.as_deref())? else {
         return Ok(ExitCode::SUCCESS);
     };
-    let mut source = AttachSource::connect(&target, &args.binary, args.duration)?;
+    let mut source = AttachSource::connect(&target, &args.binary, args.duration, args.interval)?;
     let mut recorder = match &args.record {
         Some(path) => Some(Recorder::create(path, source.config(), None)?),
         None => None,

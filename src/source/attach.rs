@@ -75,13 +75,20 @@ impl AttachSource {
     /// Connects to the probe of `target`, waits for its info and module map, and reads on.
     /// `binaries` are copies of the app's files (an executable, its libraries) to name its
     /// frames from, each used for the image with its build id. `duration` ends the attachment
-    /// (as a run's duration does); `None` reads until stopped.
+    /// (as a run's duration does); `None` reads until stopped. `interval` is the time between
+    /// two readings to ask for: the app's probe rounds it to a multiple of its own interval
+    /// (never below it) and says in its info what it gives, which the run's config takes;
+    /// `None` takes the probe's own.
     pub fn connect(
         target: &Target,
         binaries: &[PathBuf],
         duration: Option<Duration>,
+        interval: Option<Duration>,
     ) -> anyhow::Result<AttachSource> {
-        let options = ClientOptions::default().name("tokmon");
+        let mut options = ClientOptions::default().name("tokmon");
+        if let Some(interval) = interval {
+            options = options.sample_interval(interval);
+        }
         let mut client = match target {
             Target::Tcp { addr, token } => Client::connect_tcp(*addr, token, &options)
                 .with_context(|| format!("attaching to tcp://{addr}"))?,

@@ -242,7 +242,7 @@ impl Server {
     /// [`WireError::MessageTooLarge`] if its frames exceed a client's whole queue (no client
     /// could ever take it).
     pub fn broadcast(&self, tag: u8, message: &[u8]) -> Result<Delivery, WireError> {
-        self.queue_for_all(tag, message, false)
+        self.queue_for_all(tag, message, false, &[])
     }
 
     /// As [`broadcast`](Self::broadcast), but only to the clients [`new_clients`](Self::new_clients)
@@ -253,7 +253,42 @@ impl Server {
     ///
     /// As [`broadcast`](Self::broadcast).
     pub fn broadcast_announced(&self, tag: u8, message: &[u8]) -> Result<Delivery, WireError> {
-        self.queue_for_all(tag, message, true)
+        self.queue_for_all(tag, message, true, &[])
+    }
+
+    /// As [`broadcast_announced`](Self::broadcast_announced), but not to the clients in
+    /// `except`: those the producer feeds at a pace of their own, with [`send_to`](Self::send_to).
+    /// The message is framed once for all the others.
+    ///
+    /// # Errors
+    ///
+    /// As [`broadcast`](Self::broadcast).
+    pub fn broadcast_announced_except(
+        &self,
+        tag: u8,
+        message: &[u8],
+        except: &[u64],
+    ) -> Result<Delivery, WireError> {
+        self.queue_for_all(tag, message, true, except)
+    }
+
+    /// How many clients [`broadcast_announced_except`](Self::broadcast_announced_except) would
+    /// reach with this `except`: a producer with none may skip encoding.
+    pub fn announced_except(&self, except: &[u64]) -> usize {
+        if !self.has_clients() {
+            return 0;
+        }
+        lock(&self.shared.clients)
+            .iter()
+            .filter(|slot| slot.announced_target() && !except.contains(&slot.id))
+            .count()
+    }
+
+    /// Whether client `id` is attached still (it may leave at any time after).
+    pub fn is_attached(&self, id: u64) -> bool {
+        lock(&self.shared.clients)
+            .iter()
+            .any(|slot| slot.id == id && slot.live())
     }
 
     fn queue_for_all(
@@ -261,6 +296,7 @@ impl Server {
         tag: u8,
         message: &[u8],
         announced_only: bool,
+        except: &[u64],
     ) -> Result<Delivery, WireError> {
         if !self.has_clients() {
             return Ok(Delivery::default());
@@ -271,6 +307,7 @@ impl Server {
         for slot in clients.iter().filter(|slot| {
             slot.attached.load(Ordering::Acquire)
                 && (!announced_only || slot.announced.load(Ordering::Acquire))
+                && !except.contains(&slot.id)
         }) {
             if slot.enqueue(&frames, &self.shared) {
                 delivery.queued += 1;

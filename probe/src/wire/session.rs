@@ -354,6 +354,16 @@ impl Slot {
         }
     }
 
+    /// Attached and not ended: its connection is open.
+    pub(super) fn live(&self) -> bool {
+        self.attached.load(Ordering::Acquire) && !self.ended.load(Ordering::Acquire)
+    }
+
+    /// Live and returned by [`Server::new_clients`](super::Server::new_clients) already.
+    pub(super) fn announced_target(&self) -> bool {
+        self.live() && self.announced.load(Ordering::Acquire)
+    }
+
     /// Queues a message's frames if they fit; else counts a drop.
     pub(super) fn enqueue(&self, frames: &Arc<[u8]>, shared: &Shared) -> bool {
         let mut queue = lock(&self.queue);
