@@ -784,3 +784,26 @@ fn a_stall_without_a_caught_stack_is_placed_at_its_spawn_site_said_as_such() {
         other => panic!("status {other:?}"),
     }
 }
+
+#[test]
+fn a_full_sparkline_says_the_time_it_spans() {
+    use crate::model::{Model, SERIES_LEN, Series};
+    let spanning = |interval_s: f64| {
+        let mut model = Model::new();
+        let mut series = Series::default();
+        for _ in 0..SERIES_LEN {
+            model.intervals_s.push(interval_s);
+            series.push(1.0);
+        }
+        super::view::window(&series, &model)
+    };
+    assert_eq!(spanning(0.1), "last minute");
+    // Attached with `--interval 1s`, the same 600 values are ten minutes.
+    assert_eq!(spanning(1.0), "last 10 min");
+    // Samples sent early at stalls: fewer seconds than a minute.
+    assert_eq!(spanning(0.075), "last 45 s");
+    assert_eq!(
+        super::view::window(&Series::default(), &Model::new()),
+        "since start"
+    );
+}

@@ -44,7 +44,7 @@ pub struct WorkerRow {
     pub busy: f64,
     /// Busy % of each interval, oldest first, over [`WorkerRow::history_window`].
     pub busy_history: Vec<u64>,
-    pub history_window: &'static str,
+    pub history_window: String,
     /// On-CPU share over the last second, 0..=1: busy 100 % with CPU 2 % is a worker blocked
     /// off the CPU (a lock, a sleep, blocking I/O); `None` without per-thread CPU time.
     pub cpu: Option<f64>,
@@ -111,7 +111,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 state,
                 busy,
                 busy_history: series.iter().map(|r| (r * 100.0).round() as u64).collect(),
-                history_window: window(series),
+                history_window: window(series, model),
                 cpu,
                 cpu_wait: model.recent_mean(&w.cpu_wait_ratio, LAST_SECOND),
                 polls_per_sec: model.recent_mean(polls, LAST_SECOND).unwrap_or(0.0),
@@ -504,18 +504,24 @@ fn panel(kind: &'static str, w: &WorkloadModel, model: &Model) -> WorkloadPanel 
         kind,
         setting: w.setting.clone(),
         lines,
-        spark_label: format!("p99 {}, {}", latency_of(kind), window(&w.p99_ms)),
+        spark_label: format!("p99 {}, {}", latency_of(kind), window(&w.p99_ms, model)),
         spark,
         marks: Vec::new(),
     }
 }
 
-/// The window a sparkline of `series` covers: the last minute once it holds one.
-pub fn window(series: &Series) -> &'static str {
-    if series.is_full() {
-        "last minute"
-    } else {
-        "since start"
+/// The window a sparkline of `series` covers: "since start" until it is full, then the time its
+/// values span (a minute of 100 ms samples; ten of 1 s samples when attached with `--interval
+/// 1s`; less where stalls sent samples early).
+pub fn window(series: &Series, model: &Model) -> String {
+    if !series.is_full() {
+        return "since start".into();
+    }
+    let span = model.intervals_s.iter().sum::<f64>().round() as u64;
+    match span {
+        57..=63 => "last minute".into(),
+        0..120 => format!("last {span} s"),
+        _ => format!("last {} min", (span as f64 / 60.0).round()),
     }
 }
 

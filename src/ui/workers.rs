@@ -143,7 +143,9 @@ impl Widget for Workers<'_> {
         // At 80 columns a stuck row shows its task where the others show their busy history.
         let any_stuck = stuck > 0 && self.mode == Mode::Compact;
         for ((col, _), rect) in cols.iter().zip(layout.split(head).iter()) {
-            let window = rows.first().map_or("last minute", |r| r.history_window);
+            let window = rows
+                .first()
+                .map_or("last minute", |r| r.history_window.as_str());
             let (text, align) = match col {
                 Col::History if any_stuck => ("stuck in / busy".to_string(), Alignment::Left),
                 _ => heading(*col, window),
