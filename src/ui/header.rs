@@ -66,10 +66,7 @@ pub fn status_text(app: &App) -> (String, Tone) {
             // A verb, so that a warning about the last seconds does not read as a label.
             let text = format!(
                 "{who} stalled {}{place} {arrow} {fix} · {how_many} stall{s} since {}, worst {}",
-                match ago_ms {
-                    0..1_000 => "just now".to_string(),
-                    ms => format!("{}s ago", ms / 1_000),
-                },
+                format!("{}s ago", ago_ms / 1_000),
                 fmt_clock(since_ms),
                 fmt_dur(worst_ms),
                 arrow = ARROW,
