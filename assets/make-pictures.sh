@@ -16,7 +16,7 @@
 # Writes assets/dashboard-stall.png and .ans, assets/dashboard-fixed.png and .ans, assets/demo.gif.
 # The moments, in seconds of the recording (a new recording may need others: the stall picture
 # must show a stuck worker, and the script stops if it does not):
-#   STALL_AT=13.3 FIXED_AT=30 FRAMES="2 4 5.5 7 9 11 13 13.3 17 19 20.5 22 25 28 30 35"
+#   STALL_AT=12.6 FIXED_AT=30 FRAMES="2 4 5.5 7 9 11 12.6 13 17 19 20.5 22 25 28 30 35"
 # FRAMES_DIR=DIR also keeps the animation's frames there as PNGs.
 #
 # Needs the Debian packages tmux, aha, chromium, imagemagick and fonts-dejavu-core; not run by CI.
@@ -24,9 +24,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 rec=assets/demo.rec
-stall_at=${STALL_AT:-13.3}
+stall_at=${STALL_AT:-12.6}
 fixed_at=${FIXED_AT:-30}
-frames=${FRAMES:-2 4 5.5 7 9 11 13 13.3 17 19 20.5 22 25 28 30 35}
+frames=${FRAMES:-2 4 5.5 7 9 11 12.6 13 17 19 20.5 22 25 28 30 35}
 
 missing=()
 for tool in tmux:tmux aha:aha chromium:chromium convert:imagemagick zcat:gzip fc-list:fontconfig; do
