@@ -283,7 +283,8 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
     let mut legend = vec![(
         3,
         if wide {
-            "busy: time inside polls = on CPU + CPU wait + blocked in a call".to_string()
+            "busy: time inside polls = on CPU + CPU wait (runnable, no CPU free) + waiting in a call"
+                .to_string()
         } else {
             "busy: in polls, on or off CPU".to_string()
         },

@@ -266,8 +266,14 @@ impl Workloads<'_> {
         let mut title = vec![Span::raw(" ")];
         title.extend(self.heading(panel));
         title.push(Span::raw(" "));
+        // A mark on the sparkline says what it is.
+        let marked = if panel.marks.is_empty() {
+            ""
+        } else {
+            " · ▲ setting changed"
+        };
         let block = t.block(Line::from(title), false).title_bottom(Line::styled(
-            t.s(&format!(" {} ", panel.spark_label)),
+            t.s(&format!(" {}{marked} ", panel.spark_label)),
             t.dim,
         ));
         let inner = block.inner(area);
