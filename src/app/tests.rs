@@ -389,8 +389,8 @@ fn a_settings_change_is_marked_on_its_workloads_sparkline() {
     unmarked.run.marks.clear();
     assert_eq!(
         marks_drawn(&app),
-        marks_drawn(&unmarked) + 1,
-        "one mark on the hasher's sparkline"
+        marks_drawn(&unmarked) + 2,
+        "one mark on the hasher's sparkline, and one in its label saying what it is"
     );
 }
 

@@ -65,8 +65,8 @@ pub fn status_text(app: &App) -> (String, Tone) {
             };
             // A verb, so that a warning about the last seconds does not read as a label.
             let text = format!(
-                "{who} stalled {}{place} {arrow} {fix} · {how_many} stall{s} since {}, worst {}",
-                format!("{}s ago", ago_ms / 1_000),
+                "{who} stalled {}s ago{place} {arrow} {fix} · {how_many} stall{s} since {}, worst {}",
+                ago_ms / 1_000,
                 fmt_clock(since_ms),
                 fmt_dur(worst_ms),
                 arrow = ARROW,
