@@ -4,7 +4,7 @@
 //!
 //! Nothing of it runs on the app's runtime but the monitor's lag canary. A new client gets the
 //! [`Info`] and the [`ModuleMap`] first, then every reading, or, if it asked for a longer
-//! interval, the readings folded into one per its interval ([`pace`]: the probe's own interval,
+//! interval, the readings folded into one per its interval (`pace`: the probe's own interval,
 //! what watching costs the app, does not change per client); a server that cannot start is
 //! reported once and the app runs on unmonitored; an error while serving is counted (the first
 //! one reported) and serving goes on.
