@@ -195,7 +195,7 @@ impl ProbeBuilder {
     /// `openmetrics`), for Prometheus: the serving thread (see [`serve`](Self::serve), which
     /// must stay on) starts an exporter thread of its own that answers one scrape at a time,
     /// with timeouts. Any address may be given (port 0 picks a free port, which
-    /// [`Probe::metrics_addr`](super::Probe::metrics_addr) tells); `TOKMON_PROBE_METRICS_ADDR`
+    /// `Probe::metrics_addr`, built with the feature, tells); `TOKMON_PROBE_METRICS_ADDR`
     /// with a port alone binds loopback. A probe built without the feature reports the setting
     /// once on standard error and serves nothing.
     pub fn metrics_addr(mut self, addr: SocketAddr) -> ProbeBuilder {
