@@ -240,10 +240,10 @@ impl ThreadSlot {
 /// Slots live for the rest of the process (`&'static`): the poll hooks reach theirs through a
 /// thread-local plain reference, with no reference count or borrow flag on the poll path.
 /// A stopped thread's slot is taken by the next thread to start once the monitor has read it
-/// (or after a while), keeping its per-site counts, so there is one slot (about 1.5 KB, plus
-/// 12 KB per 64 spawn sites its threads spawned or timed a poll of) per runtime thread alive
-/// at once, at most: the workers, and the blocking-pool threads, which come and go with the
-/// pool's keep-alive.
+/// (or 2 s after it stopped), keeping its per-site counts, so the slots (about 1.5 KB each, plus
+/// 12 KB per 64 spawn sites its threads spawned or timed a poll of) number the runtime's
+/// threads alive at once, and those stopped less than a reading (or 2 s) ago: the workers, and
+/// the blocking-pool threads, which come and go with the pool's keep-alive.
 #[derive(Debug, Default)]
 pub struct ThreadRegistry {
     threads: Mutex<Vec<Entry>>,

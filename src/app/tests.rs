@@ -807,3 +807,17 @@ fn a_full_sparkline_says_the_time_it_spans() {
         "since start"
     );
 }
+
+#[test]
+fn a_worker_waiting_for_a_cpu_is_not_blocked_by_its_own_code() {
+    use super::view::blocked_off_cpu;
+    // Busy 90 %: 2 % on a CPU, the rest in a call (a lock, a sleep): blocked.
+    assert!(blocked_off_cpu(0.9, Some(0.02), Some(0.0)));
+    // Busy 90 %: 30 % on a CPU, 60 % runnable waiting for one (an overloaded machine): not.
+    assert!(!blocked_off_cpu(0.9, Some(0.3), Some(0.6)));
+    // Without the threads' CPU time, no verdict; without their wait, the CPU time decides.
+    assert!(!blocked_off_cpu(0.9, None, None));
+    assert!(blocked_off_cpu(0.9, Some(0.02), None));
+    // Idle most of the second: not blocked, whatever the CPU says.
+    assert!(!blocked_off_cpu(0.3, Some(0.0), Some(0.0)));
+}

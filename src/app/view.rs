@@ -85,6 +85,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
             };
             let busy = model.recent_mean(series, LAST_SECOND).unwrap_or(0.0);
             let cpu = model.recent_mean(&w.cpu_ratio, LAST_SECOND);
+            let cpu_wait = model.recent_mean(&w.cpu_wait_ratio, LAST_SECOND);
             let max_poll_ms = model.recent_max(&w.max_poll_ms, LAST_SECOND);
             let state = match running_on(model, index) {
                 Some(p) if p.duration_ns >= stall_ns => WorkerState::Stuck {
@@ -94,7 +95,7 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 },
                 // Blocked says more than "was stuck" (off the CPU), and the row's max poll
                 // shows the stall anyway.
-                _ if busy >= 0.5 && cpu.is_some_and(|c| c < busy / 2.0) => WorkerState::Blocked,
+                _ if blocked_off_cpu(busy, cpu, cpu_wait) => WorkerState::Blocked,
                 _ if max_poll_ms.is_some_and(|ms| ms * 1e6 >= stall_ns as f64) => {
                     WorkerState::Stalled
                 }
@@ -113,13 +114,20 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
                 busy_history: series.iter().map(|r| (r * 100.0).round() as u64).collect(),
                 history_window: window(series, model),
                 cpu,
-                cpu_wait: model.recent_mean(&w.cpu_wait_ratio, LAST_SECOND),
+                cpu_wait,
                 polls_per_sec: model.recent_mean(polls, LAST_SECOND).unwrap_or(0.0),
                 max_poll_ms: max_poll_ms.unwrap_or(0.0),
                 local_queue: w.local_queue_depth,
             }
         })
         .collect()
+}
+
+/// Busy half the second or more, and most of it neither on a CPU nor waiting for one: held in
+/// a blocking call (a lock, a sleep, I/O). A worker waiting for a CPU (an overloaded machine) is
+/// not blocked by its own code. `None` without the thread's CPU time: no verdict.
+pub fn blocked_off_cpu(busy: f64, cpu: Option<f64>, cpu_wait: Option<f64>) -> bool {
+    cpu.is_some_and(|cpu| busy >= 0.5 && busy - cpu - cpu_wait.unwrap_or(0.0) > busy / 2.0)
 }
 
 /// The one line the header shows in the loudest colour.
@@ -279,15 +287,7 @@ fn recent_stalls(app: &App) -> Status {
     let Some(group) = where_to_look(&recent) else {
         return Status::Healthy;
     };
-    // The group's own stall with a blocking line, where one of its members has one (a stall
-    // whose stack was not caught joins the group of its culprit's line).
-    let lead = group
-        .members
-        .iter()
-        .copied()
-        .filter(|f| f.site.is_some())
-        .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms))
-        .unwrap_or(group.worst);
+    let lead = group.lead();
     let who = match (&lead.workload, lead.task_id) {
         (Some(workload), _) => workload.clone(),
         (None, Some(task)) => format!("task {task}"),

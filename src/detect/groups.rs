@@ -169,7 +169,7 @@ pub fn entries(findings: &[Finding]) -> Vec<Entry<'_>> {
     entries
 }
 
-impl Group<'_> {
+impl<'a> Group<'a> {
     /// What the group's findings are, counted: `12 stalls`, `1 stall`, `3 long-poll findings
     /// (41 polls)`.
     pub fn counted(&self) -> String {
@@ -213,6 +213,18 @@ impl Group<'_> {
                 format!("{} (spawned at {c}): ", lead.trim_end_matches(": ")),
             ),
         }
+    }
+
+    /// The member to show for the group: its worst with a blocking line (and so a stack), else
+    /// its worst. A stall whose stack was not caught joins its culprit's group and may be the
+    /// worst, with nothing to show of where.
+    pub fn lead(&self) -> &'a Finding {
+        self.members
+            .iter()
+            .copied()
+            .filter(|f| f.site.is_some())
+            .max_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms))
+            .unwrap_or(self.worst)
     }
 
     /// The row for a narrow screen: who and where, how many, the worst; when and how typical

@@ -424,7 +424,10 @@ impl Model {
 
     fn fold_probe(&mut self, before: &ProbeSample, now: &ProbeSample, interval_ns: u64) {
         self.long_polls_dropped = now.long_polls_dropped;
-        self.runtime.lag_ms.push(now.lag_max_ns as f64 / 1e6);
+        if interval_ns > 0 {
+            // Pushed with the interval lengths, so a window of it is weighed right.
+            self.runtime.lag_ms.push(now.lag_max_ns as f64 / 1e6);
+        }
         let mut interval_max = vec![0u64; self.workers.len()];
         for (i, worker) in self.workers.iter_mut().enumerate() {
             let (Some(b), Some(n)) = (before.workers.get(i), now.workers.get(i)) else {

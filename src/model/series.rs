@@ -25,8 +25,8 @@ impl Series {
         self.values.push_back(value);
     }
 
-    /// Holds a whole window ([`SERIES_LEN`] values): only then does a sparkline show "the last
-    /// minute" rather than the time since the start.
+    /// Holds a whole window ([`SERIES_LEN`] values): only then does a sparkline say the time its
+    /// values span (a minute at the default interval) rather than "since start".
     pub fn is_full(&self) -> bool {
         self.values.len() == SERIES_LEN
     }

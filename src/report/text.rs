@@ -235,9 +235,6 @@ fn render_phases(out: &mut String, r: &Report) {
 /// Width the text report keeps within.
 const WIDTH: usize = 100;
 
-/// Findings first: one group per culprit ([`by_culprit`]: kind, workload or spawn site, blocking
-/// line or syscall), with how many findings it holds (the unit of the header's counts), when,
-/// its worst occurrence and the hint.
 /// A finding's whole stack, innermost first, its blocking line marked.
 fn render_stack(out: &mut String, f: &Finding) {
     let _ = writeln!(
@@ -259,6 +256,9 @@ fn render_stack(out: &mut String, f: &Finding) {
     }
 }
 
+/// Findings first: one group per culprit ([`by_culprit`]: kind, workload or spawn site, blocking
+/// line or syscall), with how many findings it holds (the unit of the header's counts), when,
+/// its worst occurrence and the hint; with `stacks`, the stack of its worst with one.
 fn render_findings(out: &mut String, r: &Report, stacks: bool) {
     let problems: Vec<&Finding> = r
         .findings
@@ -316,8 +316,8 @@ fn render_findings(out: &mut String, r: &Report, stacks: bool) {
             wrap_into(out, &worst, "           ", "           ");
         }
         wrap_into(out, &g.worst.hint, "         → ", "           ");
-        if stacks && !g.worst.stack.is_empty() {
-            render_stack(out, g.worst);
+        if stacks && !g.lead().stack.is_empty() {
+            render_stack(out, g.lead());
         }
     }
     let events: Vec<&Finding> = r

@@ -6,7 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph, Sparkline, Widget};
 
-use crate::app::view::{WorkerRow, WorkerState, worker_rows};
+use crate::app::view::{WorkerRow, WorkerState, blocked_off_cpu, worker_rows};
 use crate::app::{App, Focus};
 
 use super::layout::Mode;
@@ -220,7 +220,7 @@ impl Workers<'_> {
             }
             Col::Cpu => {
                 // Busy but off the CPU is the mark of a blocking call: say it loudly.
-                let blocked = row.busy >= 0.5 && row.cpu.is_some_and(|c| c < row.busy / 2.0);
+                let blocked = blocked_off_cpu(row.busy, row.cpu, row.cpu_wait);
                 let style = if blocked { t.critical } else { t.text };
                 right(fmt_share(row.cpu.map(unit)), style).render(area, buf);
             }

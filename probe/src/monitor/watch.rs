@@ -112,7 +112,12 @@ impl Sighting {
         let computed = now.cpu_ns.saturating_sub(then.cpu_ns);
         let wall = now_ns.saturating_sub(self.at_ns);
         let starved = thresholds.is_some_and(|(long_ns, stall_ns)| {
-            let crossed = if wall >= stall_ns { stall_ns } else { long_ns };
+            // The poll began at least WATCH_FROM_NS before it was first watched.
+            let crossed = if wall.saturating_add(WATCH_FROM_NS) >= stall_ns {
+                stall_ns
+            } else {
+                long_ns
+            };
             cpu != CpuUse::Off && wait * 2 >= wall && computed < crossed
         });
         (
