@@ -123,6 +123,19 @@ pub fn worker_rows(app: &App) -> Vec<WorkerRow> {
         .collect()
 }
 
+/// What the "now" figures cover, in words: "last second", or "last 5 s" when a reading comes
+/// every 5 s (`tokmon attach --interval 5s`).
+pub fn now_window(app: &App) -> String {
+    now_window_of(app.model())
+}
+
+fn now_window_of(model: &Model) -> String {
+    match model.recent_span(LAST_SECOND) {
+        s if s <= 1.5 => "last second".into(),
+        s => format!("last {s:.0} s"),
+    }
+}
+
 /// Busy half the second or more, and most of it neither on a CPU nor waiting for one: held in
 /// a blocking call (a lock, a sleep, I/O). A worker waiting for a CPU (an overloaded machine) is
 /// not blocked by its own code. `None` without the thread's CPU time: no verdict.
@@ -440,15 +453,16 @@ fn panel(kind: &'static str, w: &WorkloadModel, model: &Model) -> WorkloadPanel 
     let max = recent_max(&w.max_ms);
     // Percentiles of a handful are the handful: say how many, and the longest.
     let finished = rate.round() as u64;
+    let now = now_window_of(model);
     let latency = if finished < FEW {
         let what = match finished {
             0 => "none finished".to_string(),
             n => format!("{n} finished"),
         };
-        format!("{what} in the last second · longest {}", fmt_ms(max))
+        format!("{what} in the {now} · longest {}", fmt_ms(max))
     } else {
         format!(
-            "p50 {} · p99 {} · max {}, last second",
+            "p50 {} · p99 {} · max {}, {now}",
             fmt_ms(p50),
             fmt_ms(p99),
             fmt_ms(max)

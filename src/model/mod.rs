@@ -253,6 +253,14 @@ impl Model {
         (time > 0.0).then(|| sum / time)
     }
 
+    /// The seconds the last `window_s` seconds of intervals really cover: more when one
+    /// interval is longer (an attachment asking for a reading every 5 s).
+    pub fn recent_span(&self, window_s: f64) -> f64 {
+        self.window(&self.intervals_s, window_s)
+            .map(|(_, dt)| dt)
+            .sum()
+    }
+
     /// The largest value of `series` over the last `window_s` seconds.
     pub fn recent_max(&self, series: &Series, window_s: f64) -> Option<f64> {
         self.window(series, window_s)

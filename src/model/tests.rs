@@ -353,3 +353,16 @@ fn the_last_second_is_weighed_by_time_when_a_stall_sends_a_sample_early() {
     assert!((rate - 3.0 / 0.205).abs() < 0.01, "{rate}");
     assert_eq!(model.recent_max(ops, 0.2), Some(200.0));
 }
+
+#[test]
+fn the_last_second_covers_one_whole_interval_when_readings_come_seldom() {
+    let mut model = Model::new();
+    model.ingest(sample(0, 0, 0, 0, 0, vec![]));
+    for i in 1..=20 {
+        model.ingest(sample(i, i * 100, 0, 0, i, vec![]));
+    }
+    assert!((model.recent_span(1.0) - 1.0).abs() < 1e-9);
+    // `tokmon attach --interval 5s`: one reading covers five seconds, and says so.
+    model.ingest(sample(21, 2_000 + 5_000, 0, 0, 30, vec![]));
+    assert!((model.recent_span(1.0) - 5.0).abs() < 1e-9);
+}

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::app::App;
-use crate::app::view::{RuntimeView, runtime_view};
+use crate::app::view::{RuntimeView, now_window, runtime_view};
 
 use super::layout::Mode;
 use super::text::{fit, fmt_dur, fmt_share};
@@ -78,7 +78,7 @@ impl Widget for Runtime<'_> {
                     Line::from(vec![
                         label("timer lag"),
                         Span::styled(fmt_dur(view.lag_ms), self.lag_style(&view)),
-                        Span::styled(" (worst of the last second)", t.dim),
+                        Span::styled(format!(" (worst of the {})", now_window(self.app)), t.dim),
                     ]),
                     Line::from(vec![
                         label("blocking pool"),
@@ -102,7 +102,14 @@ impl Widget for Runtime<'_> {
                     &[
                         (0, format!("tasks {}", view.alive_tasks)),
                         (1, format!("global queue {}", view.global_queue)),
-                        (0, format!("lag {}, last 1 s", fmt_dur(view.lag_ms))),
+                        (
+                            0,
+                            format!(
+                                "lag {}, {}",
+                                fmt_dur(view.lag_ms),
+                                now_window(self.app).replace("last second", "last 1 s")
+                            ),
+                        ),
                         (2, Self::blocking_brief(&view)),
                         (
                             3,

@@ -6,7 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph, Sparkline, Widget};
 
-use crate::app::view::{WorkerRow, WorkerState, blocked_off_cpu, worker_rows};
+use crate::app::view::{WorkerRow, WorkerState, blocked_off_cpu, now_window, worker_rows};
 use crate::app::{App, Focus};
 
 use super::layout::Mode;
@@ -110,7 +110,7 @@ impl Widget for Workers<'_> {
             Span::styled(" Workers ", t.title),
             Span::styled(format!("{} ", rows.len()), t.dim),
             // The window of every column but the sparkline, which says its own.
-            Span::styled(t.s("· last second "), t.dim),
+            Span::styled(t.s(&format!("· {} ", now_window(self.app))), t.dim),
         ];
         if stuck > 0 {
             title.push(Span::styled(format!(" {stuck} STUCK "), t.loud));
@@ -317,7 +317,10 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
         legend.push((
             2,
             if wide {
-                format!("was stuck: a poll of {stall} or more in the last second")
+                format!(
+                    "was stuck: a poll of {stall} or more in the {}",
+                    now_window(app)
+                )
             } else {
                 format!("was stuck: a poll ≥ {stall}, last s")
             },
