@@ -238,7 +238,8 @@ impl Model {
             .take_while(move |(_, dt)| {
                 let before = covered;
                 covered += dt;
-                before < window_s
+                // Ten 100 ms intervals are a second, though their float sum falls short of 1.0.
+                before < window_s - 1e-9
             })
     }
 
