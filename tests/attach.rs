@@ -282,3 +282,39 @@ fn over_tcp_the_token_is_asked_for_and_a_wrong_one_refused() {
     assert!(ok, "{stderr}");
     assert!(!stalls(&report).is_empty(), "{report:#}");
 }
+
+/// `tokmon attach --interval 1s`: the probe gives one reading a second, and the stalls are found
+/// as at its own interval.
+#[test]
+fn attached_at_one_reading_a_second_a_stall_is_still_found() {
+    let app = App::start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let blocking = client(&app.addr, &["sleep 300", "echo between"], stop.clone());
+    let (report, stderr, ok) = attach(&app.pid().to_string(), "6s", &["--interval", "1s"]);
+    stop.store(true, Ordering::Relaxed);
+    assert!(ok, "tokmon attach failed: {stderr}");
+    assert!(
+        blocking.load(Ordering::Relaxed) >= 2,
+        "the blocking requests were served"
+    );
+    assert_eq!(
+        report["interval_ms"], 1000,
+        "the probe gave the interval asked for"
+    );
+    let stalls = stalls(&report);
+    assert!(
+        !stalls.is_empty()
+            && stalls
+                .iter()
+                .all(|f| text(&f["spawned_at"]).contains("stall_server.rs")),
+        "stalls in the example's tasks: {stalls:#?}"
+    );
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        assert!(
+            stalls
+                .iter()
+                .any(|f| text(&f["site"]).contains("stall_server.rs:")),
+            "a blocking line in the example's file: {stalls:#?}"
+        );
+    }
+}
