@@ -685,7 +685,12 @@ fn a_handful_of_jobs_is_counted_not_given_percentiles() {
     for i in 0..30 {
         let mut s = sample(i, 0.5, None);
         if let Some(hasher) = s.workloads.iter_mut().find(|w| w.id == "hasher") {
+            // A job every half second, each 130 ms.
             hasher.ops = i / 5;
+            hasher.latency.micros = match i % 5 {
+                0 => vec![(130_000, 1)],
+                _ => vec![],
+            };
         }
         app.update(Msg::Sample(Box::new(s)));
     }
@@ -693,7 +698,7 @@ fn a_handful_of_jobs_is_counted_not_given_percentiles() {
     let hasher = panels.iter().find(|p| p.id == "hasher").expect("hasher");
     let (_, job) = &hasher.lines[1];
     assert!(
-        job.starts_with("2 finished in the last second · longest "),
+        job == "2 finished in the last second · longest 130 ms",
         "{job}"
     );
     let api = panels.iter().find(|p| p.id == "api").expect("api");

@@ -6,6 +6,7 @@ use crate::detect::{Finding, FindingKind};
 use crate::model::{Model, Series, WorkloadModel};
 use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns, bucket_of};
 use crate::probe::clock::{EXACT_FROM_NS, PRECISE_EVERY};
+use crate::report::fmt_ms;
 use crate::sample::PollRecord;
 
 use super::App;
@@ -13,9 +14,6 @@ use super::App;
 /// The window of the "now" figures, in seconds of samples (weighed by time: see
 /// [`Model::recent_mean`]).
 const LAST_SECOND: f64 = 1.0;
-/// Intervals the latency figures look back over (a workload's latencies are not sampled every
-/// interval, so they cannot be weighed by time): one second at the default interval.
-const RECENT: usize = 10;
 
 /// What a worker is doing at the latest sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -407,14 +405,6 @@ pub struct WorkloadPanel {
     pub marks: Vec<usize>,
 }
 
-fn recent_max(series: &Series) -> Option<f64> {
-    series.iter().rev().take(RECENT).reduce(f64::max)
-}
-
-fn fmt_ms(ms: Option<f64>) -> String {
-    ms.map_or("-".into(), crate::report::fmt_ms)
-}
-
 pub fn workload_panels(app: &App) -> Vec<WorkloadPanel> {
     let model = app.model();
     let kinds: Vec<(&str, &'static str)> = app.info_kinds();
@@ -448,25 +438,21 @@ fn panel(kind: &'static str, w: &WorkloadModel, model: &Model) -> WorkloadPanel 
     let rate = model
         .recent_mean(&w.ops_per_sec, LAST_SECOND)
         .unwrap_or(0.0);
-    let p50 = recent_max(&w.p50_ms);
-    let p99 = recent_max(&w.p99_ms);
-    let max = recent_max(&w.max_ms);
     // Percentiles of a handful are the handful: say how many, and the longest.
-    let finished = rate.round() as u64;
     let now = now_window_of(model);
-    let latency = if finished < FEW {
-        let what = match finished {
-            0 => "none finished".to_string(),
-            n => format!("{n} finished"),
-        };
-        format!("{what} in the {now} · longest {}", fmt_ms(max))
-    } else {
-        format!(
+    let latency = match w.last_second {
+        None => format!("none finished in the {now}"),
+        Some(l) if l.count < FEW => format!(
+            "{} finished in the {now} · longest {}",
+            l.count,
+            fmt_ms(l.max_ms)
+        ),
+        Some(l) => format!(
             "p50 {} · p99 {} · max {}, {now}",
-            fmt_ms(p50),
-            fmt_ms(p99),
-            fmt_ms(max)
-        )
+            fmt_ms(l.p50_ms),
+            fmt_ms(l.p99_ms),
+            fmt_ms(l.max_ms)
+        ),
     };
     let spark: Vec<u64> = w
         .p99_ms

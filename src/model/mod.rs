@@ -4,6 +4,8 @@
 mod series;
 pub mod sites;
 
+use std::collections::VecDeque;
+
 use hdrhistogram::Histogram;
 
 pub use series::Series;
@@ -11,7 +13,7 @@ pub use sites::{SiteModel, SitesModel};
 
 use crate::probe::buckets::bucket_floor_ns;
 use crate::sample::new_histogram;
-use crate::sample::{ProbeSample, Sample, WorkerCounters};
+use crate::sample::{LatencyBuckets, ProbeSample, Sample, WorkerCounters};
 
 /// How many intervals the series keep: a minute at the default 100 ms.
 pub const SERIES_LEN: usize = 600;
@@ -23,6 +25,41 @@ pub fn delta(previous: u64, current: u64) -> u64 {
         current - previous
     } else {
         current
+    }
+}
+
+/// The window a workload's latency figures cover: the last second of intervals, as the rates
+/// beside them (more when one interval is longer).
+const LATENCY_WINDOW_S: f64 = 1.0;
+
+/// The operations that finished in a window: how many, and their latencies in milliseconds.
+/// Percentiles are bucket values capped at the longest, so none exceeds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    /// The figures of `buckets` merged, read through `scratch` (emptied first).
+    fn of<'a>(
+        scratch: &mut Histogram<u64>,
+        buckets: impl IntoIterator<Item = &'a LatencyBuckets>,
+    ) -> Option<Latency> {
+        scratch.reset();
+        for b in buckets {
+            record_buckets(scratch, b);
+        }
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        let max_ms = ms(scratch.max());
+        (!scratch.is_empty()).then(|| Latency {
+            count: scratch.len(),
+            p50_ms: ms(scratch.value_at_quantile(0.50)).min(max_ms),
+            p99_ms: ms(scratch.value_at_quantile(0.99)).min(max_ms),
+            max_ms,
+        })
     }
 }
 
@@ -101,10 +138,14 @@ pub struct WorkloadModel {
     pub latency: Histogram<u64>,
     pub ops_per_sec: Series,
     pub bytes_per_sec: Series,
-    /// p50, p99 and max latency of each interval that had operations, milliseconds.
-    pub p50_ms: Series,
+    /// The latencies of each interval of the last second (empty where none finished), oldest
+    /// first, aligned with the newest [`Model::intervals_s`].
+    pub last_second_buckets: VecDeque<LatencyBuckets>,
+    /// What finished in the last second, from those buckets merged: `None` when nothing did.
+    pub last_second: Option<Latency>,
+    /// At each interval, the p99 of the second ending there (0 when nothing finished), in
+    /// milliseconds: pushed every interval, so its window is the other series' window.
     pub p99_ms: Series,
-    pub max_ms: Series,
     pub sched_count: u64,
     pub sched_total_ns: u64,
     pub sched_long: u64,
@@ -125,9 +166,9 @@ impl WorkloadModel {
             latency: new_histogram(),
             ops_per_sec: Series::default(),
             bytes_per_sec: Series::default(),
-            p50_ms: Series::default(),
+            last_second_buckets: VecDeque::new(),
+            last_second: None,
             p99_ms: Series::default(),
-            max_ms: Series::default(),
             sched_count: 0,
             sched_total_ns: 0,
             sched_long: 0,
@@ -168,9 +209,10 @@ pub struct Model {
     /// differ (a poll crossing the stall threshold sends a sample early), so a window of the
     /// series is weighed by time, not by count (see [`Model::recent_mean`]).
     pub intervals_s: Series,
-    /// One interval's latencies, reused from sample to sample: a histogram of the full range
-    /// is some 190 KB, and one allocated per workload per sample churned the allocator.
-    interval: Option<Histogram<u64>>,
+    /// The histogram a workload's last second is merged in, reused from sample to sample: one
+    /// of the full range is some 190 KB, and one allocated per workload per sample churned the
+    /// allocator.
+    scratch: Option<Histogram<u64>>,
     /// Per worker, the highest probe busy figure seen: busy time counts from there on (see
     /// [`Model::fold_probe`]).
     probe_busy_peak: Vec<u64>,
@@ -367,6 +409,8 @@ impl Model {
         }
         self.runtime.spawned_tasks +=
             delta(previous.runtime.spawned_tasks, sample.runtime.spawned_tasks);
+        // The intervals a workload's latency window holds.
+        let keep = self.window(&self.intervals_s, LATENCY_WINDOW_S).count();
         if let (Some(before), Some(now)) = (&previous.probe, &sample.probe) {
             self.fold_probe(before, now, interval_ns);
         }
@@ -386,17 +430,21 @@ impl Model {
                 model.ops_per_sec.push(ops as f64 / seconds);
                 model.bytes_per_sec.push(bytes as f64 / seconds);
             }
-            if !now.latency.is_empty() {
-                let interval = self.interval.get_or_insert_with(new_histogram);
-                interval.reset();
-                record_buckets(interval, &now.latency);
-                model
-                    .p50_ms
-                    .push(interval.value_at_quantile(0.50) as f64 / 1000.0);
+            // The last second's latencies, one entry an interval, merged for its figures.
+            let recent = &mut model.last_second_buckets;
+            match recent.back_mut() {
+                Some(newest) if interval_ns == 0 => newest.merge(&now.latency),
+                _ => recent.push_back(now.latency.clone()),
+            }
+            while recent.len() > keep.max(1) {
+                recent.pop_front();
+            }
+            let scratch = self.scratch.get_or_insert_with(new_histogram);
+            model.last_second = Latency::of(scratch, recent.iter());
+            if interval_ns > 0 {
                 model
                     .p99_ms
-                    .push(interval.value_at_quantile(0.99) as f64 / 1000.0);
-                model.max_ms.push(interval.max() as f64 / 1000.0);
+                    .push(model.last_second.map_or(0.0, |l| l.p99_ms));
             }
             if let Some(phase) = self.phases.last_mut() {
                 match phase.workloads.iter_mut().find(|p| p.id == now.id) {

@@ -111,27 +111,71 @@ fn interval_p99_and_sched_worst_interval() {
     model.ingest(s);
     let w = &model.workloads[0];
     assert!(w.p99_ms.last().expect("one interval") < 2.0);
+    let last = w.last_second.expect("a hundred finished");
+    assert_eq!(last.count, 100);
+    assert!(last.max_ms >= 200.0 && last.p50_ms < 1.1, "{last:?}");
     assert_eq!(w.sched_worst_interval_mean_ns, 10_000_000);
     assert_eq!(w.sched_mean_ns(), 10_000_000);
     assert_eq!(w.sched_long, 1);
 }
 
 #[test]
-fn each_interval_has_its_own_latencies() {
+fn latency_figures_cover_the_last_second_only() {
     let mut model = Model::new();
     model.ingest(sample(0, 0, 0, 0, 0, vec![]));
-    model.ingest(sample(1, 100, 0, 0, 10, vec![(200_000, 10)]));
-    model.ingest(sample(2, 200, 0, 0, 20, vec![(1000, 10)]));
-    model.ingest(sample(3, 300, 0, 0, 20, vec![]));
-    model.ingest(sample(4, 400, 0, 0, 30, vec![(3000, 5), (5000, 5)]));
+    // A 316 ms job ends, then a second and a half of 1 ms jobs, one an interval but a few.
+    model.ingest(sample(1, 100, 0, 0, 1, vec![(316_000, 1)]));
+    let mut ops = 1;
+    for seq in 2..=16 {
+        let latency = if seq % 4 == 0 {
+            vec![]
+        } else {
+            vec![(1000, 2)]
+        };
+        ops += latency.len() as u64 * 2;
+        model.ingest(sample(seq, seq * 100, 0, 0, ops, latency));
+    }
     let w = &model.workloads[0];
-    let max: Vec<f64> = w.max_ms.iter().collect();
-    let p50: Vec<f64> = w.p50_ms.iter().collect();
-    // The slow interval does not leak into the ones after it; an empty one adds nothing.
-    assert_eq!(max.len(), 3);
-    assert!(max[0] >= 200.0 && max[1] < 1.1 && max[2] < 5.1, "{max:?}");
-    assert!(p50[1] < 1.1 && p50[2] < 3.1, "{p50:?}");
-    assert_eq!(w.latency.len(), 30, "the run's histogram keeps them all");
+    let last = w.last_second.expect("jobs in the last second");
+    // Intervals 7..=16: seven with two jobs each, three (8, 12, 16) with none.
+    assert_eq!(last.count, 14, "{last:?}");
+    assert!(last.max_ms < 1.1, "the slow job left the window: {last:?}");
+    assert!(last.p50_ms <= last.max_ms && last.p99_ms <= last.max_ms);
+    // The sparkline's p99 is pushed every interval: the slow job's second, then the fast ones.
+    assert_eq!(w.p99_ms.len(), 16);
+    assert!(w.p99_ms.iter().next().expect("first") >= 300.0);
+    assert!(w.p99_ms.last().expect("newest") < 1.1);
+    assert_eq!(
+        w.latency.len(),
+        1 + 11 * 2,
+        "the run's histogram keeps them all"
+    );
+}
+
+#[test]
+fn a_quiet_second_has_no_latency_figures() {
+    let mut model = Model::new();
+    model.ingest(sample(0, 0, 0, 0, 0, vec![]));
+    model.ingest(sample(1, 100, 0, 0, 1, vec![(5000, 1)]));
+    assert_eq!(model.workloads[0].last_second.map(|l| l.count), Some(1));
+    for seq in 2..=11 {
+        model.ingest(sample(seq, seq * 100, 0, 0, 1, vec![]));
+    }
+    let w = &model.workloads[0];
+    assert_eq!(w.last_second, None);
+    assert_eq!(w.p99_ms.last(), Some(0.0));
+}
+
+#[test]
+fn a_long_interval_is_its_own_window() {
+    // Attached with a reading every 5 s: the last interval is the window, not the last ten.
+    let mut model = Model::new();
+    model.ingest(sample(0, 0, 0, 0, 0, vec![]));
+    model.ingest(sample(1, 5000, 0, 0, 1, vec![(200_000, 1)]));
+    model.ingest(sample(2, 10_000, 0, 0, 11, vec![(2000, 10)]));
+    let last = model.workloads[0].last_second.expect("ten jobs");
+    assert_eq!(last.count, 10);
+    assert!(last.max_ms < 2.1, "{last:?}");
 }
 
 impl Sample {
