@@ -59,14 +59,21 @@ impl Widget for Findings<'_> {
         let rows = usize::from(inner.height);
         let mut lines: Vec<Line> = Vec::new();
         let mut whole = 0;
+        let all_fit = findings.len() - offset <= rows;
         for (n, entry) in findings.iter().enumerate().skip(offset) {
             if lines.len() >= rows {
                 break;
             }
             let selected = focused && n == self.app.view.selected_finding;
+            // Where every entry from here fits on one line, a second line (the fix, a phase's
+            // note) for the top entry, and for the others only while each entry after them
+            // keeps its first: a row that says what is wrong beats another row's advice. A
+            // longer list scrolls, two lines an entry.
+            let after = findings.len() - n - 1;
+            let hint = per == 2 && (!all_fit || n == offset || lines.len() + 2 + after <= rows);
             let entry = match entry {
-                Entry::Group(g) => self.group(g, selected, max, per == 2),
-                Entry::Event(e) => self.event(e, selected, max, per == 2),
+                Entry::Group(g) => self.group(g, selected, max, hint),
+                Entry::Event(e) => self.event(e, selected, max, hint),
             };
             // Whole entries only, so that the count below is what the panel shows.
             if !lines.is_empty() && lines.len() + entry.len() > rows {
