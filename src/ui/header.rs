@@ -64,9 +64,12 @@ pub fn status_text(app: &App) -> (String, Tone) {
                 format!("{here} of {count}")
             };
             // A verb, so that a warning about the last seconds does not read as a label.
+            let when = match ago_ms / 1_000 {
+                0 => "just now".to_string(),
+                s => format!("{s}s ago"),
+            };
             let text = format!(
-                "{who} stalled {}s ago{place} {arrow} {fix} · {how_many} stall{s} since {}, worst {}",
-                ago_ms / 1_000,
+                "{who} stalled {when}{place} {arrow} {fix} · {how_many} stall{s} since {}, worst {}",
                 fmt_clock(since_ms),
                 fmt_dur(worst_ms),
                 arrow = ARROW,

@@ -942,3 +942,20 @@ fn stalls_of_one_culprit_are_one_row_and_enter_opens_its_members() {
         .count();
     assert_eq!(members, 3, "{detail}");
 }
+
+#[test]
+fn a_stall_that_ended_a_moment_ago_is_just_now_then_seconds_ago() {
+    let mut app = stuck_app(840);
+    let text = |app: &App| super::header::status_text(app).0;
+    app.update(Msg::Sample(Box::new(sample(39, 0.2, None))));
+    let now = text(&app);
+    assert!(
+        now.starts_with("hasher stalled just now at src/workload/hash.rs:106"),
+        "{now}"
+    );
+    for i in 40..60 {
+        app.update(Msg::Sample(Box::new(sample(i, 0.2, None))));
+    }
+    let later = text(&app);
+    assert!(later.starts_with("hasher stalled 2s ago at "), "{later}");
+}
