@@ -16,20 +16,23 @@ pub const MAX_MODEL_SITES: usize = 8192;
 /// The row of every site past the probe's (or the model's) bound.
 pub const OTHER: &str = "other";
 
-/// Intervals the rates are averaged over: a second at the default 100 ms.
-const RATE_INTERVALS: usize = 10;
+/// The time the rates are averaged over: the newest intervals that cover a second (ten at the
+/// default 100 ms, one when attached with a reading every 5 s).
+const RATE_WINDOW_NS: u64 = 1_000_000_000;
 
 /// Recent long polls and stalls kept per site, for its detail.
 const RECENT_POLLS: usize = 8;
 
-/// A running stall is forgotten after this many samples without its finished record (lost to
-/// the probe's full queue): it stays counted.
-const FORGET_AFTER_SAMPLES: u64 = 100;
+/// A running stall is forgotten this long after it was last seen without its finished record
+/// (lost to the probe's full queue): it stays counted.
+const FORGET_AFTER_NS: u64 = 10_000_000_000;
 
 /// One interval of a site.
 #[derive(Debug, Clone, Copy, Default)]
 struct Interval {
     ns: u64,
+    /// The workers' time in it (its length times the workers).
+    capacity_ns: u64,
     spawns: u64,
     polls: u64,
     /// The busy time credited to the interval (the site's `busy_ns` is the sum of these).
@@ -119,18 +122,29 @@ impl SiteModel {
         self.rate(|i| i.polls)
     }
 
-    /// Busy share over the last second or so.
+    /// Busy share of the workers' time over the last second or so.
     pub fn busy_share(&self) -> f64 {
-        self.busy.recent_mean(RATE_INTERVALS).unwrap_or(0.0)
+        let capacity: u64 = self.intervals.iter().map(|i| i.capacity_ns).sum();
+        let busy: u64 = self.intervals.iter().map(|i| i.busy_ns).sum();
+        if capacity == 0 {
+            return 0.0;
+        }
+        busy as f64 / capacity as f64
     }
 
-    /// Closes the pending interval into the rate window.
+    /// Closes the pending interval into the rate window, which keeps the newest intervals that
+    /// cover [`RATE_WINDOW_NS`].
     fn push_interval(&mut self) {
-        if self.intervals.len() == RATE_INTERVALS {
-            self.intervals.pop_front();
-        }
         self.intervals.push_back(self.pending);
         self.pending = Interval::default();
+        let mut covered: u64 = self.intervals.iter().map(|i| i.ns).sum();
+        while let Some(oldest) = self.intervals.front() {
+            covered -= oldest.ns;
+            if covered < RATE_WINDOW_NS {
+                break;
+            }
+            self.intervals.pop_front();
+        }
     }
 
     fn note(&mut self, poll: SitePoll) {
@@ -150,9 +164,11 @@ pub struct SitesModel {
     pub other_sites: u64,
     /// A poll running at least this long is a stall.
     pub stall_threshold_ns: u64,
-    /// Stalls counted while running: (tid, seq, started) -> the sample they were last seen in.
+    /// Stalls counted while running: (tid, seq, started) -> when they were last seen (the
+    /// time folded so far).
     running_stalls: HashMap<(Option<i32>, u64, u64), u64>,
-    samples: u64,
+    /// The intervals' time folded so far.
+    folded_ns: u64,
     /// The highest counters of the sites folded into the `other` row (as many as the probe
     /// sends rows, at most).
     overflow_last: HashMap<String, SiteCounters>,
@@ -174,7 +190,7 @@ impl SitesModel {
             other_sites: 0,
             stall_threshold_ns,
             running_stalls: HashMap::new(),
-            samples: 0,
+            folded_ns: 0,
             overflow_last: HashMap::new(),
         }
     }
@@ -229,7 +245,7 @@ impl SitesModel {
 
     /// Folds one interval of `interval_ns` on `workers` workers.
     pub fn fold(&mut self, now: &ProbeSample, interval_ns: u64, workers: usize) {
-        self.samples += 1;
+        self.folded_ns += interval_ns;
         self.other_sites = now.sites_other;
         for site in &mut self.sites {
             site.max_poll_ns = 0;
@@ -252,6 +268,7 @@ impl SitesModel {
                 site.busy_ns += busy;
                 site.busy.push(busy as f64 / capacity as f64);
                 site.pending.ns = interval_ns;
+                site.pending.capacity_ns = capacity;
                 site.pending.busy_ns = busy;
                 site.push_interval();
             }
@@ -270,9 +287,9 @@ impl SitesModel {
                 site.longest_exact = site.max_poll_exact;
             }
         }
-        let samples = self.samples;
+        let now = self.folded_ns;
         self.running_stalls
-            .retain(|_, seen| samples.saturating_sub(*seen) < FORGET_AFTER_SAMPLES);
+            .retain(|_, seen| now.saturating_sub(*seen) < FORGET_AFTER_NS);
     }
 
     /// Takes the reading's table: what each site did since the previous reading, into its
@@ -361,7 +378,7 @@ impl SitesModel {
         let newly_stalled = stall && !self.running_stalls.contains_key(&key);
         if poll.running {
             if stall {
-                self.running_stalls.insert(key, self.samples);
+                self.running_stalls.insert(key, self.folded_ns);
             }
         } else {
             self.running_stalls.remove(&key);
@@ -791,10 +808,71 @@ mod tests {
     }
 
     #[test]
+    fn rates_cover_a_second_of_intervals_whatever_their_length() {
+        // 100 ms readings: the newest ten are the window.
+        let mut model = SitesModel::new(100 * MS);
+        model.baseline(&reading(vec![counters(HASH, 0, 0)], vec![]), None);
+        for n in 1..=20 {
+            model.fold(
+                &reading(vec![counters(HASH, n, n * 10)], vec![]),
+                100 * MS,
+                2,
+            );
+        }
+        let site = &model.sites[0];
+        assert_eq!(site.intervals.len(), 10);
+        assert!((site.spawns_per_sec() - 10.0).abs() < 1e-9);
+        assert!((site.busy_share() - 0.05).abs() < 1e-9);
+        // A reading every 5 s (`attach --interval 5s`): the newest one is the window, not the
+        // last fifty seconds.
+        let mut model = SitesModel::new(100 * MS);
+        model.baseline(&reading(vec![counters(HASH, 0, 0)], vec![]), None);
+        for (n, busy) in [(50, 5_000), (50, 5_000), (60, 6_000)] {
+            model.fold(
+                &reading(vec![counters(HASH, n, busy)], vec![]),
+                5_000 * MS,
+                2,
+            );
+        }
+        let site = &model.sites[0];
+        assert_eq!(site.intervals.len(), 1);
+        assert!((site.spawns_per_sec() - 2.0).abs() < 1e-9);
+        assert!((site.busy_share() - 0.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_running_stall_whose_end_was_lost_is_forgotten_after_ten_seconds_not_samples() {
+        let mut model = SitesModel::new(100 * MS);
+        let table = vec![counters(HASH, 1, 0)];
+        model.baseline(&reading(table.clone(), vec![]), None);
+        let stuck = || reading(table.clone(), vec![poll(HASH, 150, true, false)]);
+        model.fold(&stuck(), 1_000 * MS, 2);
+        assert_eq!(model.sites[0].stalls, 1);
+        // Nine seconds of readings without it: still known, so seeing it again adds nothing.
+        for _ in 0..9 {
+            model.fold(&reading(table.clone(), vec![]), 1_000 * MS, 2);
+        }
+        model.fold(&stuck(), 1_000 * MS, 2);
+        assert_eq!(model.sites[0].stalls, 1);
+        // Ten seconds without it (ten readings, not a hundred): forgotten, counted anew.
+        for _ in 0..10 {
+            model.fold(&reading(table.clone(), vec![]), 1_000 * MS, 2);
+        }
+        model.fold(&stuck(), 1_000 * MS, 2);
+        assert_eq!(model.sites[0].stalls, 2);
+    }
+
+    #[test]
     fn every_sort_key_orders_the_same_way_everywhere() {
         let site = |name: &str, busy: f64, stalls: u64| {
             let mut s = SiteModel::new(name);
-            s.busy.push(busy);
+            s.pending = Interval {
+                ns: 100 * MS,
+                capacity_ns: 200 * MS,
+                busy_ns: (busy * 200.0) as u64 * MS,
+                ..Interval::default()
+            };
+            s.push_interval();
             s.stalls = stalls;
             s
         };
