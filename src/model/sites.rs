@@ -33,10 +33,27 @@ struct Interval {
     ns: u64,
     /// The workers' time in it (its length times the workers).
     capacity_ns: u64,
+    /// Its longest poll, and whether that is exact (a poll's own record) or the floor of the
+    /// highest histogram bucket that grew.
+    max_poll_ns: u64,
+    max_poll_exact: bool,
     spawns: u64,
     polls: u64,
     /// The busy time credited to the interval (the site's `busy_ns` is the sum of these).
     busy_ns: u64,
+}
+
+impl Interval {
+    /// Adds `other`'s counts and longest poll to this interval's.
+    fn add(&mut self, other: &Interval) {
+        self.ns += other.ns;
+        self.capacity_ns += other.capacity_ns;
+        self.spawns += other.spawns;
+        self.polls += other.polls;
+        self.busy_ns += other.busy_ns;
+        (self.max_poll_ns, self.max_poll_exact) =
+            (self.max_poll_ns, self.max_poll_exact).max((other.max_poll_ns, other.max_poll_exact));
+    }
 }
 
 /// One long poll or stall of a site, for its detail.
@@ -73,8 +90,8 @@ pub struct SiteModel {
     pub stalls: u64,
     /// Share of the workers' time (interval x workers) polling this site's tasks, per interval.
     pub busy: Series,
-    /// The longest poll of the latest interval, and whether it is exact (a long-poll record)
-    /// or the floor of the highest histogram bucket that grew.
+    /// The longest poll of the last second's intervals (as the rates), and whether it is exact
+    /// (a long-poll record) or the floor of the highest histogram bucket that grew.
     pub max_poll_ns: u64,
     pub max_poll_exact: bool,
     /// The longest poll since the baseline, exact or not as above.
@@ -248,8 +265,6 @@ impl SitesModel {
         self.folded_ns += interval_ns;
         self.other_sites = now.sites_other;
         for site in &mut self.sites {
-            site.max_poll_ns = 0;
-            site.max_poll_exact = false;
             site.pending = Interval::default();
         }
         self.take_table(now, None);
@@ -270,7 +285,6 @@ impl SitesModel {
                 site.pending.ns = interval_ns;
                 site.pending.capacity_ns = capacity;
                 site.pending.busy_ns = busy;
-                site.push_interval();
             }
         }
         for poll in now.in_flight.iter().filter(|p| !p.worker_moved) {
@@ -280,12 +294,24 @@ impl SitesModel {
             self.fold_poll(poll);
         }
         for site in &mut self.sites {
-            if site.max_poll_ns > site.longest_ns
-                || (site.max_poll_exact && site.max_poll_ns == site.longest_ns)
+            let this = site.pending;
+            if this.max_poll_ns > site.longest_ns
+                || (this.max_poll_exact && this.max_poll_ns == site.longest_ns)
             {
-                site.longest_ns = site.max_poll_ns;
-                site.longest_exact = site.max_poll_exact;
+                site.longest_ns = this.max_poll_ns;
+                site.longest_exact = this.max_poll_exact;
             }
+            match site.intervals.back_mut() {
+                // A reading at the same instant as the last adds to its interval.
+                Some(newest) if interval_ns == 0 => newest.add(&this),
+                _ => site.push_interval(),
+            }
+            (site.max_poll_ns, site.max_poll_exact) = site
+                .intervals
+                .iter()
+                .map(|i| (i.max_poll_ns, i.max_poll_exact))
+                .max()
+                .unwrap_or_default();
         }
         let now = self.folded_ns;
         self.running_stalls
@@ -335,7 +361,7 @@ impl SitesModel {
                     let added = n.saturating_sub(before.buckets.get(i).copied().unwrap_or(0));
                     site.buckets[i] += added;
                     if added > 0 {
-                        site.max_poll_ns = site.max_poll_ns.max(bucket_floor_ns(i));
+                        site.pending.max_poll_ns = site.pending.max_poll_ns.max(bucket_floor_ns(i));
                     }
                 }
             }
@@ -394,8 +420,11 @@ impl SitesModel {
             site.long_polls += 1;
         }
         if !poll.worker_moved {
-            site.max_poll_ns = site.max_poll_ns.max(poll.duration_ns);
-            site.max_poll_exact = true;
+            let pending = &mut site.pending;
+            if poll.duration_ns >= pending.max_poll_ns {
+                pending.max_poll_ns = poll.duration_ns;
+                pending.max_poll_exact = true;
+            }
         }
         let entry = SitePoll {
             started_ns: poll.started_ns,
@@ -838,6 +867,27 @@ mod tests {
         assert_eq!(site.intervals.len(), 1);
         assert!((site.spawns_per_sec() - 2.0).abs() < 1e-9);
         assert!((site.busy_share() - 0.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_longest_poll_is_the_last_seconds_not_the_last_readings() {
+        let mut model = SitesModel::new(100 * MS);
+        let table = vec![counters(HASH, 1, 0)];
+        model.baseline(&reading(table.clone(), vec![]), None);
+        model.fold(
+            &reading(table.clone(), vec![poll(HASH, 300, false, false)]),
+            100 * MS,
+            2,
+        );
+        for _ in 0..9 {
+            model.fold(&reading(table.clone(), vec![]), 100 * MS, 2);
+        }
+        let site = &model.sites[0];
+        assert_eq!((site.max_poll_ns, site.max_poll_exact), (300 * MS, true));
+        model.fold(&reading(table.clone(), vec![]), 100 * MS, 2);
+        let site = &model.sites[0];
+        assert_eq!(site.max_poll_ns, 0, "a second later");
+        assert_eq!(site.longest_ns, 300 * MS, "the run's longest stays");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use crate::app::App;
 use crate::app::sites::{SiteDetail, SiteRow, SiteSort, SitesView, site_detail, site_rows};
+use crate::app::view::now_window;
 use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns};
 
 use super::text::{
@@ -42,13 +43,16 @@ impl Widget for Sites<'_> {
         let inner = usize::from(rect.width.saturating_sub(2));
         let visible = usize::from(rect.height.saturating_sub(2));
         let other = self.app.model().sites.other_sites;
+        // The window of the rates, the busy share and the longest poll.
+        let now = now_window(self.app);
         let lines = if self.view.detail {
             match site_detail(self.app) {
-                Some(detail) => detail_lines(&detail, t, inner),
+                Some(detail) => detail_lines(&detail, &now, t, inner),
                 None => vec![Line::styled(" no site selected", t.dim)],
             }
         } else {
-            table_lines(&site_rows(self.app), self.view, other, t, inner, visible)
+            let rows = site_rows(self.app);
+            table_lines(&rows, self.view, other, &now, t, inner, visible)
         };
         let hint = if self.view.detail {
             " esc back "
@@ -72,6 +76,7 @@ fn table_lines<'a>(
     rows: &[SiteRow],
     view: &SitesView,
     other: u64,
+    now: &str,
     t: &Theme,
     inner: usize,
     visible: usize,
@@ -86,7 +91,8 @@ fn table_lines<'a>(
     };
     let mut lines = vec![Line::styled(
         t.s(&format!(
-            " sorted by {}{filter} · ~ estimated · busy: share of the workers' time",
+            " sorted by {}{filter} · ~ estimated · busy: share of the workers' time · {now}; \
+             long, stalls: since start",
             view.sort.header()
         )),
         t.dim,
@@ -142,18 +148,11 @@ fn table_lines<'a>(
         if width(&name) > name_width {
             name = named(row.site.rsplit('/').next().unwrap_or(&row.site));
         }
-        let max_poll = if row.max_poll_ms <= 0.0 {
-            "-".to_owned()
-        } else if row.max_poll_exact {
-            fmt_dur(row.max_poll_ms)
-        } else {
-            format!("≥{}", fmt_dur(row.max_poll_ms))
-        };
         let figures = [
             fmt_rate(row.spawns_per_sec),
             fmt_rate(row.polls_per_sec),
             fmt_share(Some(row.busy)),
-            t.s(&max_poll),
+            t.s(&max_poll(row)),
             fmt_count(row.long_polls),
             fmt_count(row.stalls),
         ];
@@ -203,7 +202,19 @@ fn spark(values: &[u64], w: usize, t: &Theme) -> String {
         .collect()
 }
 
-fn detail_lines<'a>(d: &SiteDetail, t: &Theme, inner: usize) -> Vec<Line<'a>> {
+/// A site's longest poll of the window: `-` for none, `≥` where only a histogram bucket
+/// says it.
+fn max_poll(row: &SiteRow) -> String {
+    if row.max_poll_ms <= 0.0 {
+        "-".to_owned()
+    } else if row.max_poll_exact {
+        fmt_dur(row.max_poll_ms)
+    } else {
+        format!("≥{}", fmt_dur(row.max_poll_ms))
+    }
+}
+
+fn detail_lines<'a>(d: &SiteDetail, now: &str, t: &Theme, inner: usize) -> Vec<Line<'a>> {
     let r = &d.row;
     let mut lines = vec![Line::from(vec![
         Span::styled(format!(" {}", t.s(&r.site)), t.strong),
@@ -216,20 +227,23 @@ fn detail_lines<'a>(d: &SiteDetail, t: &Theme, inner: usize) -> Vec<Line<'a>> {
     ])];
     lines.push(Line::styled(
         format!(
-            " now: {} spawns/s · ~{} polls/s · ~{} busy · {} long polls · {} stalls",
+            " {now}: {} spawns/s · ~{} polls/s · ~{} busy · longest poll {}",
             fmt_rate(r.spawns_per_sec),
             fmt_rate(r.polls_per_sec),
             fmt_share(Some(r.busy)),
-            r.long_polls,
-            r.stalls
+            t.s(&max_poll(r))
         ),
         t.text,
     ));
     lines.push(Line::styled(
         format!(
-            " since the start: {} spawns · ~{} polls · longest poll {}",
+            " since the start: {} spawns · ~{} polls · {} long poll{} · {} stall{} · longest poll {}",
             fmt_count(d.spawns),
             fmt_count(d.polls),
+            r.long_polls,
+            if r.long_polls == 1 { "" } else { "s" },
+            r.stalls,
+            if r.stalls == 1 { "" } else { "s" },
             fmt_dur(d.longest_ms)
         ),
         t.text,
