@@ -1,7 +1,7 @@
 //! Plain display data derived from the app: what each panel shows, computed without a terminal
 //! so it can be tested with numbers, and drawn by `ui` without any arithmetic of its own.
 
-use crate::detect::groups::{Group, by_culprit};
+use crate::detect::groups::{Group, by_culprit, counts_in_words};
 use crate::detect::{Finding, FindingKind};
 use crate::model::{Model, Series, WorkloadModel};
 use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns, bucket_of};
@@ -698,50 +698,13 @@ pub fn bucket_label(ns: u64) -> String {
     }
 }
 
-/// What the findings hold, per kind, for the findings panel's title, each in its own unit
-/// said in words: `12 stalls`, `41 long polls` (a long-poll finding counts many), `3 lag
-/// episodes`, `2 events`.
+/// What the findings hold, per kind, for the findings panel's title (see
+/// [`counts_in_words`]).
 pub fn finding_counts(app: &App) -> Vec<String> {
-    let thresholds = &app.run.info.thresholds;
-    let ms = |d: std::time::Duration| match d.subsec_nanos() % 1_000_000 {
-        0 => format!("{} ms", d.as_millis()),
-        _ => crate::report::fmt_ms(d.as_secs_f64() * 1e3),
-    };
-    let (long, stall) = (
-        ms(thresholds.long_poll_threshold).replace(" ms", ""),
-        ms(thresholds.stall_threshold),
-    );
-    let mut counts: Vec<(FindingKind, u64)> = Vec::new();
-    for f in app.detector().findings() {
-        let n = match f.kind {
-            FindingKind::LongPoll => f.count.max(1),
-            _ => f.stands_for(),
-        };
-        match counts.iter_mut().find(|(k, _)| *k == f.kind) {
-            Some((_, total)) => *total = total.saturating_add(n),
-            None => counts.push((f.kind, n)),
-        }
-    }
-    counts.sort();
-    counts
-        .into_iter()
-        .map(|(kind, n)| {
-            let unit = match kind {
-                FindingKind::Stall => "stall",
-                FindingKind::LongPoll => "long poll",
-                FindingKind::Lag => "lag episode",
-                FindingKind::BlockingQueue => "queue episode",
-                FindingKind::BlockInPlace => "block_in_place",
-                FindingKind::Panic => "panic",
-                FindingKind::Event => "event",
-            };
-            // A stall is no long poll: each is counted in one kind, which the range says.
-            let range = match kind {
-                FindingKind::Stall => format!(" ≥ {stall}"),
-                FindingKind::LongPoll => format!(" {long}-{stall}"),
-                _ => String::new(),
-            };
-            format!("{n} {unit}{}{range}", if n == 1 { "" } else { "s" })
-        })
-        .collect()
+    let t = &app.run.info.thresholds;
+    counts_in_words(
+        app.detector().findings(),
+        t.long_poll_threshold.as_secs_f64() * 1e3,
+        t.stall_threshold.as_secs_f64() * 1e3,
+    )
 }

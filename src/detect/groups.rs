@@ -194,12 +194,20 @@ impl<'a> Group<'a> {
 
     /// The culprit and its place, as the row's lead: `("hasher ", "at src/x.rs:9: ")`, or for
     /// a spawn site without a name `("", "at LINE (spawned at SITE): ")`.
-    fn who_and_where(&self) -> (String, String) {
+    fn who_and_where(&self, with_call: bool) -> (String, String) {
+        // The line, with what it was calling when caught (`in lock()`, `in sleep()`): two lines
+        // of one task tell apart the wait for a lock and the work done holding it.
+        let call = self
+            .lead()
+            .blocking_call()
+            .filter(|_| with_call)
+            .map(|call| format!(" in {call}()"))
+            .unwrap_or_default();
         let lead = self
             .place
             .as_deref()
             .filter(|p| !p.starts_with("in "))
-            .map(|site| format!("at {site}: "))
+            .map(|site| format!("at {site}{call}: "))
             .unwrap_or_default();
         // A workload reads as a name before its line; a spawn site, a place itself, after it.
         let named = self.worst.workload.is_some();
@@ -228,8 +236,8 @@ impl<'a> Group<'a> {
     }
 
     /// The row for a narrow screen: who and where, how many, the worst; when and how typical
-    /// are left to the detail.
-    pub fn brief(&self) -> String {
+    /// are left to the detail; what the line was calling only `with_call`.
+    pub fn brief(&self, with_call: bool) -> String {
         let counted = format!(
             "{}, worst {}",
             self.counted(),
@@ -238,7 +246,7 @@ impl<'a> Group<'a> {
         match (self.culprit.as_deref(), self.worst.workload.is_some()) {
             // A spawn site as the culprit goes last: the line to change comes first.
             (Some(site), false) if self.place.as_ref().is_some_and(|p| !p.starts_with("in ")) => {
-                let (_, lead) = self.who_and_where();
+                let (_, lead) = self.who_and_where(with_call);
                 let line = lead.split(" (spawned at ").next().unwrap_or(&lead);
                 format!(
                     "{}: {counted} (spawned at {site})",
@@ -246,7 +254,7 @@ impl<'a> Group<'a> {
                 )
             }
             _ => {
-                let (who, lead) = self.who_and_where();
+                let (who, lead) = self.who_and_where(with_call);
                 format!("{who}{lead}{counted}")
             }
         }
@@ -255,12 +263,11 @@ impl<'a> Group<'a> {
     /// One line: who and where first (they must survive a narrow screen), then how many
     /// since when, and how long. A group of one reads as its finding does.
     pub fn summary(&self) -> String {
-        let (who, lead) = self.who_and_where();
+        let (who, lead) = self.who_and_where(true);
         if self.members.len() == 1 {
             let f = self.worst;
             let rest = f
-                .site
-                .as_deref()
+                .site_and_call()
                 .and_then(|site| f.summary.strip_suffix(&format!(", at {site}")))
                 .unwrap_or(&f.summary);
             // Only a blocking line earns the culprit a place before the finding's own words.
@@ -281,6 +288,55 @@ impl<'a> Group<'a> {
             fmt_ms(self.worst.duration_ms)
         )
     }
+}
+
+/// What `findings` hold, per kind, each in its own unit said in words: `12 stalls ≥ 100 ms`,
+/// `41 long polls 10-100 ms` (a long-poll finding counts many polls), `3 lag episodes`,
+/// `2 events`. The dashboard's findings title and the text report's header.
+pub fn counts_in_words<'a>(
+    findings: impl IntoIterator<Item = &'a Finding>,
+    long_poll_ms: f64,
+    stall_ms: f64,
+) -> Vec<String> {
+    let mut counts: Vec<(FindingKind, u64)> = Vec::new();
+    for f in findings {
+        let n = match f.kind {
+            FindingKind::LongPoll => f.count.max(1),
+            _ => f.stands_for(),
+        };
+        match counts.iter_mut().find(|(k, _)| *k == f.kind) {
+            Some((_, total)) => *total = total.saturating_add(n),
+            None => counts.push((f.kind, n)),
+        }
+    }
+    counts.sort();
+    // Whole milliseconds as set (`10-100 ms`), others as the report writes them.
+    let ms = |v: f64| match v.fract() {
+        0.0 => format!("{v:.0} ms"),
+        _ => fmt_ms(v),
+    };
+    let (long, stall) = (ms(long_poll_ms).replace(" ms", ""), ms(stall_ms));
+    counts
+        .into_iter()
+        .map(|(kind, n)| {
+            let unit = match kind {
+                FindingKind::Stall => "stall",
+                FindingKind::LongPoll => "long poll",
+                FindingKind::Lag => "lag episode",
+                FindingKind::BlockingQueue => "queue episode",
+                FindingKind::BlockInPlace => "block_in_place",
+                FindingKind::Panic => "panic",
+                FindingKind::Event => "event",
+            };
+            // A stall is no long poll: each is counted in one kind, which the range says.
+            let range = match kind {
+                FindingKind::Stall => format!(" ≥ {stall}"),
+                FindingKind::LongPoll => format!(" {long}-{stall}"),
+                _ => String::new(),
+            };
+            format!("{n} {unit}{}{range}", plural(n))
+        })
+        .collect()
 }
 
 fn plural(n: u64) -> &'static str {
@@ -333,7 +389,7 @@ mod tests {
         assert_eq!(groups.len(), 2, "{groups:#?}");
         // The narrow screen's row keeps who, where, how many and the worst.
         assert_eq!(
-            groups[0].brief(),
+            groups[0].brief(false),
             "server at src/main.rs:82: 3 stalls, worst 380 ms"
         );
         let sleep = &groups[0];
@@ -395,7 +451,7 @@ mod tests {
         );
         // At 80 columns the line to change and the counts come before the spawn site.
         assert_eq!(
-            groups[0].brief(),
+            groups[0].brief(false),
             "at src/cache.rs:80: 2 stalls, worst 300 ms (spawned at src/cache.rs:66:17)"
         );
     }

@@ -137,6 +137,31 @@ impl Finding {
         }
     }
 
+    /// What the blocking line was calling when its stack was caught, as a short name: `lock`,
+    /// `sleep`, `update` (the frame just inside the line's, its path and generics dropped).
+    /// `None` without a stack, or where the line itself was running (a loop in the app's code).
+    pub fn blocking_call(&self) -> Option<String> {
+        let site = self.site.as_deref()?;
+        let at = self.stack.iter().position(|frame| {
+            frame.app
+                && frame.file.as_deref().is_some_and(|file| {
+                    site.strip_prefix(file)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+                })
+        })?;
+        let callee = short_function(&self.stack[at.checked_sub(1)?].function);
+        (!callee.is_empty() && !callee.starts_with(['{', '?'])).then(|| callee.to_string())
+    }
+
+    /// The blocking line and what it was calling: `src/x.rs:58 in sleep()`.
+    pub fn site_and_call(&self) -> Option<String> {
+        let site = self.site.as_deref()?;
+        Some(match self.blocking_call() {
+            Some(call) => format!("{site} in {call}()"),
+            None => site.to_string(),
+        })
+    }
+
     /// How many findings this entry stands for: 1, or past the first [`fold::KEPT`] findings
     /// the count of like ones folded into it. A long-poll finding is one finding however many
     /// polls it counts.
@@ -240,3 +265,27 @@ pub(crate) fn ms(ns: u64) -> f64 {
 
 #[cfg(test)]
 mod tests;
+
+/// A function's last path segment without its generics or image: `lock` for `lock<u64>`,
+/// `lock_contended` for `<std::sys::sync::mutex::futex::Mutex>::lock_contended`, `syscall` for
+/// `syscall (libc.so.6)`.
+fn short_function(name: &str) -> &str {
+    let name = name.split(" (").next().unwrap_or(name);
+    let (mut depth, mut start, mut end) = (0usize, 0, name.len());
+    let bytes = name.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => {
+                if depth == 0 && i > start {
+                    end = i;
+                    break;
+                }
+                depth += 1;
+            }
+            b'>' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => start = i + 2,
+            _ => {}
+        }
+    }
+    name.get(start..end.max(start)).unwrap_or(name)
+}

@@ -182,7 +182,7 @@ pub(super) fn summary(f: &Finding) -> String {
         (_, true) => "stuck",
         (_, false) => "was stuck",
     };
-    let site = match &f.site {
+    let site = match f.site_and_call() {
         Some(s) => format!(", at {s}"),
         None if f.kind == FindingKind::Stall && named_without_lines(f) => {
             ", no blocking line: built without line tables".into()
@@ -313,7 +313,7 @@ mod tests {
             frame("outside_app::blocker::{{closure}}", Some("src/main.rs")),
         ]);
         assert!(
-            lined.summary.ends_with(", at src/main.rs:30"),
+            lined.summary.ends_with(", at src/main.rs:30 in sleep()"),
             "{}",
             lined.summary
         );

@@ -319,3 +319,63 @@ fn a_stall_seen_running_takes_the_verdict_of_the_whole_poll_when_it_ends() {
     assert_eq!(stall.cpu, CpuUse::Starved, "{stall:#?}");
     assert!(stall.hint.contains("overloaded"), "{}", stall.hint);
 }
+
+#[test]
+fn the_blocking_call_is_the_frame_inside_the_line_shortened() {
+    use crate::sample::StackFrame;
+    let frame = |function: &str, file: Option<&str>, line: Option<u32>, app: bool| StackFrame {
+        function: function.into(),
+        file: file.map(Into::into),
+        line,
+        inlined: false,
+        app,
+    };
+    let mut f = Finding::new(FindingKind::Stall, Severity::Critical, 0);
+    f.stack = vec![
+        frame("syscall (libc.so.6)", None, None, false),
+        frame(
+            "<std::sys::sync::mutex::futex::Mutex>::lock_contended",
+            Some("/rustc/x/library/std/src/sys/sync/mutex/futex.rs"),
+            Some(61),
+            false,
+        ),
+        frame(
+            "lock<u64>",
+            Some("/rustc/x/library/std/src/sync/poison/mutex.rs"),
+            Some(492),
+            false,
+        ),
+        frame(
+            "{async_fn#0}",
+            Some("src/workload/mutex.rs"),
+            Some(54),
+            true,
+        ),
+    ];
+    assert_eq!(f.blocking_call(), None, "no blocking line, no call");
+    f.site = Some("src/workload/mutex.rs:54".into());
+    assert_eq!(f.blocking_call().as_deref(), Some("lock"));
+    assert_eq!(
+        f.site_and_call().as_deref(),
+        Some("src/workload/mutex.rs:54 in lock()")
+    );
+    // The line itself running (a loop in the app's code): nothing inside it to name.
+    f.stack.drain(..3);
+    assert_eq!(f.blocking_call(), None);
+    assert_eq!(
+        f.site_and_call().as_deref(),
+        Some("src/workload/mutex.rs:54")
+    );
+    for (name, short) in [
+        ("std::thread::sleep", "sleep"),
+        (
+            "<std::sys::sync::mutex::futex::Mutex>::lock_contended",
+            "lock_contended",
+        ),
+        ("<sha2::Sha256 as digest::Update>::update", "update"),
+        ("clock_nanosleep (libc.so.6)", "clock_nanosleep"),
+        ("call_once<fn(core::pin::Pin<&mut u8>)>", "call_once"),
+    ] {
+        assert_eq!(super::short_function(name), short);
+    }
+}

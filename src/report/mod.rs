@@ -627,5 +627,11 @@ mod tests {
             .map(|p| p.findings.get(&FindingKind::Panic).copied())
             .collect();
         assert_eq!(per_phase, [Some(1_000), Some(500)]);
+        // The text says the same counts, in words.
+        let text = render_text(&report);
+        assert!(text.contains("Findings: 1500 panics\n"), "{text}");
+        assert!(text.contains("   findings: 1000 panics\n"), "{text}");
+        assert!(text.contains("   findings: 500 panics\n"), "{text}");
+        assert!(text.contains("CRITICAL panic ×1500 "), "{text}");
     }
 }

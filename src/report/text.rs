@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{LatencySummary, Report};
-use crate::detect::groups::by_culprit;
+use crate::detect::groups::{by_culprit, counts_in_words};
 use crate::detect::{Finding, FindingKind, Severity};
 
 /// Renders the report as plain text lines of at most 100 columns.
@@ -191,7 +191,18 @@ fn render_phases(out: &mut String, r: &Report) {
         return;
     }
     let _ = writeln!(out, "Phases");
-    for p in &r.phases {
+    for (i, p) in r.phases.iter().enumerate() {
+        // The findings that began in the phase (a folded entry's all fall in the phase it
+        // began in), counted as the header counts them.
+        let until = r.phases.get(i + 1).map_or(u64::MAX, |next| next.started_ms);
+        let findings = counts_in_words(
+            r.findings
+                .iter()
+                .filter(|f| f.kind != FindingKind::Event)
+                .filter(|f| (p.started_ms..until).contains(&f.first_seen_ms)),
+            r.thresholds.long_poll_ms,
+            r.thresholds.stall_ms,
+        );
         let head = format!(
             "{}. from {:.1} s for {:.1} s: {}",
             p.phase,
@@ -214,11 +225,6 @@ fn render_phases(out: &mut String, r: &Report) {
                 w.id, w.setting, rate, latency
             );
         }
-        let findings: Vec<String> = p
-            .findings
-            .iter()
-            .map(|(k, n)| format!("{n} {}", k.name()))
-            .collect();
         let _ = writeln!(
             out,
             "   findings: {}",
@@ -268,12 +274,11 @@ fn render_findings(out: &mut String, r: &Report, stacks: bool) {
     if problems.is_empty() {
         let _ = writeln!(out, "Findings: none");
     } else {
-        let counts: Vec<String> = r
-            .finding_counts
-            .iter()
-            .filter(|(kind, _)| **kind != FindingKind::Event)
-            .map(|(kind, n)| format!("{n} {}", kind.name()))
-            .collect();
+        let counts = counts_in_words(
+            problems.iter().copied(),
+            r.thresholds.long_poll_ms,
+            r.thresholds.stall_ms,
+        );
         let _ = writeln!(out, "Findings: {}", counts.join(" · "));
     }
     let mut groups = by_culprit(&r.findings);
@@ -291,7 +296,12 @@ fn render_findings(out: &mut String, r: &Report, stacks: bool) {
             ""
         };
         let (first, last) = (g.first_ms as f64 / 1e3, g.last_ms as f64 / 1e3);
-        let head = format!("{severity:<8} {} ×{}  ", g.kind.name(), g.count);
+        // Long polls count polls, as the header does: a long-poll finding stands for many.
+        let n = match g.kind {
+            FindingKind::LongPoll => g.polls,
+            _ => g.count,
+        };
+        let head = format!("{severity:<8} {} ×{n}  ", g.kind.name());
         if g.members.len() == 1 {
             let line = format!("{head}at {first:.1} s{ongoing}: {}", g.worst.summary);
             wrap_into(out, &line, "", "           ");

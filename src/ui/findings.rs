@@ -137,7 +137,12 @@ impl Findings<'_> {
             format!("{} ", f.kind.name())
         };
         let head = format!("{pointer}{stamp} {severity} {kind}");
-        let mut summary = if short { g.brief() } else { g.summary() };
+        // A narrow row names what the line was calling only where the whole row still fits.
+        let mut summary = match short {
+            true if width(&head) + width(&g.brief(true)) <= max => g.brief(true),
+            true => g.brief(false),
+            false => g.summary(),
+        };
         if g.ongoing && (!short || width(&head) + width(&summary) + 10 <= max) {
             summary.push_str(" (ongoing)");
         }

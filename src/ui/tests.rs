@@ -916,7 +916,7 @@ fn stalls_of_one_culprit_are_one_row_and_enter_opens_its_members() {
         .collect();
     assert_eq!(rows.len(), 1, "one row for the culprit:\n{text}");
     assert!(
-        rows[0].contains("hasher at src/workload/hash.rs:106: 3 stalls since 00:0"),
+        rows[0].contains("hasher at src/workload/hash.rs:106 in update(): 3 stalls since 00:0"),
         "{}",
         rows[0]
     );
