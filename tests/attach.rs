@@ -3,107 +3,14 @@
 //! on and off the CPU, while it keeps serving its clients; when it is killed, a headless attach
 //! says so and still prints its report.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod example_app;
+
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// The example app, built by `cargo test` with the tests.
-fn example_binary() -> PathBuf {
-    let deps = std::env::current_exe().expect("the test's path");
-    let dir = deps
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>/deps");
-    let path = dir.join("examples").join("stall_server");
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test` builds it (or `cargo build --example stall_server`)",
-        path.display()
-    );
-    path
-}
-
-/// The example app running, the address it serves on, and where its probe listens.
-struct App {
-    child: Child,
-    addr: String,
-    probe: String,
-}
-
-impl App {
-    fn start() -> App {
-        App::start_with(&[])
-    }
-
-    fn start_with(env: &[(&str, &str)]) -> App {
-        let mut child = Command::new(example_binary())
-            .arg("0")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the example starts");
-        let stdout = child.stdout.take().expect("piped");
-        let mut lines = BufReader::new(stdout).lines();
-        // It says where it listens, then where its probe does, once that is bound.
-        let mut addr = None;
-        let probe = loop {
-            let line = lines
-                .next()
-                .expect("the example prints where it listens")
-                .expect("a line");
-            if let Some(at) = line.strip_prefix("listening on ") {
-                addr = Some(at.trim().to_string());
-            } else if line.starts_with("probe ") {
-                break line;
-            }
-        };
-        assert!(!probe.contains("not serving"), "{probe}");
-        let addr = addr.expect("the example printed its address first");
-        // Keep reading its output so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        App { child, addr, probe }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A client of the app sending `requests` in turn until stopped; counts the answers.
-fn client(addr: &str, requests: &'static [&'static str], stop: Arc<AtomicBool>) -> Arc<AtomicU64> {
-    let answers = Arc::new(AtomicU64::new(0));
-    let counted = answers.clone();
-    let stream = TcpStream::connect(addr).expect("the example accepts");
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-        let mut writer = stream;
-        for request in requests.iter().cycle() {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let mut answer = String::new();
-            if writeln!(writer, "{request}").is_err() || reader.read_line(&mut answer).is_err() {
-                return;
-            }
-            if !answer.is_empty() {
-                counted.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    });
-    answers
-}
+use example_app::{App, client};
 
 /// `tokmon attach TARGET --headless --duration D --format json` with `more` flags: the report
 /// (null when there is none), standard error, and whether it exited 0.

@@ -3,112 +3,17 @@
 //! directory, whose file is then replaced or deleted, attached by pid and over TCP with and
 //! without `--binary`. libc's frames are named from its symbol table, with its name.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+mod example_app;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use example_app::{App, built, client};
+
 /// Stacks are captured and named on Linux x86-64 only.
 const NAMED: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"));
-
-/// An executable built by `cargo test` with the tests: the example app, or another example.
-fn built(name: &str) -> PathBuf {
-    let deps = std::env::current_exe().expect("the test's path");
-    let dir = deps
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>/deps");
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test` builds it",
-        path.display()
-    );
-    path
-}
-
-/// The example app running from `exe`, and where it and its probe listen.
-struct App {
-    child: Child,
-    addr: String,
-    probe: String,
-}
-
-impl App {
-    fn start(exe: &Path, env: &[(&str, &str)]) -> App {
-        let spawn = || {
-            Command::new(exe)
-                .arg("0")
-                .envs(env.iter().copied())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-        };
-        // A copy just written may be "text file busy" for a moment: another test's child,
-        // forked while the copy's file was open for writing, holds it until its own exec.
-        let mut tries = 0;
-        let mut child = loop {
-            match spawn() {
-                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-                other => break other.expect("the example starts"),
-            }
-        };
-        let stdout = child.stdout.take().expect("piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut addr = None;
-        let probe = loop {
-            let line = lines
-                .next()
-                .expect("the example prints where it listens")
-                .expect("a line");
-            if let Some(at) = line.strip_prefix("listening on ") {
-                addr = Some(at.trim().to_string());
-            } else if line.starts_with("probe ") {
-                break line;
-            }
-        };
-        assert!(!probe.contains("not serving"), "{probe}");
-        std::thread::spawn(move || for _ in lines {});
-        App {
-            child,
-            addr: addr.expect("the example printed its address first"),
-            probe,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// A client that asks for `sleep 300` (a worker blocked in `std::thread::sleep`) until
-    /// `stop`.
-    fn keep_blocking(&self, stop: Arc<AtomicBool>) {
-        let stream = TcpStream::connect(&self.addr).expect("the example accepts");
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut writer = stream;
-            while !stop.load(Ordering::Relaxed) {
-                let mut answer = String::new();
-                if writeln!(writer, "sleep 300").is_err() || reader.read_line(&mut answer).is_err()
-                {
-                    return;
-                }
-            }
-        });
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `tokmon attach TARGET --headless --duration 4s --format json` with `more`: the report and
 /// standard error.
@@ -158,14 +63,14 @@ fn copied_app(dir: &Path) -> PathBuf {
 fn an_app_whose_executable_was_replaced_keeps_raw_frames_and_says_so() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let exe = copied_app(dir.path());
-    let app = App::start(&exe, &[]);
+    let app = App::start_from(&exe, &[]);
     // A deploy's way: another program written beside it, renamed over it (the running file
     // cannot be written in place).
     let next = dir.path().join("stall_server.next");
     std::fs::copy(built("redis_server"), &next).expect("another program");
     std::fs::rename(&next, &exe).expect("replaced");
     let stop = Arc::new(AtomicBool::new(false));
-    app.keep_blocking(stop.clone());
+    let _blocking = client(&app.addr, &["sleep 300"], stop.clone());
     let (report, stderr) = attach(&app.pid().to_string(), &[]);
     stop.store(true, Ordering::Relaxed);
     let said = format!(
@@ -207,7 +112,7 @@ fn an_app_whose_executable_was_replaced_keeps_raw_frames_and_says_so() {
 fn over_tcp_binary_names_frames_only_with_the_apps_build_id() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let exe = copied_app(dir.path());
-    let app = App::start(&exe, &[("TOKMON_PROBE_ADDR", "127.0.0.1:0")]);
+    let app = App::start_from(&exe, &[("TOKMON_PROBE_ADDR", "127.0.0.1:0")]);
     // Its file is gone: as for an app on another machine, nothing here at its path is it.
     std::fs::remove_file(&exe).expect("deleted");
     let probe = app
@@ -220,7 +125,7 @@ fn over_tcp_binary_names_frames_only_with_the_apps_build_id() {
         tokmon_probe::serve::token_path(&tokmon_probe::wire::unix::default_dir(), app.pid());
     let token = token.display().to_string();
     let stop = Arc::new(AtomicBool::new(false));
-    app.keep_blocking(stop.clone());
+    let _blocking = client(&app.addr, &["sleep 300"], stop.clone());
 
     // The same build, elsewhere on disk: the blocking line is named from it.
     let right = built("stall_server");

@@ -33,15 +33,19 @@ pub fn info() -> RunInfo {
     }
 }
 
-/// The stack of a worker stuck hashing, as the capture shows it (innermost first).
-fn stack() -> StackInfo {
-    let frame = |function: &str, file: Option<&str>, line: Option<u32>, app: bool| StackFrame {
+/// One frame of a captured stack, not inlined.
+pub fn frame(function: &str, file: Option<&str>, line: Option<u32>, app: bool) -> StackFrame {
+    StackFrame {
         function: function.into(),
         file: file.map(Into::into),
         line,
         inlined: false,
         app,
-    };
+    }
+}
+
+/// The stack of a worker stuck hashing, as the capture shows it (innermost first).
+fn stack() -> StackInfo {
     let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
     StackInfo {
         frames: vec![

@@ -322,14 +322,7 @@ fn a_stall_seen_running_takes_the_verdict_of_the_whole_poll_when_it_ends() {
 
 #[test]
 fn the_blocking_call_is_the_frame_inside_the_line_shortened() {
-    use crate::sample::StackFrame;
-    let frame = |function: &str, file: Option<&str>, line: Option<u32>, app: bool| StackFrame {
-        function: function.into(),
-        file: file.map(Into::into),
-        line,
-        inlined: false,
-        app,
-    };
+    use crate::app::fixtures::frame;
     let mut f = Finding::new(FindingKind::Stall, Severity::Critical, 0);
     f.stack = vec![
         frame("syscall (libc.so.6)", None, None, false),
