@@ -138,22 +138,30 @@ fn count_spawn(probe: &Probe, site: usize) {
 #[inline]
 fn before_poll(probe: &Probe, meta: &TaskMeta<'_>) {
     let Some(slot) = SLOT.get() else { return };
-    {
-        let seq = slot.seq.load(Ordering::Relaxed);
-        // Marking "writing" is not needed: readers check seq before and after (see `view`),
-        // and the fields below are only trusted while seq is odd.
-        slot.task_id
-            .store(task_id_u64(meta.id()), Ordering::Relaxed);
-        slot.spawned_at
-            .store(locations::key_of(meta.spawned_at()), Ordering::Relaxed);
-        slot.started_ns
-            .store(probe.clock.now_ns(), Ordering::Relaxed);
-        if sampled(seq) {
-            slot.precise_start_ns
-                .store(probe.clock.precise_ns(), Ordering::Relaxed);
-        }
-        slot.seq.store(seq | 1, Ordering::Release);
+    let seq = slot.seq.load(Ordering::Relaxed);
+    // Marking "writing" is not needed: readers check seq before and after (see `view`), and
+    // the fields below are only trusted while seq is odd.
+    slot.task_id
+        .store(task_id_u64(meta.id()), Ordering::Relaxed);
+    slot.spawned_at
+        .store(locations::key_of(meta.spawned_at()), Ordering::Relaxed);
+    slot.started_ns
+        .store(probe.clock.now_ns(), Ordering::Relaxed);
+    if sampled(seq) {
+        // A tail call: the common path saves no register and calls nothing.
+        return start_precise(probe, slot, seq);
     }
+    slot.seq.store(seq | 1, Ordering::Release);
+}
+
+/// The start of the one poll in `PRECISE_EVERY` timed with the precise clock; then the poll is
+/// marked running. Out of line, as [`finish_timed_poll`].
+#[cold]
+#[inline(never)]
+fn start_precise(probe: &Probe, slot: &ThreadSlot, seq: u64) {
+    slot.precise_start_ns
+        .store(probe.clock.precise_ns(), Ordering::Relaxed);
+    slot.seq.store(seq | 1, Ordering::Release);
 }
 
 /// The one poll in `PRECISE_EVERY` timed with the precise clock, decided by the poll's
@@ -166,24 +174,23 @@ fn sampled(seq: u64) -> bool {
 #[inline]
 fn after_poll(probe: &Probe) {
     let Some(slot) = SLOT.get() else { return };
-    {
-        let seq = slot.seq.load(Ordering::Relaxed);
-        if seq % 2 == 0 {
-            return; // the thread registered in the middle of a poll
-        }
-        let started = slot.started_ns.load(Ordering::Relaxed);
-        let coarse = probe.clock.now_ns().saturating_sub(started);
-        // Most polls start and end within one tick of the coarse clock: they add nothing.
-        if sampled(seq) || coarse != 0 {
-            finish_timed_poll(probe, slot, seq, started, coarse);
-        }
-        slot.seq.store(seq.wrapping_add(1), Ordering::Release);
+    let seq = slot.seq.load(Ordering::Relaxed);
+    if seq % 2 == 0 {
+        return; // the thread registered in the middle of a poll
     }
+    let started = slot.started_ns.load(Ordering::Relaxed);
+    let coarse = probe.clock.now_ns().saturating_sub(started);
+    // Most polls start and end within one tick of the coarse clock: they add nothing. The
+    // others are a tail call, so that the common path saves no register and calls nothing.
+    if sampled(seq) || coarse != 0 {
+        return finish_timed_poll(probe, slot, seq, started, coarse);
+    }
+    slot.seq.store(seq.wrapping_add(1), Ordering::Release);
 }
 
 /// The after-poll work of a poll that was sampled or saw the coarse clock move: its time, its
-/// histogram bucket, and for a long one the record with the worker it ran on. Kept out of
-/// line so the common path stays a few loads and stores.
+/// histogram bucket, and for a long one the record with the worker it ran on; then the poll is
+/// marked ended. Kept out of line so the common path stays a few loads and stores.
 #[cold]
 #[inline(never)]
 fn finish_timed_poll(probe: &Probe, slot: &ThreadSlot, seq: u64, started: u64, coarse: u64) {
@@ -242,6 +249,7 @@ fn finish_timed_poll(probe: &Probe, slot: &ThreadSlot, seq: u64, started: u64, c
             worker_moved: moved,
         });
     }
+    slot.seq.store(seq.wrapping_add(1), Ordering::Release);
 }
 
 /// True when worker `worker` now runs on another thread than this one.
