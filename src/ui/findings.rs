@@ -137,11 +137,23 @@ impl Findings<'_> {
             format!("{} ", f.kind.name())
         };
         let head = format!("{pointer}{stamp} {severity} {kind}");
-        // A narrow row names what the line was calling only where the whole row still fits.
-        let mut summary = match short {
-            true if width(&head) + width(&g.brief(true)) <= max => g.brief(true),
-            true => g.brief(false),
-            false => g.summary(),
+        // A narrow row names what the line was calling only where the whole row still fits,
+        // with the line's file without its directories if that is what it takes.
+        let mut summary = if short {
+            let fits = |text: &String| width(&head) + width(text) <= max;
+            let called = g.brief(true);
+            let file_only = g
+                .place
+                .as_deref()
+                .and_then(|place| place.rsplit_once('/'))
+                .map(|(dir, _)| called.replace(&format!("{dir}/"), ""));
+            [Some(called), file_only]
+                .into_iter()
+                .flatten()
+                .find(fits)
+                .unwrap_or_else(|| g.brief(false))
+        } else {
+            g.summary()
         };
         if g.ongoing && (!short || width(&head) + width(&summary) + 10 <= max) {
             summary.push_str(" (ongoing)");
