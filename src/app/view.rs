@@ -163,7 +163,7 @@ pub enum Status {
         at: Option<String>,
         who: String,
         /// What to change, in a few words.
-        fix: &'static str,
+        fix: String,
     },
     Stuck {
         worker: usize,
@@ -175,7 +175,7 @@ pub enum Status {
         /// `at LINE`, the blocking line of this stall, else of the task's latest one, else
         /// `(spawned at SITE)`; and the fix, once a stall of the task was looked at.
         at: Option<String>,
-        fix: Option<&'static str>,
+        fix: Option<String>,
     },
     /// No stall, but long polls took at least [`SLOW_SHARE`] of a worker's time lately.
     SlowPolls {
@@ -187,7 +187,7 @@ pub enum Status {
         /// The workload (else the spawn site) with the most long polls lately, and the fix
         /// for its polls.
         who: Option<String>,
-        fix: Option<&'static str>,
+        fix: Option<String>,
     },
     /// Timers fire late now (an ongoing lag finding).
     Lagging {
@@ -278,8 +278,8 @@ fn place_of(f: &Finding) -> Option<String> {
     }
 }
 
-fn fix_of(f: &Finding) -> &'static str {
-    crate::detect::hints::fix_for_poll(f.cpu, f.syscall.as_deref())
+fn fix_of(f: &Finding) -> String {
+    f.fix()
 }
 
 /// How far back a stall keeps the status line from saying healthy.

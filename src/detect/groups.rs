@@ -170,18 +170,14 @@ pub fn entries(findings: &[Finding]) -> Vec<Entry<'_>> {
 }
 
 impl<'a> Group<'a> {
-    /// What the group's findings are, counted: `12 stalls`, `1 stall`, `3 long-poll findings
-    /// (41 polls)`.
+    /// What the group's findings are, counted: `12 stalls`, `1 stall`, `41 long polls`.
     pub fn counted(&self) -> String {
         let n = self.count;
         let one = n == 1;
         match self.kind {
             FindingKind::Stall => format!("{n} stall{}", if one { "" } else { "s" }),
-            FindingKind::LongPoll => format!(
-                "{n} long-poll finding{} ({} polls)",
-                if one { "" } else { "s" },
-                self.polls
-            ),
+            // Polls, as the findings' title counts them: a long-poll finding stands for many.
+            FindingKind::LongPoll => format!("{} long poll{}", self.polls, plural(self.polls)),
             FindingKind::Lag => format!("{n} lag episode{}", if one { "" } else { "s" }),
             FindingKind::BlockingQueue => {
                 format!("{n} queue episode{}", if one { "" } else { "s" })
@@ -494,6 +490,6 @@ mod tests {
         let findings = [a, b];
         let groups = by_culprit(&findings);
         assert_eq!(groups.len(), 1);
-        assert_eq!(groups[0].counted(), "2 long-poll findings (41 polls)");
+        assert_eq!(groups[0].counted(), "41 long polls");
     }
 }

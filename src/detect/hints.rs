@@ -9,6 +9,16 @@ pub use tokmon_probe::hints::{fix_for_poll, for_poll};
 pub const NO_LINE_TABLES: &str =
     "to name the blocking line, add `debug = \"line-tables-only\"` to [profile.release]";
 
+/// The fix for what a blocking line was calling, where the function's name says it: a std
+/// sleep, a std lock. `None` for the others (the poll's cause says more).
+pub fn fix_for_call(call: &str) -> Option<&'static str> {
+    match call {
+        "sleep" => Some("use tokio::time::sleep"),
+        "lock" | "lock_contended" => Some("use tokio::sync::Mutex"),
+        _ => None,
+    }
+}
+
 pub fn for_block_in_place() -> String {
     "block_in_place handed the worker's tasks to another thread, so the runtime kept going; \
      fine for occasional work, spawn_blocking is the usual choice"

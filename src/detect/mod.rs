@@ -153,6 +153,23 @@ impl Finding {
         (!callee.is_empty() && !callee.starts_with(['{', '?'])).then(|| callee.to_string())
     }
 
+    /// The few words of a poll's fix: its cause's (the kernel's view of the whole poll), and
+    /// where the line it was caught at calls something with a fix of its own, that too: a poll
+    /// that waited for a std lock and was caught sleeping while holding it reads `use
+    /// tokio::sync::Mutex and tokio::time::sleep`.
+    pub fn fix(&self) -> String {
+        let fix = hints::fix_for_poll(self.cpu, self.syscall.as_deref());
+        match self
+            .blocking_call()
+            .and_then(|call| hints::fix_for_call(&call))
+        {
+            Some(line) if line != fix && self.cpu != CpuUse::Starved => {
+                format!("{fix} and {}", line.trim_start_matches("use "))
+            }
+            _ => fix.to_string(),
+        }
+    }
+
     /// The blocking line and what it was calling: `src/x.rs:58 in sleep()`.
     pub fn site_and_call(&self) -> Option<String> {
         let site = self.site.as_deref()?;

@@ -372,3 +372,53 @@ fn the_blocking_call_is_the_frame_inside_the_line_shortened() {
         assert_eq!(super::short_function(name), short);
     }
 }
+
+#[test]
+fn the_fix_adds_the_lines_own_when_the_line_calls_another_blocking_function() {
+    use crate::app::fixtures::frame;
+    let caught = |syscall: &str, cpu: CpuUse, call: &str| {
+        let mut f = Finding::new(FindingKind::Stall, Severity::Critical, 0);
+        f.cpu = cpu;
+        f.syscall = Some(syscall.into());
+        f.site = Some("src/workload/mutex.rs:58".into());
+        f.stack = vec![
+            frame(
+                call,
+                Some("/rustc/x/library/std/src/thread/functions.rs"),
+                Some(1),
+                false,
+            ),
+            frame(
+                "{async_fn#0}",
+                Some("src/workload/mutex.rs"),
+                Some(58),
+                true,
+            ),
+        ];
+        f.fix()
+    };
+    // Waited for a std lock most of the poll, caught sleeping while holding it: both fixes.
+    assert_eq!(
+        caught("futex", CpuUse::Off, "sleep"),
+        "use tokio::sync::Mutex and tokio::time::sleep"
+    );
+    // Caught waiting at the lock: one.
+    assert_eq!(
+        caught("futex", CpuUse::Off, "lock<u64>"),
+        "use tokio::sync::Mutex"
+    );
+    assert_eq!(
+        caught("clock_nanosleep", CpuUse::Off, "sleep"),
+        "use tokio::time::sleep"
+    );
+    // Computing: the line's call has no fix of its own.
+    assert_eq!(
+        caught("futex", CpuUse::On, "update<sha2::Sha256>"),
+        "use spawn_blocking"
+    );
+    // Starved of CPU: the machine, not the code.
+    assert_eq!(
+        caught("futex", CpuUse::Starved, "sleep"),
+        "check the machine's load"
+    );
+}

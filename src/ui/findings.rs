@@ -245,7 +245,6 @@ impl Findings<'_> {
 }
 
 /// The few words of a stall's or long poll's fix; other kinds have none of their own.
-fn fix_of(f: &Finding) -> Option<&'static str> {
-    matches!(f.kind, FindingKind::Stall | FindingKind::LongPoll)
-        .then(|| crate::detect::hints::fix_for_poll(f.cpu, f.syscall.as_deref()))
+fn fix_of(f: &Finding) -> Option<String> {
+    matches!(f.kind, FindingKind::Stall | FindingKind::LongPoll).then(|| f.fix())
 }
