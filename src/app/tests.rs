@@ -720,8 +720,9 @@ fn the_status_leads_with_the_line_that_stalled_most_not_the_worst_stall() {
         stall(900.0, Some("src/main.rs:58")),
         stall(130.0, None),
     );
-    let pick =
-        |all: &[&Finding]| super::view::where_to_look(all).map(|g| (g.place.clone(), g.count));
+    let pick = |all: &[&Finding]| {
+        super::view::where_to_look(all, |_| true).map(|g| (g.place.clone(), g.count))
+    };
     let at = |line: &str| Some(format!("src/main.rs:{line}"));
     // Two at line 54 beat one worse at 58; the unnamed one joins its culprit's largest line.
     assert_eq!(pick(&[&a, &b, &c, &d]), Some((at("54"), 3)));
@@ -744,6 +745,20 @@ fn the_status_leads_with_the_line_that_stalled_most_not_the_worst_stall() {
     let mut all = vec![&e, &f, &g];
     all.extend(uncaught.iter());
     assert_eq!(pick(&all), Some((at("58"), 4)));
+    // A stall caught at its line long ago and a recent one whose stack was not: the recent one
+    // is placed where the panel puts it, at the old one's line.
+    let old = Finding {
+        last_seen_ms: 500,
+        ..waiting(120.0, Some("src/main.rs:58"), "futex")
+    };
+    let new = Finding {
+        last_seen_ms: 12_000,
+        ..waiting(101.0, None, "futex")
+    };
+    let picked = super::view::where_to_look(&[&old, &new], |f| f.last_seen_ms >= 2_000)
+        .expect("the recent stall's group");
+    assert_eq!(picked.lead().site, at("58"));
+    assert!(super::view::where_to_look(&[&old], |f| f.last_seen_ms >= 2_000).is_none());
 }
 
 #[test]

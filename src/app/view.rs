@@ -285,19 +285,28 @@ fn fix_of(f: &Finding) -> String {
 /// How far back a stall keeps the status line from saying healthy.
 pub const RECENT_STALLS_MS: u64 = 10_000;
 
-/// The stalls that ended within [`RECENT_STALLS_MS`], or healthy.
+/// The stalls that ended within [`RECENT_STALLS_MS`], or healthy. They are grouped with the
+/// run's others, as the findings panel groups them, so that a recent stall whose stack was not
+/// caught is placed at the line its culprit's other stalls were caught at.
 fn recent_stalls(app: &App) -> Status {
     let now_ms = app.model().now_ns() / 1_000_000;
-    let recent: Vec<_> = app
+    let is_recent = |f: &Finding| now_ms.saturating_sub(f.last_seen_ms) <= RECENT_STALLS_MS;
+    let stalls: Vec<&Finding> = app
         .detector()
         .findings()
         .iter()
         .filter(|f| f.kind == FindingKind::Stall)
-        .filter(|f| now_ms.saturating_sub(f.last_seen_ms) <= RECENT_STALLS_MS)
         .collect();
-    let Some(group) = where_to_look(&recent) else {
+    let Some(group) = where_to_look(&stalls, is_recent) else {
         return Status::Healthy;
     };
+    let recent: Vec<&Finding> = stalls.iter().copied().filter(|f| is_recent(f)).collect();
+    let here: Vec<&Finding> = group
+        .members
+        .iter()
+        .copied()
+        .filter(|f| is_recent(f))
+        .collect();
     let lead = group.lead();
     let who = match (&lead.workload, lead.task_id) {
         (Some(workload), _) => workload.clone(),
@@ -309,24 +318,35 @@ fn recent_stalls(app: &App) -> Status {
         ago_ms: now_ms.saturating_sub(group.last_ms),
         fix: fix_of(lead),
         count: recent.iter().map(|f| f.stands_for()).sum(),
-        here: group.count,
-        worst_ms: group.worst.duration_ms,
+        here: here.iter().map(|f| f.stands_for()).sum(),
+        worst_ms: here.iter().map(|f| f.duration_ms).fold(0.0, f64::max),
         at: place_of(lead),
         who,
     }
 }
 
-/// The culprit to lead with: the group of stalls (as the findings panel groups them: by
-/// culprit and blocking line, a stall whose stack was not caught joining its culprit's line)
-/// with the most stalls, the worst first on a tie; so the status and the rows below agree.
-pub fn where_to_look<'a>(stalls: &[&'a Finding]) -> Option<Group<'a>> {
+/// The culprit to lead with: of the groups of `stalls` (as the findings panel groups them: by
+/// culprit and blocking line, a stall whose stack was not caught joining its culprit's line),
+/// the one with the most stalls that are `recent`, the worst first on a tie; so the status
+/// and the rows below agree.
+pub fn where_to_look<'a>(
+    stalls: &[&'a Finding],
+    recent: impl Fn(&Finding) -> bool,
+) -> Option<Group<'a>> {
+    let recent_of = |g: &Group<'_>| -> (u64, f64) {
+        g.members
+            .iter()
+            .filter(|f| recent(f))
+            .fold((0, 0.0), |(n, worst), f| {
+                (n + f.stands_for(), f64::max(worst, f.duration_ms))
+            })
+    };
     by_culprit(stalls.iter().copied())
         .into_iter()
-        .max_by(|a, b| {
-            a.count
-                .cmp(&b.count)
-                .then(a.worst.duration_ms.total_cmp(&b.worst.duration_ms))
-        })
+        .map(|g| (recent_of(&g), g))
+        .filter(|((n, _), _)| *n > 0)
+        .max_by(|((a, a_worst), _), ((b, b_worst), _)| a.cmp(b).then(a_worst.total_cmp(b_worst)))
+        .map(|(_, g)| g)
 }
 
 /// Without a stall: long polls taking a noticeable share of a worker, then timer lag, then a
