@@ -59,18 +59,13 @@ impl Widget for Findings<'_> {
         let rows = usize::from(inner.height);
         let mut lines: Vec<Line> = Vec::new();
         let mut whole = 0;
-        let all_fit = findings.len() - offset <= rows;
-        for (n, entry) in findings.iter().enumerate().skip(offset) {
+        let critical: Vec<bool> = findings.iter().skip(offset).map(is_critical).collect();
+        let hints = second_lines(&critical, if per == 2 { rows } else { 0 });
+        for ((n, entry), hint) in findings.iter().enumerate().skip(offset).zip(hints) {
             if lines.len() >= rows {
                 break;
             }
             let selected = focused && n == self.app.view.selected_finding;
-            // Where every entry from here fits on one line, a second line (the fix, a phase's
-            // note) for the top entry, and for the others only while each entry after them
-            // keeps its first: a row that says what is wrong beats another row's advice. A
-            // longer list scrolls, two lines an entry.
-            let after = findings.len() - n - 1;
-            let hint = per == 2 && (!all_fit || n == offset || lines.len() + 2 + after <= rows);
             let entry = match entry {
                 Entry::Group(g) => self.group(g, selected, max, hint),
                 Entry::Event(e) => self.event(e, selected, max, hint),
@@ -244,7 +239,60 @@ impl Findings<'_> {
     }
 }
 
+/// Which of the entries (from the first shown; `critical` says which are stalls) get a second
+/// line (the fix, a phase's note) in `rows` rows. Where every entry fits on one line: the
+/// first, each critical one while the critical ones after it keep their first line (a stall's
+/// fix beats a warning's row, which then scrolls), and the others while every entry after
+/// them keeps its first. A longer list scrolls, two lines an entry.
+fn second_lines(critical: &[bool], rows: usize) -> Vec<bool> {
+    if rows < 2 {
+        return vec![false; critical.len()];
+    }
+    if critical.len() > rows {
+        return vec![true; critical.len()];
+    }
+    let mut used = 0;
+    let mut hints = Vec::with_capacity(critical.len());
+    for (n, &crit) in critical.iter().enumerate() {
+        let after = critical.len() - n - 1;
+        let critical_after = critical[n + 1..].iter().filter(|c| **c).count();
+        let hint =
+            n == 0 || used + 2 + after <= rows || (crit && used + 2 + critical_after <= rows);
+        used += 1 + usize::from(hint);
+        hints.push(hint);
+    }
+    hints
+}
+
+/// A group of critical findings (stalls), whose fix a narrow panel keeps first.
+fn is_critical(entry: &Entry<'_>) -> bool {
+    matches!(entry, Entry::Group(g) if g.severity == Severity::Critical)
+}
+
 /// The few words of a stall's or long poll's fix; other kinds have none of their own.
 fn fix_of(f: &Finding) -> Option<String> {
     matches!(f.kind, FindingKind::Stall | FindingKind::LongPoll).then(|| f.fix())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::second_lines;
+
+    #[test]
+    fn a_narrow_panel_keeps_every_stalls_fix_before_a_warnings_row() {
+        // Two stalls' groups, lag, long polls in five rows: both fixes, the last row scrolls.
+        let shown = second_lines(&[true, true, false, false], 5);
+        assert_eq!(shown, [true, true, false, false]);
+        // Room for all: every second line.
+        assert_eq!(second_lines(&[true, false, false], 6), [true, true, true]);
+        // One stall and three warnings in five rows: the stall's fix, every row.
+        assert_eq!(
+            second_lines(&[true, false, false, false], 5),
+            [true, false, false, false]
+        );
+        // More entries than rows: two lines an entry, the list scrolls.
+        assert_eq!(second_lines(&[false; 7], 5), [true; 7]);
+        // One row: no second lines.
+        assert_eq!(second_lines(&[true, true], 1), [false, false]);
+    }
 }

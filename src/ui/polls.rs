@@ -53,7 +53,7 @@ impl Widget for Polls<'_> {
                 1,
                 match self.mode {
                     Mode::Wide => format!(
-                        "p50/p99 warming up: {n} of {SAMPLED_FOR_PERCENTILES} short polls timed (1 in 256)"
+                        "p50/p99 warming up: {n} of {SAMPLED_FOR_PERCENTILES} timed short polls"
                     ),
                     Mode::Compact => {
                         format!("p50/p99 warming up {n}/{SAMPLED_FOR_PERCENTILES}")
