@@ -140,14 +140,15 @@ impl Widget for Workers<'_> {
         let cols = columns(self.mode);
         let layout = Layout::horizontal(cols.iter().map(|(_, c)| *c)).spacing(1);
         let head = Rect::new(inner.x, inner.y, inner.width, 1);
-        // At 80 columns a stuck row shows its task where the others show their busy history.
+        // At 80 columns, while a worker is stuck, the history column says which task holds it
+        // (and the other rows leave it empty): one meaning at a time.
         let any_stuck = stuck > 0 && self.mode == Mode::Compact;
         for ((col, _), rect) in cols.iter().zip(layout.split(head).iter()) {
             let window = rows
                 .first()
                 .map_or("last minute", |r| r.history_window.as_str());
             let (text, align) = match col {
-                Col::History if any_stuck => ("stuck in / busy".to_string(), Alignment::Left),
+                Col::History if any_stuck => ("stuck in".to_string(), Alignment::Left),
                 _ => heading(*col, window),
             };
             Paragraph::new(Line::styled(text, t.dim))
@@ -167,14 +168,22 @@ impl Widget for Workers<'_> {
                 buf.set_style(rect, t.selected);
             }
             for ((col, _), cell) in cols.iter().zip(layout.split(rect).iter()) {
-                self.render_cell(*col, row, selected, *cell, buf);
+                self.render_cell(*col, row, (selected, any_stuck), *cell, buf);
             }
         }
     }
 }
 
 impl Workers<'_> {
-    fn render_cell(&self, col: Col, row: &WorkerRow, selected: bool, area: Rect, buf: &mut Buffer) {
+    /// One cell of `row`; `any_stuck` says the history column holds the stuck rows' tasks.
+    fn render_cell(
+        &self,
+        col: Col,
+        row: &WorkerRow,
+        (selected, any_stuck): (bool, bool),
+        area: Rect,
+        buf: &mut Buffer,
+    ) {
         if area.is_empty() {
             return;
         }
@@ -244,6 +253,7 @@ impl Workers<'_> {
                 (Mode::Compact, Some(text)) => {
                     Paragraph::new(Line::styled(t.s(&text), t.critical)).render(area, buf);
                 }
+                (Mode::Compact, None) if any_stuck => {}
                 _ => {
                     // The whole minute, squeezed into the columns there are.
                     let history = fit_to_width(&row.busy_history, usize::from(area.width));
