@@ -308,9 +308,16 @@ impl Header<'_> {
             Tone::Warning => t.s(" !  "),
             Tone::Waiting => " .. ".into(),
         };
+        // Where the lead (who, where, the fix) does not fit whole, its paths give up their
+        // directories before the fix gives up its words: `at mutex.rs:58 → use tokio::…`.
+        let max = room.saturating_sub(4);
+        let text = match text.split(" · ").next() {
+            Some(lead) if width(lead) > max => without_directories(&text),
+            _ => text,
+        };
         let line = Line::from(vec![
             Span::raw(mark),
-            Span::raw(t.s(&whole_parts(&text, room.saturating_sub(4), t.ellipsis()))),
+            Span::raw(t.s(&whole_parts(&text, max, t.ellipsis()))),
         ]);
         // A stuck worker paints the whole row; otherwise only the words are coloured.
         let line_style = if tone == Tone::Loud {
@@ -344,6 +351,18 @@ fn whole_parts(text: &str, max: usize, ellipsis: &str) -> String {
         Some((_, first)) if width(first) > max => truncate(first, max, ellipsis),
         _ => fit(&parts, " · ", max),
     }
+}
+
+/// `text` with the directories of its `dir/file:LINE` paths dropped: `src/workload/mutex.rs:58`
+/// becomes `mutex.rs:58`.
+fn without_directories(text: &str) -> String {
+    text.split(' ')
+        .map(|word| match word.rsplit_once('/') {
+            Some((_, file)) if file.contains(':') => file,
+            _ => word,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `tokio-console at 127.0.0.1:6669 ` while `--console` serves it.
