@@ -113,11 +113,14 @@ pub fn status_text(app: &App) -> (String, Tone) {
         } => {
             let who = who.unwrap_or_else(|| "long polls".into());
             let fix = fix.map(|f| format!(" {ARROW} {f}")).unwrap_or_default();
+            // The culprit and the fix first, the figures after, so that a narrow line keeps
+            // what to change.
             let text = format!(
-                "{who} holds worker {worker} in polls of {} or more ({:.0}% of the last {:.0} s){fix}",
-                threshold(app.run.info.thresholds.long_poll_threshold),
+                "{who} holds worker {worker} in long polls{fix} · {:.0}% of the last {:.0} s in \
+                 polls of {} or more",
                 share * 100.0,
-                window_ms as f64 / 1000.0
+                window_ms as f64 / 1000.0,
+                threshold(app.run.info.thresholds.long_poll_threshold),
             );
             (text, Tone::Warning)
         }
