@@ -44,6 +44,29 @@ pub fn frame(function: &str, file: Option<&str>, line: Option<u32>, app: bool) -
     }
 }
 
+/// A finished long poll of `ms` on worker 0, in the api's task, on the CPU.
+pub fn long_poll(ms: u64) -> PollRecord {
+    PollRecord {
+        worker: Some(0),
+        task_id: 9,
+        workload: Some("api".into()),
+        spawned_at: Some("src/workload/echo.rs:40:9".into()),
+        tid: Some(4241),
+        seq: 1,
+        started_ns: 0,
+        duration_ns: ms * 1_000_000,
+        running: false,
+        cpu_ratio: Some(0.9),
+        cpu: CpuUse::On,
+        cpu_wait_ns: None,
+        thread_state: None,
+        syscall: None,
+        worker_moved: false,
+        captured: None,
+        stack: None,
+    }
+}
+
 /// The stack of a worker stuck hashing, as the capture shows it (innermost first).
 fn stack() -> StackInfo {
     let registry = "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";

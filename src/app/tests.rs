@@ -8,7 +8,6 @@ use super::view::{
 use super::*;
 use crate::detect::FindingKind;
 use crate::run::PanicReport;
-use crate::sample::{CpuUse, PollRecord};
 
 fn press(code: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -580,25 +579,7 @@ fn no_percentile_of_the_poll_histogram_is_shown_above_the_longest_poll() {
 
 #[test]
 fn long_polls_taking_a_share_of_a_worker_turn_the_status_but_a_lone_one_does_not() {
-    let long_poll = |ms: u64| PollRecord {
-        worker: Some(0),
-        task_id: 9,
-        workload: Some("api".into()),
-        spawned_at: Some("src/workload/echo.rs:40:9".into()),
-        tid: Some(4241),
-        seq: 1,
-        started_ns: 0,
-        duration_ns: ms * 1_000_000,
-        running: false,
-        cpu_ratio: Some(0.9),
-        cpu: CpuUse::On,
-        cpu_wait_ns: None,
-        thread_state: None,
-        syscall: None,
-        worker_moved: false,
-        captured: None,
-        stack: None,
-    };
+    use super::fixtures::long_poll;
     let run = |every: u64, ms: u64| {
         let mut app = App::new(super::fixtures::info());
         for i in 0..60 {

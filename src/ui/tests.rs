@@ -959,3 +959,29 @@ fn a_stall_that_ended_a_moment_ago_is_just_now_then_seconds_ago() {
     let later = text(&app);
     assert!(later.starts_with("hasher stalled 2s ago at "), "{later}");
 }
+
+#[test]
+fn the_long_poll_warning_puts_its_fix_before_its_figures() {
+    use crate::app::fixtures::long_poll;
+    let mut app = App::new(info());
+    for i in 0..60 {
+        let mut s = sample(i, 0.2, None);
+        if let Some(probe) = s.probe.as_mut() {
+            probe.long_polls.push(long_poll(30));
+        }
+        app.update(Msg::Sample(Box::new(s)));
+    }
+    let (text, _) = super::header::status_text(&app);
+    let (lead, figures) = text.split_once(" · ").expect("the lead, then the figures");
+    assert_eq!(
+        lead,
+        "api holds worker 0 in long polls → use spawn_blocking"
+    );
+    assert!(
+        figures.ends_with("% of the last 5 s in polls of 10 ms or more"),
+        "{figures}"
+    );
+    // At 80 columns the lead, with its fix, is what the line keeps.
+    let narrow = screen(&app, dark(), 80, 24);
+    assert!(narrow.contains(lead), "{narrow}");
+}
