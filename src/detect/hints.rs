@@ -9,14 +9,22 @@ pub use tokmon_probe::hints::{fix_for_poll, for_poll};
 pub const NO_LINE_TABLES: &str =
     "to name the blocking line, add `debug = \"line-tables-only\"` to [profile.release]";
 
+/// The fixes [`fix_for_call`] gives: a sleep's and a lock's.
+const CALL_FIXES: [&str; 2] = ["use tokio::time::sleep", "use tokio::sync::Mutex"];
+
 /// The fix for what a blocking line was calling, where the function's name says it: a std
 /// sleep, a std lock. `None` for the others (the poll's cause says more).
 pub fn fix_for_call(call: &str) -> Option<&'static str> {
     match call {
-        "sleep" => Some("use tokio::time::sleep"),
-        "lock" | "lock_contended" => Some("use tokio::sync::Mutex"),
+        "sleep" => Some(CALL_FIXES[0]),
+        "lock" | "lock_contended" => Some(CALL_FIXES[1]),
         _ => None,
     }
+}
+
+/// Every fix [`fix_for_call`] can give.
+pub fn fix_for_call_kinds() -> &'static [&'static str] {
+    &CALL_FIXES
 }
 
 pub fn for_block_in_place() -> String {

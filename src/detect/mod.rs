@@ -163,7 +163,9 @@ impl Finding {
             .blocking_call()
             .and_then(|call| hints::fix_for_call(&call))
         {
-            Some(line) if line != fix && self.cpu != CpuUse::Starved => {
+            // Only a lock's or a sleep's fix takes the other's: a computing poll caught at a
+            // lock is still computing, and a file's fix reads badly with a sleep's.
+            Some(line) if line != fix && hints::fix_for_call_kinds().contains(&fix) => {
                 format!("{fix} and {}", line.trim_start_matches("use "))
             }
             _ => fix.to_string(),

@@ -411,10 +411,20 @@ fn the_fix_adds_the_lines_own_when_the_line_calls_another_blocking_function() {
         caught("clock_nanosleep", CpuUse::Off, "sleep"),
         "use tokio::time::sleep"
     );
-    // Computing: the line's call has no fix of its own.
+    // Computing: the line's call has no fix of its own, and a lock caught now and then in a
+    // computing poll is not its cause.
     assert_eq!(
         caught("futex", CpuUse::On, "update<sha2::Sha256>"),
         "use spawn_blocking"
+    );
+    assert_eq!(
+        caught("futex", CpuUse::On, "lock<u64>"),
+        "use spawn_blocking"
+    );
+    // A file's fix does not take a sleep's.
+    assert_eq!(
+        caught("fsync", CpuUse::Off, "sleep"),
+        "use tokio::fs or spawn_blocking"
     );
     // Starved of CPU: the machine, not the code.
     assert_eq!(

@@ -142,11 +142,23 @@ impl Findings<'_> {
                 .as_deref()
                 .and_then(|place| place.rsplit_once('/'))
                 .map(|(dir, _)| called.replace(&format!("{dir}/"), ""));
-            [Some(called), file_only]
+            // Then without the call, full path first; else the shortest, cut.
+            let plain = g.brief(false);
+            let file_only_plain = g
+                .place
+                .as_deref()
+                .and_then(|place| place.rsplit_once('/'))
+                .map(|(dir, _)| plain.replace(&format!("{dir}/"), ""));
+            let candidates: Vec<String> = [Some(called), file_only, Some(plain), file_only_plain]
                 .into_iter()
                 .flatten()
-                .find(fits)
-                .unwrap_or_else(|| g.brief(false))
+                .collect();
+            candidates
+                .iter()
+                .find(|text| fits(text))
+                .or_else(|| candidates.iter().min_by_key(|text| width(text)))
+                .cloned()
+                .unwrap_or_default()
         } else {
             g.summary()
         };
@@ -240,10 +252,10 @@ impl Findings<'_> {
 }
 
 /// Which of the entries (from the first shown; `critical` says which are stalls) get a second
-/// line (the fix, a phase's note) in `rows` rows. Where every entry fits on one line: the
-/// first, each critical one while the critical ones after it keep their first line (a stall's
-/// fix beats a warning's row, which then scrolls), and the others while every entry after
-/// them keeps its first. A longer list scrolls, two lines an entry.
+/// line (the fix, a phase's note) in `rows` rows. Where every entry fits on one line: each
+/// critical one while the critical ones after it keep their first line (a stall's fix beats a
+/// warning's row, which then scrolls), and the others while every entry after them keeps its
+/// first line and every critical one its fix. A longer list scrolls, two lines an entry.
 fn second_lines(critical: &[bool], rows: usize) -> Vec<bool> {
     if rows < 2 {
         return vec![false; critical.len()];
@@ -256,8 +268,12 @@ fn second_lines(critical: &[bool], rows: usize) -> Vec<bool> {
     for (n, &crit) in critical.iter().enumerate() {
         let after = critical.len() - n - 1;
         let critical_after = critical[n + 1..].iter().filter(|c| **c).count();
-        let hint =
-            n == 0 || used + 2 + after <= rows || (crit && used + 2 + critical_after <= rows);
+        let hint = if crit {
+            used + 2 + critical_after <= rows
+        } else {
+            // Every entry after keeps its first line, and each stall after its fix.
+            used + 2 + after + critical_after <= rows
+        };
         used += 1 + usize::from(hint);
         hints.push(hint);
     }
@@ -294,5 +310,8 @@ mod tests {
         assert_eq!(second_lines(&[false; 7], 5), [true; 7]);
         // One row: no second lines.
         assert_eq!(second_lines(&[true, true], 1), [false, false]);
+        // A warning on top does not push the stalls' rows out.
+        assert_eq!(second_lines(&[false, true, true], 3), [false, false, false]);
+        assert_eq!(second_lines(&[false, true, true], 4), [false, true, false]);
     }
 }
