@@ -12,7 +12,7 @@ use crate::detect::groups::{Entry, Group};
 use crate::detect::{Finding, FindingKind, Severity};
 
 use super::layout::Mode;
-use super::text::{fmt_clock, truncate, width};
+use super::text::{fmt_clock, truncate, width, without_directories};
 use super::theme::Theme;
 use super::workers::scroll_offset;
 
@@ -133,30 +133,21 @@ impl Findings<'_> {
         };
         let head = format!("{pointer}{stamp} {severity} {kind}");
         // A narrow row names what the line was calling only where the whole row still fits,
-        // with the line's file without its directories if that is what it takes.
+        // its paths dropping their directories before it gives up the call; else the
+        // shortest form, cut.
         let mut summary = if short {
-            let fits = |text: &String| width(&head) + width(text) <= max;
-            let called = g.brief(true);
-            let file_only = g
-                .place
-                .as_deref()
-                .and_then(|place| place.rsplit_once('/'))
-                .map(|(dir, _)| called.replace(&format!("{dir}/"), ""));
-            // Then without the call, full path first; else the shortest, cut.
-            let plain = g.brief(false);
-            let file_only_plain = g
-                .place
-                .as_deref()
-                .and_then(|place| place.rsplit_once('/'))
-                .map(|(dir, _)| plain.replace(&format!("{dir}/"), ""));
-            let candidates: Vec<String> = [Some(called), file_only, Some(plain), file_only_plain]
-                .into_iter()
-                .flatten()
-                .collect();
-            candidates
+            let (called, plain) = (g.brief(true), g.brief(false));
+            // With the call, then without it; each with its full path, then its file alone.
+            let forms = [
+                called.clone(),
+                without_directories(&called),
+                plain.clone(),
+                without_directories(&plain),
+            ];
+            forms
                 .iter()
-                .find(|text| fits(text))
-                .or_else(|| candidates.iter().min_by_key(|text| width(text)))
+                .find(|text| width(&head) + width(text) <= max)
+                .or_else(|| forms.iter().min_by_key(|text| width(text)))
                 .cloned()
                 .unwrap_or_default()
         } else {

@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::app::view::{Status, status};
 
 use super::layout::Mode;
-use super::text::{fit, fmt_clock, fmt_dur, truncate, width};
+use super::text::{fit, fmt_clock, fmt_dur, truncate, width, without_directories};
 use super::theme::Theme;
 
 pub struct Header<'a> {
@@ -354,18 +354,6 @@ fn whole_parts(text: &str, max: usize, ellipsis: &str) -> String {
         Some((_, first)) if width(first) > max => truncate(first, max, ellipsis),
         _ => fit(&parts, " · ", max),
     }
-}
-
-/// `text` with the directories of its `dir/file:LINE` paths dropped: `src/workload/mutex.rs:58`
-/// becomes `mutex.rs:58`.
-fn without_directories(text: &str) -> String {
-    text.split(' ')
-        .map(|word| match word.rsplit_once('/') {
-            Some((_, file)) if file.contains(':') => file,
-            _ => word,
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// `tokio-console at 127.0.0.1:6669 ` while `--console` serves it.

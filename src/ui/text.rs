@@ -106,6 +106,18 @@ pub fn column_back(len: usize, width: usize, back: usize) -> usize {
     width - 1 - index * width / len
 }
 
+/// `text` with the directories of its `dir/file:LINE` paths dropped: `src/workload/mutex.rs:58`
+/// becomes `mutex.rs:58`.
+pub fn without_directories(text: &str) -> String {
+    text.split(' ')
+        .map(|word| match word.rsplit_once('/') {
+            Some((_, file)) if file.contains(':') => file,
+            _ => word,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Display width of a text drawn by tokmon (every character it uses is one cell wide).
 pub fn width(text: &str) -> usize {
     text.chars().count()
@@ -165,6 +177,18 @@ fn join_kept(segments: &[(u8, String)], keep: &[bool], sep: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_drop_their_directories_and_nothing_else_changes() {
+        assert_eq!(
+            without_directories("locker at src/workload/mutex.rs:58 in sleep() → use a/b"),
+            "locker at mutex.rs:58 in sleep() → use a/b"
+        );
+        assert_eq!(
+            without_directories("(spawned at src/x/y.rs:30:17): 2 stalls"),
+            "(spawned at y.rs:30:17): 2 stalls"
+        );
+    }
 
     #[test]
     fn a_history_longer_than_the_width_keeps_its_peaks_and_ends_now() {
