@@ -68,11 +68,12 @@ pub struct SiteCounters {
 }
 
 /// Whether a thread spent a poll on the CPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CpuUse {
     On,
     Off,
+    #[default]
     Unknown,
     /// Runnable but not running for most of the poll: the machine's other work kept it from
     /// a CPU, and what the poll itself computed would not have made it this long.
@@ -99,8 +100,9 @@ impl CpuUse {
     }
 }
 
-/// One long poll, running or finished, with everything known about who and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One long poll, running or finished, with everything known about who and why. The default
+/// is a record of nothing known (tests fill in what they need).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PollRecord {
     pub worker: Option<usize>,
     pub task_id: u64,

@@ -53,17 +53,10 @@ pub fn long_poll(ms: u64) -> PollRecord {
         spawned_at: Some("src/workload/echo.rs:40:9".into()),
         tid: Some(4241),
         seq: 1,
-        started_ns: 0,
         duration_ns: ms * 1_000_000,
-        running: false,
         cpu_ratio: Some(0.9),
         cpu: CpuUse::On,
-        cpu_wait_ns: None,
-        thread_state: None,
-        syscall: None,
-        worker_moved: false,
-        captured: None,
-        stack: None,
+        ..PollRecord::default()
     }
 }
 

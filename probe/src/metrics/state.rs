@@ -184,7 +184,7 @@ impl Fleet {
 mod tests {
     use super::*;
     use crate::ProbeWorker;
-    use crate::sample::{CpuUse, PollRecord};
+    use crate::sample::PollRecord;
 
     const MS: u64 = 1_000_000;
 
@@ -192,21 +192,13 @@ mod tests {
         PollRecord {
             worker: Some(worker),
             task_id: 1,
-            workload: None,
             spawned_at: Some("src/main.rs:42:5".into()),
             tid: Some(100 + worker as i32),
             seq,
             started_ns: 5,
             duration_ns,
             running,
-            cpu_ratio: None,
-            cpu: CpuUse::Unknown,
-            cpu_wait_ns: None,
-            thread_state: None,
-            syscall: None,
-            worker_moved: false,
-            captured: None,
-            stack: None,
+            ..PollRecord::default()
         }
     }
 

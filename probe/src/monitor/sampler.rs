@@ -233,21 +233,9 @@ mod tests {
         PollRecord {
             worker: Some(0),
             task_id: 1,
-            workload: None,
-            spawned_at: None,
-            tid: None,
             seq,
-            started_ns: 0,
             duration_ns: 20_000_000,
-            running: false,
-            cpu_ratio: None,
-            cpu: crate::sample::CpuUse::Unknown,
-            cpu_wait_ns: None,
-            thread_state: None,
-            syscall: None,
-            worker_moved: false,
-            captured: None,
-            stack: None,
+            ..PollRecord::default()
         }
     }
 

@@ -185,7 +185,7 @@ impl NewStalls {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::{CpuUse, ProbeSample};
+    use crate::sample::ProbeSample;
 
     const MS: u64 = 1_000_000;
 
@@ -193,21 +193,12 @@ mod tests {
         PollRecord {
             worker: Some(0),
             task_id: seq,
-            workload: None,
             spawned_at: Some("src/main.rs:1:1".into()),
             tid: Some(7),
             seq,
-            started_ns: 0,
             duration_ns,
             running,
-            cpu_ratio: None,
-            cpu: CpuUse::Unknown,
-            cpu_wait_ns: None,
-            thread_state: None,
-            syscall: None,
-            worker_moved: false,
-            captured: None,
-            stack: None,
+            ..PollRecord::default()
         }
     }
 
