@@ -6,7 +6,7 @@ use crate::detect::{Finding, FindingKind};
 use crate::model::{Model, Series, WorkloadModel};
 use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns, bucket_of};
 use crate::probe::clock::{EXACT_FROM_NS, PRECISE_EVERY};
-use crate::report::fmt_ms;
+use crate::report::fmt_ms_brief;
 use crate::sample::PollRecord;
 
 use super::App;
@@ -465,13 +465,13 @@ fn panel(kind: &'static str, w: &WorkloadModel, model: &Model) -> WorkloadPanel 
         Some(l) if l.count < FEW => format!(
             "{} finished in the {now} · longest {}",
             l.count,
-            fmt_ms(l.max_ms)
+            fmt_ms_brief(l.max_ms)
         ),
         Some(l) => format!(
             "p50 {} · p99 {} · max {}, {now}",
-            fmt_ms(l.p50_ms),
-            fmt_ms(l.p99_ms),
-            fmt_ms(l.max_ms)
+            fmt_ms_brief(l.p50_ms),
+            fmt_ms_brief(l.p99_ms),
+            fmt_ms_brief(l.max_ms)
         ),
     };
     let spark: Vec<u64> = w

@@ -12,7 +12,7 @@ use crate::model::{Model, WorkloadModel};
 use crate::probe::buckets::{bucket_ceiling_ns, bucket_floor_ns};
 use crate::scenario::{DetectorSpec, Scenario, WorkloadKind};
 
-pub use text::{fmt_clock, fmt_ms, render_text, render_text_with};
+pub use text::{fmt_clock, fmt_ms, fmt_ms_brief, render_text, render_text_with};
 
 /// Bumped when a field of the JSON report changes meaning.
 /// 2: past the first 128 findings, like ones fold into one entry whose `count` says how many.

@@ -376,6 +376,19 @@ pub fn fmt_clock(ms: u64) -> String {
     format!("{minutes:02}:{seconds:02}.{tenth}")
 }
 
+/// A duration in two or three figures, for a narrow line: `8 µs`, `4.2 ms`, `62 ms`, `1.2 s`.
+pub fn fmt_ms_brief(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{:.0} µs", ms * 1000.0)
+    } else if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
 /// Milliseconds with precision that fits their size.
 pub fn fmt_ms(ms: f64) -> String {
     if ms < 1.0 {
@@ -384,5 +397,22 @@ pub fn fmt_ms(ms: f64) -> String {
         format!("{ms:.1} ms")
     } else {
         format!("{ms:.0} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn brief_durations_keep_two_or_three_figures() {
+        for (ms, text) in [
+            (0.001, "1 µs"),
+            (0.35, "350 µs"),
+            (4.24, "4.2 ms"),
+            (62.3, "62 ms"),
+            (251.4, "251 ms"),
+            (1234.0, "1.2 s"),
+        ] {
+            assert_eq!(super::fmt_ms_brief(ms), text);
+        }
     }
 }

@@ -227,10 +227,7 @@ impl Widget for Header<'_> {
             Mode::Compact => {
                 let mut segments = vec![
                     (2, workers),
-                    (
-                        3,
-                        format!("stall {}", threshold(info.thresholds.stall_threshold)),
-                    ),
+                    (3, stall),
                     (4, format!("cap {}", info.max_blocking_threads)),
                 ];
                 if dropped > 0 {

@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use crate::app::App;
 use crate::app::view::{RuntimeView, now_window, runtime_view};
+use crate::report::fmt_ms_brief;
 
 use super::layout::Mode;
 use super::text::{fit, fmt_dur, fmt_share};
@@ -38,7 +39,10 @@ impl Runtime<'_> {
 
     /// The blocking pool in a few words: its idle threads and queue only when there are any.
     fn blocking_brief(view: &RuntimeView) -> String {
-        let mut text = format!("blocking {}/{}", view.blocking_threads, view.blocking_cap);
+        let mut text = format!(
+            "blocking pool {}/{}",
+            view.blocking_threads, view.blocking_cap
+        );
         if view.blocking_idle > 0 || view.blocking_queue > 0 {
             text.push_str(&format!(
                 " idle {} queue {}",
@@ -101,18 +105,22 @@ impl Widget for Runtime<'_> {
                 let text = fit(
                     &[
                         (0, format!("tasks {}", view.alive_tasks)),
-                        (1, format!("global queue {}", view.global_queue)),
+                        // An empty global queue is the first to go; a full one stays.
+                        (
+                            if view.global_queue > 0 { 1 } else { 3 },
+                            format!("global queue {}", view.global_queue),
+                        ),
                         (
                             0,
                             format!(
-                                "lag {}, {}",
-                                fmt_dur(view.lag_ms),
+                                "timer lag {}, {}",
+                                fmt_ms_brief(view.lag_ms),
                                 now_window(self.app).replace("last second", "last 1 s")
                             ),
                         ),
                         (2, Self::blocking_brief(&view)),
                         (
-                            3,
+                            4,
                             format!(
                                 "tokmon cpu {} + ui {}",
                                 fmt_share(view.monitor_cpu),

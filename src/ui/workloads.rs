@@ -11,7 +11,7 @@ use ratatui::widgets::{Paragraph, Sparkline, Widget};
 use crate::app::App;
 use crate::app::knobs::{flip, intensity};
 use crate::app::view::{WorkloadPanel, workload_panels};
-use crate::scenario::{Knob, WorkloadKind};
+use crate::scenario::{HoldBy, Knob, WorkloadKind};
 
 use super::layout::Mode;
 use super::text::{column_back, fit_to_width, flush_right, truncate, width};
@@ -56,6 +56,15 @@ fn flip_value(kind: &WorkloadKind) -> Option<&'static str> {
     }
 }
 
+/// What `m` changes, in the footer's words: a lock held by sleeping changes its sleep with it
+/// (`std::thread::sleep` under a std lock, `tokio::time::sleep` under a tokio one).
+fn flip_key(kind: &WorkloadKind, knob: Knob) -> &'static str {
+    match kind {
+        WorkloadKind::Mutex(s) if s.hold_by == HoldBy::Sleep => "lock+sleep",
+        _ => knob.key(),
+    }
+}
+
 /// "256 MiB", "1.5 MiB", "512 KiB".
 fn fmt_bytes(n: u64) -> String {
     const KIB: u64 = 1024;
@@ -92,7 +101,7 @@ fn intensity_value(kind: &WorkloadKind) -> String {
 fn knob_forms(kind: &WorkloadKind, sep: &str) -> Vec<Vec<(String, bool)>> {
     let flip = flip(kind).map(|k| {
         let next = knob_value(k).unwrap_or("?");
-        (k.key(), flip_value(kind).unwrap_or("?"), next)
+        (flip_key(kind, k), flip_value(kind).unwrap_or("?"), next)
     });
     let more = intensity(kind, true)
         .or_else(|| intensity(kind, false))
@@ -451,8 +460,21 @@ mod tests {
             hold_by: crate::scenario::HoldBy::Sleep,
             every: Duration::from_millis(10),
         });
+        // Held by sleeping, the flip changes the sleep with the lock; held by spinning, only
+        // the lock.
         assert_eq!(
             text(&knob_hints(&mutex, &t, 200)),
+            "m: lock+sleep std→tokio · +/-: tasks 8"
+        );
+        let spinning = match mutex {
+            WorkloadKind::Mutex(spec) => WorkloadKind::Mutex(MutexSpec {
+                hold_by: crate::scenario::HoldBy::Spin,
+                ..spec
+            }),
+            other => other,
+        };
+        assert_eq!(
+            text(&knob_hints(&spinning, &t, 200)),
             "m: lock std→tokio · +/-: tasks 8"
         );
         let ascii = Theme::new(Look {
