@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use crate::app::view::finding_counts;
 use crate::app::{App, Focus};
-use crate::detect::groups::{Entry, Group};
+use crate::detect::groups::{Entry, Group, RECENT_MS};
 use crate::detect::{Finding, FindingKind, Severity};
 
 use super::layout::Mode;
@@ -77,16 +77,25 @@ impl Widget for Findings<'_> {
             whole += 1;
             lines.extend(entry);
         }
+        // The rows' order, said: it is neither by time alone nor by severity alone.
+        let mut caption = vec![format!(
+            "last {} s worst first, then newest",
+            RECENT_MS / 1_000
+        )];
         if findings.len() > whole && whole > 0 {
             // How to reach the rest, unless this panel has the focus (its keys are then known).
             let how = if focused { "" } else { " · tab, then ↓" };
+            let range = format!(
+                "{}-{} of {}{how}",
+                offset + 1,
+                offset + whole,
+                findings.len()
+            );
+            caption.insert(0, range);
+        }
+        if findings.len() > 1 {
             block = block.title_bottom(Line::styled(
-                t.s(&format!(
-                    " {}-{} of {}{how} ",
-                    offset + 1,
-                    offset + whole,
-                    findings.len()
-                )),
+                t.s(&format!(" {} ", caption.join(" · "))),
                 t.dim,
             ));
         }

@@ -40,7 +40,7 @@ impl Runtime<'_> {
     /// The blocking pool in a few words: its idle threads and queue only when there are any.
     fn blocking_brief(view: &RuntimeView) -> String {
         let mut text = format!(
-            "blocking pool {}/{}",
+            "blocking threads {}/{}",
             view.blocking_threads, view.blocking_cap
         );
         if view.blocking_idle > 0 || view.blocking_queue > 0 {

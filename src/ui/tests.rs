@@ -89,7 +89,7 @@ fn scenarios() -> Vec<ScenarioChoice> {
     [
         (
             "default",
-            "From healthy to blocked and back: CPU hashing on the async workers",
+            "From healthy to stuck and back: CPU hashing on the async workers",
         ),
         ("async-sleep", "tokio::time::sleep in async code (the fix)"),
         (
@@ -158,7 +158,7 @@ fn begin_phase(app: &mut App, index: usize, at_ms: u64, next_at_ms: Option<u64>)
 fn phased_app() -> App {
     let mut info = info();
     info.name = "default".into();
-    info.title = "From healthy to blocked and back: CPU hashing on the async workers".into();
+    info.title = "From healthy to stuck and back: CPU hashing on the async workers".into();
     info.source = "built-in:default".into();
     info.phase_count = NOTES.len();
     let mut app = App::new(info);
@@ -703,7 +703,7 @@ fn the_switcher_lists_every_scenario_and_keeps_the_highlight_in_view() {
         .find(|l| l.contains("  default  "))
         .expect("the running scenario listed");
     assert!(
-        running.contains("From healthy to blocked and back") && running.contains("(running)"),
+        running.contains("From healthy to stuck and back") && running.contains("(running)"),
         "{running}"
     );
     assert_eq!(text.matches(" (running)").count(), 1, "{text}");
