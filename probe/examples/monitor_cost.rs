@@ -62,6 +62,9 @@ struct Outcome {
     monitor_share: Option<f64>,
     floor_share: Option<f64>,
     latencies_ms: Vec<f64>,
+    /// The shortest and longest of the stuck polls as the probe measured them (each lasts
+    /// `STUCK_FOR`): how far the coarse clock strayed at a poll's start and end.
+    measured_ms: Option<(f64, f64)>,
     verdicts: String,
 }
 
@@ -78,8 +81,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         STALL.as_millis() + 5
     );
     println!(
-        "{:>7} {:>12} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7}  verdicts",
-        "workers", "case", "monitor%", "floor%", "ratio", "stalls", "p50 ms", "p99 ms"
+        "{:>7} {:>12} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7} {:>15}  verdicts",
+        "workers",
+        "case",
+        "monitor%",
+        "floor%",
+        "ratio",
+        "stalls",
+        "p50 ms",
+        "p99 ms",
+        format!("{} ms as", STUCK_FOR.as_millis())
     );
     let all = [
         Case::Idle,
@@ -109,8 +120,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let i = ((q * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1;
                 format!("{:.1}", lat[i])
             };
+            let measured = out
+                .measured_ms
+                .map_or("-".to_string(), |(lo, hi)| format!("{lo:.1}..{hi:.1}"));
             println!(
-                "{:>7} {:>12} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7}  {}",
+                "{:>7} {:>12} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7} {:>15}  {}",
                 workers,
                 case.name(),
                 pct(out.monitor_share),
@@ -119,6 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 lat.len(),
                 at(0.5),
                 at(0.99),
+                measured,
                 out.verdicts
             );
         }
@@ -176,6 +191,7 @@ fn run_case(
     // The consumer: the first reading that shows a poll past the threshold detects it.
     let mut detected: HashMap<u64, Instant> = HashMap::new();
     let mut verdicts: HashMap<String, u32> = HashMap::new();
+    let mut measured: Option<(f64, f64)> = None;
     let mut consume = |reading: &Reading, window_open: bool| {
         let Some(probe) = &reading.probe else { return };
         let now = Instant::now();
@@ -195,6 +211,11 @@ fn run_case(
                         .unwrap_or_default()
                 );
                 *verdicts.entry(key).or_default() += 1;
+                if poll.duration_ns >= STALL.as_nanos() as u64 {
+                    let ms = poll.duration_ns as f64 / 1e6;
+                    let (lo, hi) = measured.unwrap_or((ms, ms));
+                    measured = Some((lo.min(ms), hi.max(ms)));
+                }
             }
         }
     };
@@ -244,6 +265,7 @@ fn run_case(
         monitor_share: share(monitor_before, monitor_after),
         floor_share: share(floor_before, floor_after),
         latencies_ms,
+        measured_ms: measured,
         verdicts: if case.stuck() {
             verdicts
         } else {
