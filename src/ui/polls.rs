@@ -53,7 +53,8 @@ impl Widget for Polls<'_> {
                 1,
                 match self.mode {
                     Mode::Wide => format!(
-                        "p50/p99 warming up: {n} of {SAMPLED_FOR_PERCENTILES} timed short polls"
+                        "p50/p99 once {SAMPLED_FOR_PERCENTILES} short polls are sampled ({n} \
+                         so far)"
                     ),
                     Mode::Compact => {
                         format!("p50/p99 warming up {n}/{SAMPLED_FOR_PERCENTILES}")
