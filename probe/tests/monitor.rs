@@ -98,3 +98,45 @@ fn runtime_blocking_threads() -> usize {
         .metrics()
         .num_blocking_threads()
 }
+
+#[test]
+fn a_poll_that_nearly_stalls_brings_its_stack_in_its_long_poll_record() {
+    // A wide stall threshold, so that the window between the capture (at 90 % of it) and the
+    // poll's end, and the margin below the threshold, hold on a loaded machine.
+    const STALL: Duration = Duration::from_secs(1);
+    const POLL: Duration = Duration::from_millis(960);
+    let probe = Probe::builder().serve(false).stall_threshold(STALL).build();
+    let runtime = probe
+        .install(Builder::new_multi_thread().worker_threads(2).enable_all())
+        .build()
+        .expect("runtime");
+    let monitor =
+        Monitor::start(probe.clone(), runtime.handle().clone(), OPTIONS).expect("monitor starts");
+    drop(runtime.spawn(async { std::thread::sleep(POLL) }));
+    let record = loop {
+        let reading = monitor
+            .readings()
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a reading arrives");
+        let long = reading.probe.as_ref().and_then(|p| {
+            p.long_polls
+                .iter()
+                .find(|poll| poll.duration_ns >= 900_000_000)
+                .cloned()
+        });
+        if let Some(record) = long {
+            break record;
+        }
+    };
+    monitor.finish(|_| {}).expect("monitor stops");
+    assert!(
+        record.duration_ns < 1_000_000_000,
+        "a long poll, not a stall: {record:?}"
+    );
+    if tokmon_probe::stack::supported() {
+        let captured = record
+            .captured
+            .expect("the stack caught at 90 % of the threshold");
+        assert!(!captured.addresses.is_empty(), "{captured:?}");
+    }
+}

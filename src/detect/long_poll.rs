@@ -48,6 +48,16 @@ impl LongPollRule {
             f.count += 1;
             f.last_seen_ms = now_ms;
             let d = ms(poll.duration_ns);
+            // The line where a poll was caught (the probe captures a poll that nears the stall
+            // threshold): the worst such poll's, else the first.
+            if let Some(stack) = poll
+                .stack
+                .as_ref()
+                .filter(|s| (d > f.duration_ms && s.site.is_some()) || f.stack.is_empty())
+            {
+                f.site = stack.site.clone();
+                f.stack = stack.frames.clone();
+            }
             if d > f.duration_ms {
                 f.duration_ms = d;
                 f.worker = poll.worker;

@@ -140,6 +140,51 @@ fn long_polls_fold_per_workload_and_site_with_the_worst() {
 }
 
 #[test]
+fn a_long_poll_caught_near_the_stall_threshold_names_its_line() {
+    use crate::app::fixtures::frame;
+    use crate::sample::StackInfo;
+    let caught_at = |line: u32| StackInfo {
+        frames: vec![
+            frame(
+                "lock",
+                Some("library/std/src/sync/mutex.rs"),
+                Some(1),
+                false,
+            ),
+            frame("contend", Some("src/workload/mutex.rs"), Some(line), true),
+        ],
+        site: Some(format!("src/workload/mutex.rs:{line}")),
+        capture_us: 30,
+    };
+    let mut d = Detector::new(thresholds(), 512);
+    // Short of 90 ms, no stack: the finding has no line yet.
+    d.observe(&sample(100, finished(vec![poll(1, 40, false)])));
+    assert_eq!(d.findings()[0].site, None);
+    let mut near = poll(3, 95, false);
+    near.stack = Some(caught_at(54));
+    near.cpu = CpuUse::Off;
+    near.syscall = Some("futex".into());
+    d.observe(&sample(200, finished(vec![near])));
+    let f = &d.findings()[0];
+    assert_eq!(f.site.as_deref(), Some("src/workload/mutex.rs:54"));
+    assert_eq!(f.blocking_call().as_deref(), Some("lock"));
+    assert!(f.fix().contains("tokio::sync::Mutex"), "{}", f.fix());
+    // A shorter poll caught elsewhere does not take the worst's line; a worse one does, and
+    // one without a stack leaves it.
+    let mut shorter = poll(5, 91, false);
+    shorter.stack = Some(caught_at(58));
+    let mut worse = poll(7, 99, false);
+    worse.stack = Some(caught_at(60));
+    d.observe(&sample(
+        300,
+        finished(vec![shorter, worse, poll(9, 99, false)]),
+    ));
+    let f = &d.findings()[0];
+    assert_eq!((f.count, f.duration_ms), (5, 99.0));
+    assert_eq!(f.site.as_deref(), Some("src/workload/mutex.rs:60"));
+}
+
+#[test]
 fn off_cpu_in_futex_or_sleep_gets_the_matching_hint() {
     let mut d = Detector::new(thresholds(), 512);
     let mut lock = poll(1, 150, true);

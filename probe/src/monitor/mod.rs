@@ -57,7 +57,7 @@ impl Monitor {
     /// Starts watching the runtime behind `handle`, whose threads carry `probe`'s hooks, and
     /// spawns the lag canary on it. Readings, polls and findings count time on the probe's
     /// clock; a poll running the probe's stall threshold is a stall, and its stack is captured
-    /// then.
+    /// just before (at 90 % of the threshold).
     pub fn start(
         probe: Arc<Probe>,
         handle: Handle,

@@ -1,9 +1,9 @@
 //! The watchdog half of the monitor thread: every tick it looks at each runtime thread's slot,
 //! notes when a long poll was first seen (with the thread's CPU time then, to judge on/off CPU
 //! later), and says when a poll has just crossed the stall threshold so a sample goes out now
-//! instead of at the next interval. A stalled thread's stack is captured here, raw (tens of
-//! microseconds, once per stall, again only if the same poll is still stuck at ten times the
-//! threshold); the client names it.
+//! instead of at the next interval. A thread's stack is captured here, raw (tens of
+//! microseconds), once per poll that reaches 90 % of the stall threshold and again only if the
+//! same poll is still stuck at ten times the threshold; the client names it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +20,12 @@ const CAPTURE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(10
 
 /// A poll still stuck after this many stall thresholds has its stack captured once more.
 const RECAPTURE_AFTER: u64 = 10;
+
+/// A poll's stack is first captured when it has run this share (in percent) of the stall
+/// threshold: a stall that ends just past the threshold (100.2 ms) has its stack all the
+/// same, the sample that announces the stall carries it, and a long poll that nearly
+/// stalled names its line too. Polls that long are rare; each is captured once.
+const CAPTURE_AT_PERCENT: u64 = 90;
 
 /// A poll running this long is watched: its thread's CPU time is read once, to compare later.
 const WATCH_FROM_NS: u64 = 2_000_000;
@@ -288,10 +294,11 @@ impl PollWatch {
                 sighting.announced_stall = true;
                 urgent = true;
             }
-            // Capture the stuck thread's stack on the pass after the stall was announced (the
-            // urgent sample goes out first), and once more if it is still stuck much later.
+            // Capture the thread's stack just before the poll would be a stall, never in the
+            // pass that announces one (the urgent sample goes out first), and once more if it
+            // is still stuck much later.
             let due = match sighting.captures {
-                0 => sighting.announced_stall && !urgent,
+                0 => age >= self.stall_threshold_ns / 100 * CAPTURE_AT_PERCENT && !urgent,
                 1 => age >= self.stall_threshold_ns.saturating_mul(RECAPTURE_AFTER),
                 _ => false,
             };
