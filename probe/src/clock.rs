@@ -16,8 +16,9 @@ pub const COARSE_TICK: Duration = Duration::from_millis(1);
 pub const PRECISE_EVERY: u64 = 256;
 
 /// Polls at least this long by the coarse clock are counted one by one in the histogram; the
-/// buckets below hold the sampled short polls, each counted [`PRECISE_EVERY`] times.
-pub const EXACT_FROM_NS: u64 = 2_000_000;
+/// buckets below hold the sampled short polls, each counted [`PRECISE_EVERY`] times. The floor
+/// of the histogram's "2ms" bucket (2048 µs), so that no bucket mixes the two kinds of count.
+pub const EXACT_FROM_NS: u64 = 2_048_000;
 
 /// Nanoseconds since the probe started, at millisecond resolution.
 #[derive(Debug)]
@@ -68,6 +69,14 @@ impl Default for CoarseClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_counting_starts_where_a_bucket_does() {
+        use crate::buckets::{bucket_floor_ns, bucket_of};
+        let first_exact = bucket_of(EXACT_FROM_NS);
+        assert_eq!(bucket_floor_ns(first_exact), EXACT_FROM_NS);
+        assert_eq!(bucket_of(EXACT_FROM_NS - 1), first_exact - 1);
+    }
 
     #[test]
     fn coarse_time_moves_only_on_tick() {

@@ -73,7 +73,8 @@ impl Widget for Polls<'_> {
         let long = fmt_dur(thresholds.long_poll_threshold.as_secs_f64() * 1000.0);
         let stall = fmt_dur(thresholds.stall_threshold.as_secs_f64() * 1000.0);
         // Polls this long or more are counted one by one, shorter ones by a sample.
-        let exact = fmt_dur(EXACT_FROM_NS as f64 / 1e6);
+        // In the axis' words: the floor of its "2ms" bucket is 2048 µs.
+        let exact = format!("{} ms", EXACT_FROM_NS / 1_000_000);
         let title = match self.mode {
             Mode::Wide => " Poll durations, since start ",
             Mode::Compact => " Polls, since start ",
