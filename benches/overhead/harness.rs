@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Builder;
 
 use crate::report::{Row, median, mib, si};
-use crate::variants::{BASELINE, VARIANTS, Variant};
+use crate::variants::{BASELINE, HOOKS_FLOOR, VARIANTS, Variant};
 use crate::workloads::{WORKLOADS, Workload};
 
 /// Worker threads of every measured runtime: the 2 cores of the machine the budget is set on.
@@ -412,12 +412,15 @@ pub fn measure(
         row.throughputs.sort_by(f64::total_cmp);
         row.median = median(&row.throughputs);
     }
-    let baseline = rows
-        .iter()
-        .find(|row| row.variant.name == BASELINE)
-        .map_or(f64::NAN, |row| row.median);
+    let median_of = |name: &str| {
+        rows.iter()
+            .find(|row| row.variant.name == name)
+            .map_or(f64::NAN, |row| row.median)
+    };
+    let (baseline, floor) = (median_of(BASELINE), median_of(HOOKS_FLOOR));
     for row in &mut rows {
         row.ratio = row.median / baseline;
+        row.to_hooks = row.median / floor;
     }
     rows
 }

@@ -25,7 +25,7 @@ use clap::builder::PossibleValuesParser;
 use clap::{ArgAction, Parser};
 
 use harness::{Mode, Plan};
-use variants::{BASELINE, VARIANTS, Variant};
+use variants::{BASELINE, HOOKS_FLOOR, VARIANTS, Variant};
 use workloads::{WORKLOADS, Workload};
 
 /// The name libtest filters would match: this benchmark's one "test".
@@ -136,13 +136,13 @@ impl Cli {
             .collect()
     }
 
-    /// The variants to measure, the baseline first.
+    /// The variants to measure, the baseline and the hooks' floor first.
     fn variants(&self) -> Vec<&'static Variant> {
         let chosen =
             |v: &Variant| self.variant.is_empty() || self.variant.iter().any(|n| n == v.name);
         VARIANTS
             .iter()
-            .filter(|v| v.name == BASELINE || chosen(v))
+            .filter(|v| v.name == BASELINE || v.name == HOOKS_FLOOR || chosen(v))
             .collect()
     }
 }

@@ -1,5 +1,6 @@
 //! What the benchmark prints: per workload, each variant's median throughput, its ratio to
-//! bare's median, the spread of the runs and the largest peak RSS, as a table or as JSON.
+//! bare's median and to empty hooks' (the floor of any hook-based probe), the spread of the
+//! runs and the largest peak RSS, as a table or as JSON.
 
 use std::fmt::Write as _;
 
@@ -18,6 +19,8 @@ pub struct Row {
     pub throughputs: Vec<f64>,
     pub median: f64,
     pub ratio: f64,
+    /// The median's ratio to empty hooks' median in the same rounds.
+    pub to_hooks: f64,
     /// The largest peak RSS of the measured runs' processes, where known.
     pub peak_rss_kb: Option<u64>,
     /// Why the variant could not run this workload.
@@ -33,6 +36,7 @@ impl Row {
             throughputs: Vec::new(),
             median: f64::NAN,
             ratio: f64::NAN,
+            to_hooks: f64::NAN,
             peak_rss_kb: None,
             error: None,
         }
@@ -72,10 +76,15 @@ pub fn mib(kb: u64) -> String {
 
 pub fn text(rows: &[Row]) -> String {
     let header = [
-        "workload", "variant", "median", "unit", "ratio", "runs", "min..max", "peak RSS",
+        "workload", "variant", "median", "unit", "ratio", "vs hooks", "runs", "min..max",
+        "peak RSS",
     ]
     .map(str::to_string);
-    let lines: Vec<[String; 8]> = rows
+    let ratio = |r: f64| match r.is_finite() {
+        true => format!("{r:.3}"),
+        false => "-".to_string(),
+    };
+    let lines: Vec<[String; 9]> = rows
         .iter()
         .map(|row| {
             let (min, max) = row.spread();
@@ -87,7 +96,8 @@ pub fn text(rows: &[Row]) -> String {
                     None => si(row.median),
                 },
                 row.workload.unit.to_string(),
-                format!("{:.3}", row.ratio),
+                ratio(row.ratio),
+                ratio(row.to_hooks),
                 row.throughputs.len().to_string(),
                 match row.throughputs.is_empty() {
                     true => "-".to_string(),
@@ -104,7 +114,7 @@ pub fn text(rows: &[Row]) -> String {
         }
     }
     // Text columns left-aligned, numbers right-aligned.
-    let numeric = [false, false, true, false, true, true, false, true];
+    let numeric = [false, false, true, false, true, true, true, false, true];
     let mut out = String::new();
     for (i, line) in std::iter::once(&header).chain(&lines).enumerate() {
         // A blank line between workloads.
@@ -168,6 +178,7 @@ pub fn json(rows: &[Row]) -> Result<String> {
                 "min": min,
                 "max": max,
                 "ratio": row.ratio,
+                "ratio_to_empty_hooks": row.to_hooks.is_finite().then_some(row.to_hooks),
                 "size": row.size,
                 "peak_rss_bytes": row.peak_rss_kb.map(|kb| kb * 1024),
             });

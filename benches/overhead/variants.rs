@@ -24,6 +24,9 @@ use crate::workloads::{Sizes, Workload};
 /// The variant every ratio is relative to; first in [`VARIANTS`], so first in every round.
 pub const BASELINE: &str = "bare";
 
+/// tokio's hooks doing nothing: the floor any hook-based probe pays, the second ratio's base.
+pub const HOOKS_FLOOR: &str = "empty-hooks";
+
 /// One way of building the measured runtime.
 pub struct Variant {
     pub name: &'static str,
@@ -85,7 +88,7 @@ const fn variant(name: &'static str, install: fn(&mut Builder) -> Result<Attach>
 ///   attached; needs the `console` feature (on by default) and is skipped with a note without.
 pub const VARIANTS: &[Variant] = &[
     variant(BASELINE, |_| nothing()),
-    variant("empty-hooks", empty_hooks),
+    variant(HOOKS_FLOOR, empty_hooks),
     variant("tokmon-probe", tokmon_probe),
     variant("tokmon", tokmon_full),
     variant("probe-serving", |builder| probe_serving(builder, false)),
