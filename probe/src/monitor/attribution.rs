@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::thread::ThreadId;
 
-use super::watch::worker_of;
+use super::watch::{Recount, worker_of};
 use crate::buckets::BUCKETS;
 use crate::{ProbeWorker, ThreadSlot};
 
@@ -40,6 +40,7 @@ impl WorkerAttribution {
         slots: &[&'static ThreadSlot],
         worker_threads: &[Option<ThreadId>],
         now_ns: u64,
+        recounts: &[Recount],
     ) -> Vec<ProbeWorker> {
         if self.totals.len() < worker_threads.len() {
             self.totals
@@ -106,6 +107,18 @@ impl WorkerAttribution {
         }
         // A slot another thread took since: its old generation is gone for good.
         self.last.retain(|key, _| present.contains(key));
+        for r in recounts {
+            let Some(total) = self.totals.get_mut(r.worker) else {
+                continue;
+            };
+            let Some(count) = total.buckets.get_mut(r.from).filter(|c| **c > 0) else {
+                continue;
+            };
+            *count -= 1;
+            if let Some(to) = r.to.and_then(|to| total.buckets.get_mut(to)) {
+                *to += 1;
+            }
+        }
         self.totals
             .iter()
             .zip(live)
@@ -134,7 +147,7 @@ mod tests {
                 registry.register_current();
             });
         });
-        attribution.update(&registry.snapshot(), &[None], 0);
+        attribution.update(&registry.snapshot(), &[None], 0, &[]);
         assert_eq!(attribution.last.len(), 1);
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -144,8 +157,41 @@ mod tests {
         });
         let slots = registry.snapshot();
         slots[0].stopped.store(true, Ordering::Relaxed);
-        attribution.update(&slots, &[None], 0);
+        attribution.update(&slots, &[None], 0, &[]);
         assert!(attribution.last.is_empty());
+    }
+
+    #[test]
+    fn a_recount_moves_a_long_polls_count_to_its_records_bucket() {
+        let registry = ThreadRegistry::default();
+        let mut attribution = WorkerAttribution::default();
+        let slot = registry.register_current();
+        let me = [Some(std::thread::current().id())];
+        // Two polls counted at 16-32 ms by the hooks; the record of one says 8-16 ms, of
+        // another under 2 ms (counted only as sampled polls are): moved, then taken out.
+        slot.buckets[14].store(2, Ordering::Relaxed);
+        let recounts = [
+            Recount::of(0, 20_000_000, 9_000_000).expect("another bucket"),
+            Recount::of(0, 20_000_000, 1_500_000).expect("below exact counting"),
+        ];
+        assert_eq!(recounts[1].to, None);
+        assert_eq!(
+            Recount::of(0, 20_000_000, 19_000_000),
+            None,
+            "the same bucket"
+        );
+        let workers = attribution.update(&registry.snapshot(), &me, 0, &recounts);
+        assert_eq!(
+            (workers[0].buckets[14], workers[0].buckets[13]),
+            (0, 1),
+            "{:?}",
+            workers[0].buckets
+        );
+        assert_eq!(workers[0].buckets.iter().sum::<u64>(), 1);
+        // Nothing left to move: a recount never takes a count below zero.
+        let workers = attribution.update(&registry.snapshot(), &me, 0, &recounts[..1]);
+        assert_eq!(workers[0].buckets.iter().sum::<u64>(), 1);
+        registry.unregister_current();
     }
 
     #[test]
@@ -156,10 +202,10 @@ mod tests {
         let me = [Some(std::thread::current().id())];
         slot.last_cpu_ns.store(1_000, Ordering::Relaxed);
         slot.last_wait_ns.store(100, Ordering::Relaxed);
-        attribution.update(&registry.snapshot(), &me, 0);
+        attribution.update(&registry.snapshot(), &me, 0, &[]);
         slot.last_cpu_ns.store(5_000, Ordering::Relaxed);
         slot.last_wait_ns.store(700, Ordering::Relaxed);
-        let workers = attribution.update(&registry.snapshot(), &me, 0);
+        let workers = attribution.update(&registry.snapshot(), &me, 0, &[]);
         assert_eq!(workers[0].cpu_ns, Some(5_000));
         assert_eq!(workers[0].cpu_wait_ns, Some(700));
         registry.unregister_current();

@@ -90,15 +90,18 @@ impl MetricsSource for LiveSource {
         let worker_threads = worker_threads(&self.handle);
         // Any time: a stopped thread's site counts stay in its slot's cells, whoever takes
         // the slot next, so the attribution releasing slots cannot lose them.
+        // The long polls first: the hooks count a poll before they queue its record, so every
+        // poll drained here is in the counts read below, and its recount applies to them.
+        let (long_polls, recounts) = self.watch.finished_long_polls();
         let (sites, sites_other) = self
             .sites
             .collect(self.watch.slots(), &self.probe.fallback_spawns);
         Some(ProbeSample {
             workers: self
                 .attribution
-                .update(self.watch.slots(), &worker_threads, now),
+                .update(self.watch.slots(), &worker_threads, now, &recounts),
             in_flight: self.watch.in_flight(now, &worker_threads),
-            long_polls: self.watch.finished_long_polls(),
+            long_polls,
             long_polls_dropped: self.probe.long_polls_dropped(),
             lag_max_ns: self.probe.canary.take_max_late_ns(now),
             sites,

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::ThreadId;
 
+use crate::buckets::bucket_of;
+use crate::clock::EXACT_FROM_NS;
 use crate::sample::{CapturedStack, CpuUse, PollRecord};
 use crate::{LongPoll, Probe, ThreadSlot, locations, stack, thread_state};
 
@@ -165,6 +167,26 @@ const FORGET_AFTER_NS: u64 = 10_000_000_000;
 const GAP_NS: u64 = 3_000_000;
 /// Gaps remembered (the oldest are forgotten first).
 const GAPS_KEPT: usize = 4096;
+
+/// A long poll that started while the coarse clock stood still: the hooks counted it in the
+/// histogram at its raw duration, from the stale start, and its record counts from the latest
+/// it can have started. The count moves to the record's bucket (or out, below
+/// [`EXACT_FROM_NS`](crate::clock::EXACT_FROM_NS), where only sampled polls count), so that
+/// the histogram agrees with the long polls and stalls reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recount {
+    pub worker: usize,
+    pub from: usize,
+    pub to: Option<usize>,
+}
+
+impl Recount {
+    pub(super) fn of(worker: usize, raw_ns: u64, recorded_ns: u64) -> Option<Recount> {
+        let from = bucket_of(raw_ns);
+        let to = (recorded_ns >= EXACT_FROM_NS).then(|| bucket_of(recorded_ns));
+        (to != Some(from)).then_some(Recount { worker, from, to })
+    }
+}
 
 /// When the coarse clock stood still: it read `from` until the monitor ticked at `to`.
 #[derive(Debug, Clone, Copy)]
@@ -414,13 +436,31 @@ impl PollWatch {
         out
     }
 
-    /// The long polls finished since the last call, with the CPU use the watchdog saw.
-    pub fn finished_long_polls(&mut self) -> Vec<PollRecord> {
-        self.probe
+    /// The long polls finished since the last call, with the CPU use the watchdog saw, and the
+    /// histogram counts to move where a record's duration is shorter than the one the hooks
+    /// counted (see [`Recount`]).
+    pub fn finished_long_polls(&mut self) -> (Vec<PollRecord>, Vec<Recount>) {
+        let mut recounts = Vec::new();
+        let records = self
+            .probe
             .drain_long_polls()
             .into_iter()
-            .map(|poll| self.record_of(poll))
-            .collect()
+            .map(|poll| {
+                let LongPoll {
+                    duration_ns: raw,
+                    precise,
+                    worker_moved: moved,
+                    worker,
+                    ..
+                } = poll;
+                let record = self.record_of(poll);
+                if let Some(worker) = worker.filter(|_| !precise && !moved) {
+                    recounts.extend(Recount::of(worker, raw, record.duration_ns));
+                }
+                record
+            })
+            .collect();
+        (records, recounts)
     }
 
     fn record_of(&mut self, poll: LongPoll) -> PollRecord {
