@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::thread::ThreadId;
 
-use super::watch::{Recount, worker_of};
-use crate::buckets::BUCKETS;
+use super::watch::worker_of;
+use crate::buckets::{BUCKETS, bucket_of};
+use crate::clock::EXACT_FROM_NS;
 use crate::{ProbeWorker, ThreadSlot};
 
 #[derive(Debug, Clone, Copy)]
@@ -24,12 +25,42 @@ struct Seen {
     buckets: [u64; BUCKETS],
 }
 
+/// A long poll the hooks counted in the histogram at its raw coarse duration, whose record
+/// says less: a record counts from the latest the poll can have started (a tick after its
+/// coarse start, and after the end of a gap in the monitor's ticks, when a starved monitor
+/// left the clock standing). The count moves to the record's bucket, or out below
+/// [`EXACT_FROM_NS`] where only sampled polls count, so that the histogram agrees with the
+/// long polls and stalls reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recount {
+    pub worker: usize,
+    pub from: usize,
+    pub to: Option<usize>,
+}
+
+impl Recount {
+    pub fn of(worker: usize, raw_ns: u64, recorded_ns: u64) -> Option<Recount> {
+        if raw_ns < EXACT_FROM_NS {
+            return None; // counted as a sample, if at all: nothing exact to move
+        }
+        let from = bucket_of(raw_ns);
+        let to = (recorded_ns >= EXACT_FROM_NS).then(|| bucket_of(recorded_ns));
+        (to != Some(from)).then_some(Recount { worker, from, to })
+    }
+}
+
+/// Recounts waiting for their bucket to gain a count, at most this many.
+const PENDING_KEPT: usize = 4096;
+
 /// Cumulative per-worker counters built from the threads' slots.
 #[derive(Debug, Default)]
 pub struct WorkerAttribution {
     /// Keyed by slot and generation: a slot taken by a new thread counts from zero again.
     last: HashMap<(usize, u64), Seen>,
     totals: Vec<ProbeWorker>,
+    /// Recounts not applied yet: a bucket is only taken from in an update that added to it,
+    /// so that no cumulative count ever goes down (a reader takes a drop for a reset).
+    pending: Vec<Recount>,
 }
 
 impl WorkerAttribution {
@@ -53,6 +84,7 @@ impl WorkerAttribution {
                 });
         }
         let mut live = vec![0u64; worker_threads.len()];
+        let mut added = vec![[0u64; BUCKETS]; worker_threads.len()];
         let mut present = Vec::with_capacity(slots.len());
         for slot in slots {
             let key = (std::ptr::from_ref(*slot) as usize, slot.generation());
@@ -99,7 +131,9 @@ impl WorkerAttribution {
                 *wait += wait_ns.saturating_sub(before.wait_ns);
             }
             for (i, count) in total.buckets.iter_mut().enumerate() {
-                *count += buckets[i].saturating_sub(before.buckets[i]);
+                let more = buckets[i].saturating_sub(before.buckets[i]);
+                *count += more;
+                added[w][i] += more;
             }
             if view.polling() {
                 live[w] += now_ns.saturating_sub(view.started_ns);
@@ -107,16 +141,26 @@ impl WorkerAttribution {
         }
         // A slot another thread took since: its old generation is gone for good.
         self.last.retain(|key, _| present.contains(key));
-        for r in recounts {
-            let Some(total) = self.totals.get_mut(r.worker) else {
+        let waiting = std::mem::take(&mut self.pending);
+        for r in waiting.into_iter().chain(recounts.iter().copied()) {
+            let (Some(total), Some(added)) =
+                (self.totals.get_mut(r.worker), added.get_mut(r.worker))
+            else {
                 continue;
             };
-            let Some(count) = total.buckets.get_mut(r.from).filter(|c| **c > 0) else {
-                continue;
-            };
-            *count -= 1;
-            if let Some(to) = r.to.and_then(|to| total.buckets.get_mut(to)) {
-                *to += 1;
+            match added.get_mut(r.from).filter(|n| **n > 0) {
+                Some(n) => {
+                    *n -= 1;
+                    if let Some(count) = total.buckets.get_mut(r.from) {
+                        *count = count.saturating_sub(1);
+                    }
+                    if let Some(to) = r.to.and_then(|to| total.buckets.get_mut(to)) {
+                        *to += 1;
+                    }
+                }
+                // Its count came in an earlier update: wait for the bucket to gain another.
+                None if self.pending.len() < PENDING_KEPT => self.pending.push(r),
+                None => {}
             }
         }
         self.totals
@@ -188,9 +232,30 @@ mod tests {
             workers[0].buckets
         );
         assert_eq!(workers[0].buckets.iter().sum::<u64>(), 1);
-        // Nothing left to move: a recount never takes a count below zero.
-        let workers = attribution.update(&registry.snapshot(), &me, 0, &recounts[..1]);
-        assert_eq!(workers[0].buckets.iter().sum::<u64>(), 1);
+        registry.unregister_current();
+    }
+
+    #[test]
+    fn a_recount_never_makes_a_count_go_down() {
+        let registry = ThreadRegistry::default();
+        let mut attribution = WorkerAttribution::default();
+        let slot = registry.register_current();
+        let me = [Some(std::thread::current().id())];
+        // The poll is counted in one reading, its record arrives in the next.
+        slot.buckets[14].store(1, Ordering::Relaxed);
+        attribution.update(&registry.snapshot(), &me, 0, &[]);
+        let late = Recount::of(0, 20_000_000, 9_000_000).expect("another bucket");
+        let workers = attribution.update(&registry.snapshot(), &me, 0, &[late]);
+        assert_eq!(
+            (workers[0].buckets[14], workers[0].buckets[13]),
+            (1, 0),
+            "waits"
+        );
+        // Once the bucket gains a count, the waiting recount takes it.
+        slot.buckets[14].store(2, Ordering::Relaxed);
+        let workers = attribution.update(&registry.snapshot(), &me, 0, &[]);
+        assert_eq!((workers[0].buckets[14], workers[0].buckets[13]), (1, 1));
+        assert!(attribution.pending.is_empty());
         registry.unregister_current();
     }
 

@@ -9,8 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::ThreadId;
 
-use crate::buckets::bucket_of;
-use crate::clock::EXACT_FROM_NS;
+use super::attribution::Recount;
 use crate::sample::{CapturedStack, CpuUse, PollRecord};
 use crate::{LongPoll, Probe, ThreadSlot, locations, stack, thread_state};
 
@@ -55,9 +54,10 @@ struct Sighting {
     looks: u32,
     in_user: u32,
     waiting_for_cpu: u32,
-    /// Stack captures taken of this poll (once at the stall, again at ten times the
-    /// threshold), and the latest stack.
+    /// Stack captures taken of this poll (once near the stall threshold, again at ten times
+    /// it), whether the one just before the threshold was tried, and the latest stack.
     captures: u32,
+    tried_early: bool,
     stack: Option<CapturedStack>,
 }
 
@@ -167,26 +167,6 @@ const FORGET_AFTER_NS: u64 = 10_000_000_000;
 const GAP_NS: u64 = 3_000_000;
 /// Gaps remembered (the oldest are forgotten first).
 const GAPS_KEPT: usize = 4096;
-
-/// A long poll that started while the coarse clock stood still: the hooks counted it in the
-/// histogram at its raw duration, from the stale start, and its record counts from the latest
-/// it can have started. The count moves to the record's bucket (or out, below
-/// [`EXACT_FROM_NS`](crate::clock::EXACT_FROM_NS), where only sampled polls count), so that
-/// the histogram agrees with the long polls and stalls reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recount {
-    pub worker: usize,
-    pub from: usize,
-    pub to: Option<usize>,
-}
-
-impl Recount {
-    pub(super) fn of(worker: usize, raw_ns: u64, recorded_ns: u64) -> Option<Recount> {
-        let from = bucket_of(raw_ns);
-        let to = (recorded_ns >= EXACT_FROM_NS).then(|| bucket_of(recorded_ns));
-        (to != Some(from)).then_some(Recount { worker, from, to })
-    }
-}
 
 /// When the coarse clock stood still: it read `from` until the monitor ticked at `to`.
 #[derive(Debug, Clone, Copy)]
@@ -306,6 +286,7 @@ impl PollWatch {
                     in_user: 0,
                     waiting_for_cpu: 0,
                     captures: 0,
+                    tried_early: false,
                     stack: None,
                 }
             });
@@ -316,22 +297,39 @@ impl PollWatch {
                 sighting.announced_stall = true;
                 urgent = true;
             }
-            // Capture the thread's stack just before the poll would be a stall, never in the
-            // pass that announces one (the urgent sample goes out first), and once more if it
-            // is still stuck much later.
-            let due = match sighting.captures {
-                0 => age >= self.stall_threshold_ns / 100 * CAPTURE_AT_PERCENT && !urgent,
-                1 => age >= self.stall_threshold_ns.saturating_mul(RECAPTURE_AFTER),
-                _ => false,
+            // Capture the thread's stack just before the poll would be a stall, waiting for it
+            // no longer than until the threshold (the stall's announcement does not wait for a
+            // thread that does not answer); where that failed, on the pass after the stall was
+            // announced (the urgent sample goes out first); once more if it is still stuck much
+            // later. Never in a pass that announced a stall.
+            let threshold = self.stall_threshold_ns;
+            let early = sighting.captures == 0
+                && !sighting.tried_early
+                && (threshold / 100 * CAPTURE_AT_PERCENT..threshold).contains(&age);
+            let wait = if early {
+                let left = std::time::Duration::from_nanos(threshold.saturating_sub(age));
+                Some(left.max(crate::clock::COARSE_TICK).min(CAPTURE_TIMEOUT))
+            } else {
+                match sighting.captures {
+                    0 => sighting.announced_stall.then_some(CAPTURE_TIMEOUT),
+                    1 => (age >= threshold.saturating_mul(RECAPTURE_AFTER))
+                        .then_some(CAPTURE_TIMEOUT),
+                    _ => None,
+                }
             };
-            if due
+            if let Some(wait) = wait.filter(|_| !urgent)
                 && self.stacks
                 && let Some(tid) = tid
             {
-                sighting.captures += 1;
-                // A thread that does not answer in time just means no stack for this stall. A
-                // stack caught after its poll ended belongs to whatever the thread ran next.
-                if let Ok(raw) = stack::capture(tid, slot.stack(), CAPTURE_TIMEOUT) {
+                sighting.tried_early |= early;
+                // A thread that does not answer in time just means no stack for now. A stack
+                // caught after its poll ended belongs to whatever the thread ran next.
+                let caught = stack::capture(tid, slot.stack(), wait);
+                // An early capture that failed leaves the one after the announcement to try.
+                if caught.is_ok() || !early {
+                    sighting.captures += 1;
+                }
+                if let Ok(raw) = caught {
                     let now = slot.view();
                     if now.polling() && now.seq == view.seq {
                         sighting.stack = Some(CapturedStack {
@@ -437,8 +435,8 @@ impl PollWatch {
     }
 
     /// The long polls finished since the last call, with the CPU use the watchdog saw, and the
-    /// histogram counts to move where a record's duration is shorter than the one the hooks
-    /// counted (see [`Recount`]).
+    /// histogram counts to move where a record's duration falls in another bucket than the
+    /// one the hooks counted (see [`Recount`]).
     pub fn finished_long_polls(&mut self) -> (Vec<PollRecord>, Vec<Recount>) {
         let mut recounts = Vec::new();
         let records = self
@@ -554,6 +552,7 @@ mod tests {
             in_user,
             waiting_for_cpu,
             captures: 0,
+            tried_early: false,
             stack: None,
         }
     }
