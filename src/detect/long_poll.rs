@@ -55,8 +55,7 @@ impl LongPollRule {
                 .as_ref()
                 .filter(|s| (d > f.duration_ms && s.site.is_some()) || f.stack.is_empty())
             {
-                f.site = stack.site.clone();
-                f.stack = stack.frames.clone();
+                f.take_stack(stack);
             }
             if d > f.duration_ms {
                 f.duration_ms = d;

@@ -16,7 +16,7 @@ mod stall;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sample::{CpuUse, Sample};
+use crate::sample::{CpuUse, Sample, StackInfo};
 use crate::scenario::DetectorSpec;
 
 /// What a finding is about; stable names for JSON and `--fail-on`.
@@ -135,6 +135,12 @@ impl Finding {
             summary: String::new(),
             hint: String::new(),
         }
+    }
+
+    /// The blocking line and the frames of the stack a poll was caught in.
+    fn take_stack(&mut self, stack: &StackInfo) {
+        self.site = stack.site.clone();
+        self.stack = stack.frames.clone();
     }
 
     /// What the blocking line was calling when its stack was caught, as a short name: `lock`,

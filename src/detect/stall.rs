@@ -81,8 +81,7 @@ impl StallRule {
                     finding.cpu_wait_ms = Some(ms(wait));
                 }
                 if let Some(stack) = done.stack.as_ref().filter(|_| finding.stack.is_empty()) {
-                    finding.site = stack.site.clone();
-                    finding.stack = stack.frames.clone();
+                    finding.take_stack(stack);
                 }
             }
             finding.ongoing = false;
@@ -131,8 +130,7 @@ fn update(finding: &mut Finding, poll: &PollRecord, now_ms: u64) {
         finding.syscall = poll.syscall.clone();
     }
     if let Some(stack) = &poll.stack {
-        finding.site = stack.site.clone();
-        finding.stack = stack.frames.clone();
+        finding.take_stack(stack);
     }
     if poll.worker_moved {
         finding.kind = FindingKind::BlockInPlace;

@@ -173,12 +173,14 @@ fn a_long_poll_caught_near_the_stall_threshold_names_its_line() {
     // one without a stack leaves it.
     let mut shorter = poll(5, 91, false);
     shorter.stack = Some(caught_at(58));
-    let mut worse = poll(7, 99, false);
+    let mut worse = poll(7, 98, false);
     worse.stack = Some(caught_at(60));
-    d.observe(&sample(
-        300,
-        finished(vec![shorter, worse, poll(9, 99, false)]),
-    ));
+    d.observe(&sample(300, finished(vec![shorter, worse])));
+    assert_eq!(
+        d.findings()[0].site.as_deref(),
+        Some("src/workload/mutex.rs:60")
+    );
+    d.observe(&sample(400, finished(vec![poll(9, 99, false)])));
     let f = &d.findings()[0];
     assert_eq!((f.count, f.duration_ms), (5, 99.0));
     assert_eq!(f.site.as_deref(), Some("src/workload/mutex.rs:60"));

@@ -378,11 +378,12 @@ pub fn fmt_clock(ms: u64) -> String {
 
 /// A duration in two or three figures, for a narrow line: `8 µs`, `4.2 ms`, `62 ms`, `1.2 s`.
 pub fn fmt_ms_brief(ms: f64) -> String {
-    if ms < 1.0 {
+    // The unit is chosen by the value as it will be printed: 0.9996 ms is "1.0 ms".
+    if ms < 0.9995 {
         format!("{:.0} µs", ms * 1000.0)
-    } else if ms < 10.0 {
+    } else if ms < 9.95 {
         format!("{ms:.1} ms")
-    } else if ms < 1000.0 {
+    } else if ms < 999.5 {
         format!("{ms:.0} ms")
     } else {
         format!("{:.1} s", ms / 1000.0)
@@ -411,6 +412,9 @@ mod tests {
             (62.3, "62 ms"),
             (251.4, "251 ms"),
             (1234.0, "1.2 s"),
+            (0.9996, "1.0 ms"),
+            (9.97, "10 ms"),
+            (999.6, "1.0 s"),
         ] {
             assert_eq!(super::fmt_ms_brief(ms), text);
         }

@@ -105,7 +105,8 @@ impl Widget for Runtime<'_> {
                 let text = fit(
                     &[
                         (0, format!("tasks {}", view.alive_tasks)),
-                        // An empty global queue is the first to go; a full one stays.
+                        // An empty global queue goes before the rest but tokmon's own cost; a
+                        // queue with tasks in it stays.
                         (
                             if view.global_queue > 0 { 1 } else { 3 },
                             format!("global queue {}", view.global_queue),
