@@ -79,7 +79,7 @@ impl Widget for Findings<'_> {
         }
         // The rows' order, said: it is neither by time alone nor by severity alone.
         let mut caption = vec![format!(
-            "last {} s worst first, then newest",
+            "last {} s worst first, older ones newest first",
             RECENT_MS / 1_000
         )];
         if findings.len() > whole && whole > 0 {
