@@ -532,9 +532,11 @@ fn a_stall_that_just_ended_keeps_the_status_from_saying_healthy() {
             at,
             since_ms,
             ago_ms,
+            holds,
             fix,
         } => {
             assert!((900..=1_100).contains(&ago_ms), "a second after: {ago_ms}");
+            assert_eq!(holds, None, "no long polls since");
             assert_eq!((count, here), (1, 1));
             assert!(since_ms > 0 && since_ms <= last * 100, "{since_ms}");
             assert_eq!(fix, "use spawn_blocking", "an on-CPU stall's fix");

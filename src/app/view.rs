@@ -162,6 +162,9 @@ pub enum Status {
         /// at SITE)`), and its workload or task; `worst_ms` is the worst there.
         at: Option<String>,
         who: String,
+        /// The worker the same culprit holds in long polls for most of its time now, if one:
+        /// "stalled 3s ago" alone would read as over.
+        holds: Option<usize>,
         /// What to change, in a few words.
         fix: String,
     },
@@ -202,6 +205,8 @@ pub enum Status {
 /// Long polls taking this share of a worker's time make the status line speak: a lone 11 ms
 /// poll in a second is 1 % and no alarm.
 pub const SLOW_SHARE: f64 = 0.05;
+/// A share of a worker's time in long polls that makes a culprit of recent stalls hold it now.
+pub const HOLDS_SHARE: f64 = 0.5;
 /// The window of [`SLOW_SHARE`].
 pub const SLOW_WINDOW_MS: u64 = 5_000;
 
@@ -314,6 +319,7 @@ fn recent_stalls(app: &App) -> Status {
         (None, None) => "a task".into(),
     };
     Status::Stalling {
+        holds: held_by(app, &who),
         since_ms: recent.iter().map(|f| f.first_seen_ms).min().unwrap_or(0),
         ago_ms: now_ms.saturating_sub(group.last_ms),
         fix: fix_of(lead),
@@ -368,6 +374,20 @@ fn quieter_signals(app: &App) -> Status {
         };
     }
     Status::Healthy
+}
+
+/// The worker that `who`'s long polls hold for at least [`HOLDS_SHARE`] of its time over the
+/// last [`SLOW_WINDOW_MS`], if one does.
+fn held_by(app: &App, who: &str) -> Option<usize> {
+    match slow_polls(app)? {
+        Status::SlowPolls {
+            worker,
+            share,
+            who: Some(culprit),
+            ..
+        } if culprit == who && share >= HOLDS_SHARE => Some(worker),
+        _ => None,
+    }
 }
 
 /// The worker whose long polls took the largest share of its time over the last

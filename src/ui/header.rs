@@ -52,10 +52,12 @@ pub fn status_text(app: &App) -> (String, Tone) {
             ago_ms,
             at,
             who,
+            holds,
             fix,
         } => {
             // Who, where and what to change first, so that a narrow screen keeps them; then
-            // the stalls counted there, of all the recent ones.
+            // the stalls counted there, of all the recent ones. A culprit that holds a worker
+            // in long polls now says so first: the stalls alone would read as over.
             let place = at.map(|at| format!(" {at}")).unwrap_or_default();
             let s = if count == 1 { "" } else { "s" };
             let how_many = if here == count {
@@ -68,12 +70,20 @@ pub fn status_text(app: &App) -> (String, Tone) {
                 0 => "just now".to_string(),
                 s => format!("{s}s ago"),
             };
-            let text = format!(
-                "{who} stalled {when}{place} {arrow} {fix} · {how_many} stall{s} since {}, worst {}",
+            let stalled = format!(
+                "{how_many} stall{s} since {}, worst {}",
                 fmt_clock(since_ms),
-                fmt_dur(worst_ms),
-                arrow = ARROW,
+                fmt_dur(worst_ms)
             );
+            let text = match holds {
+                // The figures in parts of their own: a line too narrow for them drops the
+                // stalls' before the long polls'.
+                Some(worker) => format!(
+                    "{who} holds worker {worker} now{place} {ARROW} {fix} · in long polls · \
+                     stalled {when}, {stalled}"
+                ),
+                None => format!("{who} stalled {when}{place} {ARROW} {fix} · {stalled}"),
+            };
             (text, Tone::Warning)
         }
         Status::Stuck {

@@ -961,6 +961,41 @@ fn a_stall_that_ended_a_moment_ago_is_just_now_then_seconds_ago() {
 }
 
 #[test]
+fn a_culprit_of_recent_stalls_that_holds_a_worker_now_says_so_first() {
+    use crate::app::fixtures::long_poll;
+    let mut app = stuck_app(840);
+    let text = |app: &App| super::header::status_text(app).0;
+    let feed = |app: &mut App, from: u64, ms: u64| {
+        // Five seconds of them: the long polls' window.
+        for i in from..from + 51 {
+            let mut s = sample(i, 0.8, None);
+            if let Some(probe) = s.probe.as_mut() {
+                let mut held = long_poll(ms);
+                held.workload = Some("hasher".into());
+                probe.long_polls.push(held);
+            }
+            app.update(Msg::Sample(Box::new(s)));
+        }
+    };
+    // Its long polls take 60 % of worker 0 now: the stalls are not over.
+    feed(&mut app, 39, 60);
+    let status = text(&app);
+    assert!(
+        status.starts_with("hasher holds worker 0 now at src/workload/hash.rs:106 → "),
+        "{status}"
+    );
+    assert!(
+        status.contains(" · in long polls · stalled 5s ago, 1 stall since "),
+        "{status}"
+    );
+    // A fifth of its time is not holding it: the stalls speak alone.
+    let mut app = stuck_app(840);
+    feed(&mut app, 39, 20);
+    let status = text(&app);
+    assert!(status.starts_with("hasher stalled 5s ago at "), "{status}");
+}
+
+#[test]
 fn the_long_poll_warning_puts_its_fix_before_its_figures() {
     use crate::app::fixtures::long_poll;
     let mut app = App::new(info());
