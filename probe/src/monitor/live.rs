@@ -88,11 +88,11 @@ impl MetricsSource for LiveSource {
     fn probe(&mut self) -> Option<ProbeSample> {
         let now = self.probe.clock.precise_ns();
         let worker_threads = worker_threads(&self.handle);
-        // Any time: a stopped thread's site counts stay in its slot's cells, whoever takes
-        // the slot next, so the attribution releasing slots cannot lose them.
         // The long polls first: the hooks count a poll before they queue its record, so every
         // poll drained here is in the counts read below, and its recount applies to them.
         let (long_polls, recounts) = self.watch.finished_long_polls();
+        // Any time: a stopped thread's site counts stay in its slot's cells, whoever takes
+        // the slot next, so the attribution releasing slots cannot lose them.
         let (sites, sites_other) = self
             .sites
             .collect(self.watch.slots(), &self.probe.fallback_spawns);
