@@ -444,38 +444,46 @@ fn the_fix_adds_the_lines_own_when_the_line_calls_another_blocking_function() {
         ];
         f.fix()
     };
-    // Waited for a std lock most of the poll, caught sleeping while holding it: both fixes.
-    assert_eq!(
-        caught("futex", CpuUse::Off, "sleep"),
-        "use tokio::sync::Mutex and tokio::time::sleep"
-    );
-    // Caught waiting at the lock: one.
-    assert_eq!(
-        caught("futex", CpuUse::Off, "lock<u64>"),
-        "use tokio::sync::Mutex"
-    );
-    assert_eq!(
-        caught("clock_nanosleep", CpuUse::Off, "sleep"),
-        "use tokio::time::sleep"
-    );
-    // Computing: the line's call has no fix of its own, and a lock caught now and then in a
-    // computing poll is not its cause.
-    assert_eq!(
-        caught("futex", CpuUse::On, "update<sha2::Sha256>"),
-        "use spawn_blocking"
-    );
-    assert_eq!(
-        caught("futex", CpuUse::On, "lock<u64>"),
-        "use spawn_blocking"
-    );
-    // A file's fix does not take a sleep's.
-    assert_eq!(
-        caught("fsync", CpuUse::Off, "sleep"),
-        "use tokio::fs or spawn_blocking"
-    );
-    // Starved of CPU: the machine, not the code.
-    assert_eq!(
-        caught("futex", CpuUse::Starved, "sleep"),
-        "check the machine's load"
-    );
+    for (syscall, cpu, call, fix) in [
+        // Waited for a std lock most of the poll, caught sleeping while holding it: both.
+        (
+            "futex",
+            CpuUse::Off,
+            "sleep",
+            "use tokio::sync::Mutex and tokio::time::sleep",
+        ),
+        // Caught waiting at the lock: one.
+        ("futex", CpuUse::Off, "lock<u64>", "use tokio::sync::Mutex"),
+        (
+            "clock_nanosleep",
+            CpuUse::Off,
+            "sleep",
+            "use tokio::time::sleep",
+        ),
+        // Computing: the line's call has no fix of its own, and a lock caught now and then in
+        // a computing poll is not its cause.
+        (
+            "futex",
+            CpuUse::On,
+            "update<sha2::Sha256>",
+            "use spawn_blocking",
+        ),
+        ("futex", CpuUse::On, "lock<u64>", "use spawn_blocking"),
+        // A file's fix does not take a sleep's.
+        (
+            "fsync",
+            CpuUse::Off,
+            "sleep",
+            "use tokio::fs or spawn_blocking",
+        ),
+        // Starved of CPU: the machine, not the code.
+        (
+            "futex",
+            CpuUse::Starved,
+            "sleep",
+            "check the machine's load",
+        ),
+    ] {
+        assert_eq!(caught(syscall, cpu, call), fix, "{syscall} {cpu:?} {call}");
+    }
 }
