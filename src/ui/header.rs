@@ -79,7 +79,7 @@ pub fn status_text(app: &App) -> (String, Tone) {
                 // The figures in parts of their own: a line too narrow for them drops the
                 // stalls' before the long polls'.
                 Some(worker) => format!(
-                    "{who} holds worker {worker} now{place} {ARROW} {fix} · in long polls · \
+                    "{who} ties up worker {worker} now{place} {ARROW} {fix} · in long polls · \
                      stalled {when}, {stalled}"
                 ),
                 None => format!("{who} stalled {when}{place} {ARROW} {fix} · {stalled}"),
@@ -126,7 +126,7 @@ pub fn status_text(app: &App) -> (String, Tone) {
             // The culprit and the fix first, the figures after, so that a narrow line keeps
             // what to change.
             let text = format!(
-                "{who} holds worker {worker} in long polls{fix} · {:.0}% of the last {:.0} s in \
+                "{who} ties up worker {worker} in long polls{fix} · {:.0}% of the last {:.0} s in \
                  polls of {} or more",
                 share * 100.0,
                 window_ms as f64 / 1000.0,

@@ -981,7 +981,7 @@ fn a_culprit_of_recent_stalls_that_holds_a_worker_now_says_so_first() {
     feed(&mut app, 39, 60);
     let status = text(&app);
     assert!(
-        status.starts_with("hasher holds worker 0 now at src/workload/hash.rs:106 → "),
+        status.starts_with("hasher ties up worker 0 now at src/workload/hash.rs:106 → "),
         "{status}"
     );
     assert!(
@@ -1010,7 +1010,7 @@ fn the_long_poll_warning_puts_its_fix_before_its_figures() {
     let (lead, figures) = text.split_once(" · ").expect("the lead, then the figures");
     assert_eq!(
         lead,
-        "api holds worker 0 in long polls → use spawn_blocking"
+        "api ties up worker 0 in long polls → use spawn_blocking"
     );
     assert!(
         figures.ends_with("% of the last 5 s in polls of 10 ms or more"),
