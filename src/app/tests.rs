@@ -689,6 +689,29 @@ fn a_handful_of_jobs_is_counted_not_given_percentiles() {
 }
 
 #[test]
+fn echo_answers_above_the_rate_sent_say_why() {
+    let answered = |per_sample: u64| {
+        let mut app = App::new(super::fixtures::info());
+        for i in 0..30 {
+            let mut s = sample(i, 0.5, None);
+            if let Some(api) = s.workloads.iter_mut().find(|w| w.id == "api") {
+                api.ops = i * per_sample; // a sample every 100 ms, sent at rate=1000/s
+            }
+            app.update(Msg::Sample(Box::new(s)));
+        }
+        let panels = workload_panels(&app);
+        let api = panels.iter().find(|p| p.id == "api").expect("api");
+        api.lines[0].clone()
+    };
+    assert_eq!(answered(100), ("answered/s".into(), "1000".into()));
+    assert_eq!(answered(90), ("answered/s".into(), "900".into()));
+    assert_eq!(
+        answered(110),
+        ("answered/s".into(), "1100 · late ones catching up".into())
+    );
+}
+
+#[test]
 fn the_status_leads_with_the_line_that_stalled_most_not_the_worst_stall() {
     use crate::detect::{Finding, FindingKind, Severity};
     let stall = |ms: f64, site: Option<&str>| Finding {

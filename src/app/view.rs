@@ -501,9 +501,7 @@ fn panel(kind: &'static str, w: &WorkloadModel, model: &Model) -> WorkloadPanel 
         .collect();
     let mut lines = match kind {
         "echo" => vec![
-            // Answers, not requests sent: after a stall the late ones arrive together, above
-            // the rate the client sends at.
-            ("answered/s".into(), format!("{rate:.0}")),
+            ("answered/s".into(), answered(rate, &w.setting)),
             (latency_of(kind).into(), latency),
         ],
         "hash" => {
@@ -547,6 +545,20 @@ fn panel(kind: &'static str, w: &WorkloadModel, model: &Model) -> WorkloadPanel 
         spark_label: format!("p99 {}, {}", latency_of(kind), window(&w.p99_ms, model)),
         spark,
         marks: Vec::new(),
+    }
+}
+
+/// Echo answers a second: answers, not requests sent, so after a stall the late ones arrive
+/// together above the rate the client sends at (`rate=1000/s`), and the line says why (readers
+/// took `1092` under `rate=1000/s` for a contradiction).
+fn answered(rate: f64, setting: &str) -> String {
+    let sent = setting
+        .strip_prefix("rate=")
+        .and_then(|s| s.strip_suffix("/s"))
+        .and_then(|s| s.parse::<f64>().ok());
+    match sent {
+        Some(sent) if rate.round() > sent => format!("{rate:.0} · late ones catching up"),
+        _ => format!("{rate:.0}"),
     }
 }
 
