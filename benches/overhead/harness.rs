@@ -82,6 +82,11 @@ const NOISY_SHARE: f64 = 0.05;
 #[derive(Debug, Serialize, Deserialize)]
 struct ChildReport {
     throughput: f64,
+    /// Units of work per second of CPU time of all the child's threads during the timed part,
+    /// where known: what the work costs in CPU, the variant's own threads included. The
+    /// kernel leaves out the time a virtual machine's host took (steal), which wall-clock
+    /// throughput on a shared host does not.
+    per_cpu_s: Option<f64>,
     /// The share of the machine's CPU the child used during the timed part, where known.
     own: Option<f64>,
     /// The share of the machine's CPU other processes used meanwhile, where known.
@@ -132,7 +137,9 @@ pub fn child(variant: &str, workload: &str, size: &str) -> Result<()> {
     let stop = attach(rt.handle())?;
     let settled = settle();
     let cpu_before = CpuTicks::now();
+    let cpu_ns_before = process_cpu_ns();
     let measured = (workload.run)(&rt, size)?;
+    let cpu_ns = cpu_ns_before.zip(process_cpu_ns());
     let ticks = cpu_before.zip(CpuTicks::now());
     let seen = stop()?;
     drop(rt);
@@ -145,6 +152,10 @@ pub fn child(variant: &str, workload: &str, size: &str) -> Result<()> {
     }
     let report = ChildReport {
         throughput: measured.units as f64 / measured.elapsed.as_secs_f64(),
+        per_cpu_s: cpu_ns
+            .map(|(before, after)| after.saturating_sub(before))
+            .filter(|&ns| ns > 0)
+            .map(|ns| measured.units as f64 / (ns as f64 / 1e9)),
         own: ticks.map(|(before, after)| after.own_share_since(&before)),
         foreign: ticks.map(|(before, after)| after.foreign_share_since(&before)),
         peak_rss_kb: peak_rss_kb(),
@@ -374,6 +385,7 @@ pub fn measure(
                 continue;
             };
             row.throughputs.push(run.throughput);
+            row.per_cpu_s.extend(run.per_cpu_s);
             row.peak_rss_kb = row.peak_rss_kb.max(run.peak_rss_kb);
             noisy += usize::from(run.foreign() > NOISY_SHARE);
             worst = worst.max(run.foreign());
@@ -411,16 +423,18 @@ pub fn measure(
     for row in &mut rows {
         row.throughputs.sort_by(f64::total_cmp);
         row.median = median(&row.throughputs);
+        row.per_cpu_s.sort_by(f64::total_cmp);
     }
-    let median_of = |name: &str| {
-        rows.iter()
-            .find(|row| row.variant.name == name)
-            .map_or(f64::NAN, |row| row.median)
-    };
-    let (baseline, floor) = (median_of(BASELINE), median_of(HOOKS_FLOOR));
+    let row_of = |name: &str| rows.iter().find(|row| row.variant.name == name);
+    let (baseline, floor) = (
+        row_of(BASELINE).map_or(f64::NAN, |row| row.median),
+        row_of(HOOKS_FLOOR).map_or(f64::NAN, |row| row.median),
+    );
+    let floor_per_cpu = row_of(HOOKS_FLOOR).map_or(f64::NAN, |row| median(&row.per_cpu_s));
     for row in &mut rows {
         row.ratio = row.median / baseline;
         row.to_hooks = row.median / floor;
+        row.per_cpu_to_hooks = median(&row.per_cpu_s) / floor_per_cpu;
     }
     rows
 }

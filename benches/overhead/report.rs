@@ -1,6 +1,7 @@
 //! What the benchmark prints: per workload, each variant's median throughput, its ratio to
-//! bare's median and to empty hooks' (the floor of any hook-based probe), the spread of the
-//! runs and the largest peak RSS, as a table or as JSON.
+//! bare's median and to empty hooks' (the floor of any hook-based probe), the same ratio of
+//! work per CPU-second (`per CPU`: steal by a virtual machine's host left out), the spread of
+//! the runs and the largest peak RSS, as a table or as JSON.
 
 use std::fmt::Write as _;
 
@@ -21,6 +22,10 @@ pub struct Row {
     pub ratio: f64,
     /// The median's ratio to empty hooks' median in the same rounds.
     pub to_hooks: f64,
+    /// Work per CPU-second of the measured runs' processes (see the child's report), sorted.
+    pub per_cpu_s: Vec<f64>,
+    /// Its median's ratio to empty hooks' median: the cost in CPU, steal left out.
+    pub per_cpu_to_hooks: f64,
     /// The largest peak RSS of the measured runs' processes, where known.
     pub peak_rss_kb: Option<u64>,
     /// Why the variant could not run this workload.
@@ -37,6 +42,8 @@ impl Row {
             median: f64::NAN,
             ratio: f64::NAN,
             to_hooks: f64::NAN,
+            per_cpu_s: Vec::new(),
+            per_cpu_to_hooks: f64::NAN,
             peak_rss_kb: None,
             error: None,
         }
@@ -76,15 +83,15 @@ pub fn mib(kb: u64) -> String {
 
 pub fn text(rows: &[Row]) -> String {
     let header = [
-        "workload", "variant", "median", "unit", "ratio", "vs hooks", "runs", "min..max",
-        "peak RSS",
+        "workload", "variant", "median", "unit", "ratio", "vs hooks", "per CPU", "runs",
+        "min..max", "peak RSS",
     ]
     .map(str::to_string);
     let ratio = |r: f64| match r.is_finite() {
         true => format!("{r:.3}"),
         false => "-".to_string(),
     };
-    let lines: Vec<[String; 9]> = rows
+    let lines: Vec<[String; 10]> = rows
         .iter()
         .map(|row| {
             let (min, max) = row.spread();
@@ -98,6 +105,7 @@ pub fn text(rows: &[Row]) -> String {
                 row.workload.unit.to_string(),
                 ratio(row.ratio),
                 ratio(row.to_hooks),
+                ratio(row.per_cpu_to_hooks),
                 row.throughputs.len().to_string(),
                 match row.throughputs.is_empty() {
                     true => "-".to_string(),
@@ -114,7 +122,9 @@ pub fn text(rows: &[Row]) -> String {
         }
     }
     // Text columns left-aligned, numbers right-aligned.
-    let numeric = [false, false, true, false, true, true, true, false, true];
+    let numeric = [
+        false, false, true, false, true, true, true, true, false, true,
+    ];
     let mut out = String::new();
     for (i, line) in std::iter::once(&header).chain(&lines).enumerate() {
         // A blank line between workloads.
@@ -179,6 +189,10 @@ pub fn json(rows: &[Row]) -> Result<String> {
                 "max": max,
                 "ratio": row.ratio,
                 "ratio_to_empty_hooks": row.to_hooks.is_finite().then_some(row.to_hooks),
+                "per_cpu_ratio_to_empty_hooks": row
+                    .per_cpu_to_hooks
+                    .is_finite()
+                    .then_some(row.per_cpu_to_hooks),
                 "size": row.size,
                 "peak_rss_bytes": row.peak_rss_kb.map(|kb| kb * 1024),
             });

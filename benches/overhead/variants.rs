@@ -76,6 +76,9 @@ const fn variant(name: &'static str, install: fn(&mut Builder) -> Result<Attach>
 /// - `bare`: nothing installed; every ratio is to its median.
 /// - `empty-hooks`: the hooks the probe installs, doing nothing: the floor of any hook-based
 ///   probe.
+/// - `ticked-hooks`: the empty hooks and a thread that wakes every [`COARSE_TICK`] doing
+///   nothing: the floor of a probe with a coarse clock, what the wake-ups alone cost the
+///   runtime on this machine.
 /// - `tokmon-probe`: the probe as shipped, its coarse clock ticked every [`COARSE_TICK`].
 /// - `tokmon`: everything `tokmon run` puts beside a runtime at default settings.
 /// - `probe-serving`: the probe library as an app carries it (`Probe::builder().build()`):
@@ -89,6 +92,7 @@ const fn variant(name: &'static str, install: fn(&mut Builder) -> Result<Attach>
 pub const VARIANTS: &[Variant] = &[
     variant(BASELINE, |_| nothing()),
     variant(HOOKS_FLOOR, empty_hooks),
+    variant("ticked-hooks", ticked_hooks),
     variant("tokmon-probe", tokmon_probe),
     variant("tokmon", tokmon_full),
     variant("probe-serving", |builder| probe_serving(builder, false)),
@@ -122,6 +126,15 @@ fn empty_hooks(builder: &mut Builder) -> Result<Attach> {
         .on_before_task_poll(|_meta| {})
         .on_after_task_poll(|_meta| {});
     nothing()
+}
+
+/// The empty hooks and a thread that only wakes every [`COARSE_TICK`], as the monitor does.
+fn ticked_hooks(builder: &mut Builder) -> Result<Attach> {
+    drop(empty_hooks(builder)?); // starts nothing beside the runtime
+    let mut ticker = Ticker::start("empty-tick", COARSE_TICK, || {})?;
+    Ok(Box::new(|_| {
+        Ok(Box::new(move || ticker.halt().map(|()| None)))
+    }))
 }
 
 /// The probe as tokmon installs it, with its coarse clock ticked every [`COARSE_TICK`] the way
