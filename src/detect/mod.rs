@@ -59,6 +59,16 @@ impl FindingKind {
             FindingKind::Event => "event",
         }
     }
+
+    /// The kind in words, for a reader: `long poll` where [`name`](Self::name), the reports'
+    /// and the wire's identifier, says `long_poll`.
+    pub fn label(self) -> &'static str {
+        match self {
+            FindingKind::LongPoll => "long poll",
+            FindingKind::BlockingQueue => "blocking queue",
+            other => other.name(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -301,7 +301,7 @@ fn render_findings(out: &mut String, r: &Report, stacks: bool) {
             FindingKind::LongPoll => g.polls,
             _ => g.count,
         };
-        let head = format!("{severity:<8} {} ×{n}  ", g.kind.name());
+        let head = format!("{severity:<8} {} ×{n}  ", g.kind.label());
         if g.members.len() == 1 {
             let line = format!("{head}at {first:.1} s{ongoing}: {}", g.worst.summary);
             wrap_into(out, &line, "", "           ");

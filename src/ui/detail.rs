@@ -122,7 +122,7 @@ fn or_dash<T: ToString>(value: Option<T>) -> String {
 /// (label, value) for every field, in reading order.
 pub fn fields(f: &Finding) -> Vec<(&'static str, String)> {
     vec![
-        ("kind", f.kind.name().to_string()),
+        ("kind", f.kind.label().to_string()),
         ("severity", severity_name(f.severity, false).to_string()),
         ("summary", f.summary.clone()),
         ("worker", or_dash(f.worker)),

@@ -79,7 +79,7 @@ impl Widget for Findings<'_> {
         }
         // The rows' order, said: it is neither by time alone nor by severity alone.
         let mut caption = vec![format!(
-            "last {} s worst first, older ones newest first",
+            "last {} s by severity, then newest first",
             RECENT_MS / 1_000
         )];
         if findings.len() > whole && whole > 0 {
@@ -138,7 +138,7 @@ impl Findings<'_> {
         let kind = if short {
             String::new()
         } else {
-            format!("{} ", f.kind.name())
+            format!("{} ", f.kind.label())
         };
         let head = format!("{pointer}{stamp} {severity} {kind}");
         // A narrow row names what the line was calling only where the whole row still fits,

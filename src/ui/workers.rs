@@ -293,8 +293,7 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
     let mut legend = vec![(
         3,
         if wide {
-            "busy: time inside polls = on CPU + CPU wait (runnable, no CPU free) + waiting in a call"
-                .to_string()
+            "busy = on CPU + CPU wait (runnable, no CPU free) + waiting in a call".to_string()
         } else {
             "busy: in polls, on or off CPU".to_string()
         },
@@ -306,7 +305,7 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
         legend.push((
             0,
             if wide {
-                "STUCK N ms: in one poll that long so far".into()
+                "STUCK N ms: in one poll, that long so far".into()
             } else {
                 "STUCK: in one poll, so far".into()
             },
@@ -327,10 +326,7 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
         legend.push((
             2,
             if wide {
-                format!(
-                    "was stuck: a poll of {stall} or more in the {}",
-                    now_window(app)
-                )
+                format!("was stuck: a poll ≥ {stall} in the {}", now_window(app))
             } else {
                 format!("was stuck: a poll ≥ {stall}, last s")
             },
