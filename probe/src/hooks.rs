@@ -34,7 +34,7 @@ pub(super) fn install<'b>(probe: &Arc<Probe>, builder: &'b mut Builder) -> &'b m
     }
     let on_start = probe.clone();
     let on_stop = probe.clone();
-    let on_spawn = probe.clone();
+    install_spawn_hook(probe, builder);
     install_poll_hooks(probe, builder);
     builder
         .on_thread_start(move || {
@@ -60,17 +60,34 @@ pub(super) fn install<'b>(probe: &Arc<Probe>, builder: &'b mut Builder) -> &'b m
                 crate::serve::on_thread_stop(&on_stop);
             }
         })
-        .on_task_spawn(move |meta| {
-            let label = labels::current_label();
-            let site = locations::record(meta.spawned_at(), label.as_ref());
-            count_spawn(&on_spawn, site);
-            if let Some(label) = label {
-                on_spawn.labels.insert(task_id_u64(meta.id()), label);
-            }
-            if let Some(f) = &on_spawn.callbacks.task_spawn {
-                f(meta);
-            }
-        })
+}
+
+/// The spawn hook, with the app's own spawn callback only where it gave one, as the poll hooks.
+fn install_spawn_hook(probe: &Arc<Probe>, builder: &mut Builder) {
+    let on_spawn = probe.clone();
+    match probe.callbacks.task_spawn.clone() {
+        Some(f) => builder.on_task_spawn(move |meta| {
+            spawned(&on_spawn, meta);
+            f(meta);
+        }),
+        None => builder.on_task_spawn(move |meta| spawned(&on_spawn, meta)),
+    };
+}
+
+/// A spawn: counted at its site; a labelled one's label kept for its task, out of line so that
+/// an app that labels nothing pays a lookup and a count.
+#[inline]
+fn spawned(probe: &Probe, meta: &TaskMeta<'_>) {
+    match labels::current_label() {
+        None => count_spawn(probe, locations::record(meta.spawned_at(), None)),
+        Some(label) => spawned_labelled(probe, meta, label),
+    }
+}
+
+#[inline(never)]
+fn spawned_labelled(probe: &Probe, meta: &TaskMeta<'_>, label: Arc<str>) {
+    count_spawn(probe, locations::record(meta.spawned_at(), Some(&label)));
+    probe.labels.insert(task_id_u64(meta.id()), label);
 }
 
 /// The poll hooks, with the app's own poll callbacks only where it gave them: an app without

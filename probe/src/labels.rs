@@ -2,7 +2,7 @@
 //! task id when the task is spawned and forgotten when it ends (see
 //! [`super::LabelRelease`]). Off the poll path.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 thread_local! {
     /// The label the next task spawned on this thread gets, while a [`LabelGuard`] lives.
     static SPAWN_LABEL: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+    /// Whether `SPAWN_LABEL` holds a label: one plain load for the spawn hook of an app that
+    /// labels nothing, where the label's own cell costs a borrow, a clone and a drop.
+    static LABELLED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Labels the tasks spawned on this thread while it lives. `on_task_spawn` runs on the spawning
@@ -23,6 +26,7 @@ pub struct LabelGuard {
 impl LabelGuard {
     pub fn set(label: &Arc<str>) -> LabelGuard {
         let previous = SPAWN_LABEL.with(|l| l.borrow_mut().replace(label.clone()));
+        LABELLED.set(true);
         LabelGuard { previous }
     }
 }
@@ -30,12 +34,17 @@ impl LabelGuard {
 impl Drop for LabelGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
+        LABELLED.set(previous.is_some());
         SPAWN_LABEL.with(|l| *l.borrow_mut() = previous);
     }
 }
 
 /// The label set on this thread now, if any.
+#[inline]
 pub fn current_label() -> Option<Arc<str>> {
+    if !LABELLED.get() {
+        return None;
+    }
     SPAWN_LABEL.with(|l| l.borrow().clone())
 }
 
