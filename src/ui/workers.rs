@@ -293,7 +293,7 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
     let mut legend = vec![(
         3,
         if wide {
-            "busy = on CPU + CPU wait (runnable, no CPU free) + waiting in a call".to_string()
+            "busy = on CPU + CPU wait (no CPU free) + waiting in a call".to_string()
         } else {
             "busy: in polls, on or off CPU".to_string()
         },
@@ -305,7 +305,7 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
         legend.push((
             0,
             if wide {
-                "STUCK N ms: in one poll, that long so far".into()
+                "STUCK N ms: in one poll so far".into()
             } else {
                 "STUCK: in one poll, so far".into()
             },
@@ -315,8 +315,7 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
         legend.push((
             1,
             if wide {
-                "blocked: busy half the second or more, mostly off the CPU (a lock, a sleep, I/O)"
-                    .into()
+                "blocked: busy ≥ 50%, mostly off CPU (a lock, a sleep, I/O)".into()
             } else {
                 "blocked: busy ≥ 50%, off CPU".into()
             },
@@ -326,7 +325,7 @@ fn legend(rows: &[WorkerRow], mode: Mode, app: &App) -> Vec<(u8, String)> {
         legend.push((
             2,
             if wide {
-                format!("was stuck: a poll ≥ {stall} in the {}", now_window(app))
+                format!("was stuck: a poll ≥ {stall}, {}", now_window(app))
             } else {
                 format!("was stuck: a poll ≥ {stall}, last s")
             },
