@@ -76,11 +76,11 @@ pub fn status_text(app: &App) -> (String, Tone) {
                 fmt_dur(worst_ms)
             );
             let text = match holds {
-                // The figures in parts of their own: a line too narrow for them drops the
-                // stalls' before the long polls'.
+                // "in long polls" in the lead: with no worker STUCK, "now" alone read as a
+                // stall missed (round 19).
                 Some(worker) => format!(
-                    "{who} ties up worker {worker} now{place} {ARROW} {fix} · in long polls · \
-                     stalled {when}, {stalled}"
+                    "{who} ties up worker {worker} in long polls{place} {ARROW} {fix} · stalled \
+                     {when}, {stalled}"
                 ),
                 None => format!("{who} stalled {when}{place} {ARROW} {fix} · {stalled}"),
             };

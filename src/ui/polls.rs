@@ -48,13 +48,16 @@ impl Widget for Polls<'_> {
         let t = self.theme;
         let view = poll_histogram(self.app);
         let sep = t.sep();
+        // Polls this long or more are counted one by one, shorter ones by a sample.
+        // In the axis' words: the floor of its "2ms" bucket is 2048 µs.
+        let exact = format!("{} ms", EXACT_FROM_NS / 1_000_000);
         let percentiles = match view.warming {
             Some(n) => vec![(
                 1,
                 match self.mode {
-                    // "sampled" as the caption below: which polls, and how often.
+                    // Sampled as the caption below says: those under 2 ms, one in 256.
                     Mode::Wide => format!(
-                        "p50/p99 after {SAMPLED_FOR_PERCENTILES} sampled polls ({n} so far)"
+                        "p50/p99 after {SAMPLED_FOR_PERCENTILES} samples under {exact} ({n} so far)"
                     ),
                     Mode::Compact => {
                         format!("p50/p99 warming up {n}/{SAMPLED_FOR_PERCENTILES}")
@@ -71,9 +74,6 @@ impl Widget for Polls<'_> {
         let thresholds = &self.app.run.info.thresholds;
         let long = fmt_dur(thresholds.long_poll_threshold.as_secs_f64() * 1000.0);
         let stall = fmt_dur(thresholds.stall_threshold.as_secs_f64() * 1000.0);
-        // Polls this long or more are counted one by one, shorter ones by a sample.
-        // In the axis' words: the floor of its "2ms" bucket is 2048 µs.
-        let exact = format!("{} ms", EXACT_FROM_NS / 1_000_000);
         let title = match self.mode {
             Mode::Wide => " Poll durations, since start ",
             Mode::Compact => " Polls, since start ",

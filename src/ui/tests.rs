@@ -981,11 +981,11 @@ fn a_culprit_of_recent_stalls_that_holds_a_worker_now_says_so_first() {
     feed(&mut app, 39, 60);
     let status = text(&app);
     assert!(
-        status.starts_with("hasher ties up worker 0 now at src/workload/hash.rs:106 → "),
+        status.starts_with("hasher ties up worker 0 in long polls at src/workload/hash.rs:106 → "),
         "{status}"
     );
     assert!(
-        status.contains(" · in long polls · stalled 5s ago, 1 stall since "),
+        status.contains(" · stalled 5s ago, 1 stall since "),
         "{status}"
     );
     // A fifth of its time is not holding it: the stalls speak alone.
