@@ -705,6 +705,7 @@ fn echo_answers_above_the_rate_sent_say_why() {
     };
     assert_eq!(answered(100), ("answered/s".into(), "1000".into()));
     assert_eq!(answered(90), ("answered/s".into(), "900".into()));
+    assert_eq!(answered(101), ("answered/s".into(), "1010".into()));
     assert_eq!(
         answered(110),
         ("answered/s".into(), "1100 · late ones catching up".into())
