@@ -17,17 +17,22 @@ thread_local! {
 }
 
 /// Labels the tasks spawned on this thread while it lives. `on_task_spawn` runs on the spawning
-/// thread, so it sees the label.
+/// thread, so it sees the label. Not `Send`: dropped on another thread (held across an
+/// `.await`), it would leave its label set on the first one for good.
 #[derive(Debug)]
 pub struct LabelGuard {
     previous: Option<Arc<str>>,
+    _this_thread: std::marker::PhantomData<*const ()>,
 }
 
 impl LabelGuard {
     pub fn set(label: &Arc<str>) -> LabelGuard {
         let previous = SPAWN_LABEL.with(|l| l.borrow_mut().replace(label.clone()));
         LABELLED.set(true);
-        LabelGuard { previous }
+        LabelGuard {
+            previous,
+            _this_thread: std::marker::PhantomData,
+        }
     }
 }
 
