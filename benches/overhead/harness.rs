@@ -82,10 +82,10 @@ const NOISY_SHARE: f64 = 0.05;
 #[derive(Debug, Serialize, Deserialize)]
 struct ChildReport {
     throughput: f64,
-    /// Units of work per second of CPU time of all the child's threads during the timed part,
-    /// where known: what the work costs in CPU, the variant's own threads included. The
-    /// kernel leaves out the time a virtual machine's host took (steal), which wall-clock
-    /// throughput on a shared host does not.
+    /// Units of work per second of the child's CPU time over the workload's run (its set-up,
+    /// such as the echo's connections, included), where known: what the work costs in CPU,
+    /// the variant's own threads included. The kernel leaves out the time a virtual machine's
+    /// host took (steal) where it accounts it, which wall-clock throughput cannot.
     per_cpu_s: Option<f64>,
     /// The share of the machine's CPU the child used during the timed part, where known.
     own: Option<f64>,
@@ -196,21 +196,19 @@ fn settle() -> Option<Duration> {
     None
 }
 
-/// CPU time of all this process's threads in nanoseconds (Linux: their `schedstat`).
+/// CPU time of this process in nanoseconds, threads that ended included (Linux:
+/// `CLOCK_PROCESS_CPUTIME_ID`, the scheduler's run time, which leaves out a virtual machine's
+/// steal where the kernel accounts it, as `CONFIG_PARAVIRT_TIME_ACCOUNTING` does).
 fn process_cpu_ns() -> Option<u64> {
     #[cfg(not(target_os = "linux"))]
     return None;
     #[cfg(target_os = "linux")]
-    Some(
-        procfs::process::Process::myself()
-            .ok()?
-            .tasks()
-            .ok()?
-            // A thread that ended meanwhile is skipped.
-            .filter_map(|task| task.and_then(|task| task.schedstat()).ok())
-            .map(|stat| stat.sum_exec_runtime)
-            .sum(),
-    )
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        let secs = u64::try_from(t.tv_sec).ok()?;
+        let nanos = u64::try_from(t.tv_nsec).ok()?;
+        secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+    }
 }
 
 /// This process's peak resident set in KiB (Linux: `VmHWM`).
