@@ -1,14 +1,16 @@
 //! What the probe's hooks cost a poll and a spawn, in instructions: counted by callgrind, so
-//! the same on every run of the same build, whatever else the machine does (the overhead
-//! benchmark's throughput ratios move by several percent between runs on a shared host).
+//! the same to 0.1 % on every run of the same build, whatever else the machine does (the
+//! overhead benchmark's throughput ratios move by several percent between runs on a shared
+//! host).
 //!
 //! `cargo run --release -p tokmon-probe --example poll_instructions` (needs `valgrind`). For
 //! each workload and variant it runs itself under callgrind at two sizes, and the difference
 //! over the difference in work is the instructions of one unit, start-up and shutdown
 //! cancelling out. One worker thread, so that no work stealing makes the counts vary. The
 //! variants: `bare`, `empty-hooks` (the hooks the probe installs, doing nothing) and `probe`
-//! (the probe's hooks; no monitor thread, so its clock stands still and every poll takes the
-//! common path: the cost of the poll path itself, not of the monitor's ticks).
+//! (the probe's hooks; no monitor thread, so its clock stands still and only the one poll in
+//! 256 timed precisely leaves the common path: the cost of the poll path itself, not of the
+//! monitor's ticks).
 
 use std::process::Command;
 
