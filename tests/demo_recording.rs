@@ -6,7 +6,8 @@
 //! since only where the report changed: the workers' busy share, which counted a poll's live
 //! part taken back as a counter reset; findings grouped by culprit; the on-CPU and CPU-wait
 //! columns, `-` for a recording without CPU time; the spawn sites, from its long-poll records
-//! alone; a stall's CPU share taken from its whole poll once it ended, not its last sighting).
+//! alone; a stall's CPU share taken from its whole poll once it ended, not its last sighting;
+//! `long poll` in words where the JSON keeps `long_poll`).
 
 use std::io::Read;
 use std::path::Path;
