@@ -79,7 +79,7 @@ impl Widget for Findings<'_> {
         }
         // The rows' order, said: it is neither by time alone nor by severity alone.
         let mut caption = vec![format!(
-            "last {} s by severity, then newest first",
+            "last {} s by severity, then older ones by time",
             RECENT_MS / 1_000
         )];
         if findings.len() > whole && whole > 0 {
