@@ -319,7 +319,8 @@ fn a_thread_that_blocks_the_signal_times_out_and_an_exited_one_is_an_error() {
         matches!(err, CaptureError::Timeout { tid: t, .. } if t == tid),
         "{err}"
     );
-    assert!(start.elapsed() < Duration::from_secs(5));
+    // Given up on, not hung: the wait, and the tries while another test's capture held the slot.
+    assert!(start.elapsed() < Duration::from_secs(40));
     done_tx.send(()).expect("blocked thread alive");
     blocked.join().expect("blocked thread");
 
