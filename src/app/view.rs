@@ -552,6 +552,8 @@ fn panel(kind: &'static str, w: &WorkloadModel, model: &Model) -> WorkloadPanel 
 /// together above the rate the client sends at (`rate=1000/s`), and the line says why (readers
 /// took `1092` under `rate=1000/s` for a contradiction).
 fn answered(rate: f64, setting: &str) -> String {
+    // The setting as the workload writes it (`setting_of` in `src/workload/mod.rs`): a
+    // recording or an attached app brings only its text.
     let sent = setting
         .strip_prefix("rate=")
         .and_then(|s| s.strip_suffix("/s"))

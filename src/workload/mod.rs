@@ -459,7 +459,8 @@ fn knob_value(kind: &WorkloadKind, key: &str) -> String {
     }
 }
 
-/// The live setting that matters most for a kind, shown next to its numbers.
+/// The live setting that matters most for a kind, shown next to its numbers (the echo's rate is
+/// read back by its panel, `answered` in `src/app/view.rs`).
 fn setting_of(kind: &WorkloadKind) -> String {
     match kind {
         WorkloadKind::Echo(s) => format!("rate={}/s", s.rate),
